@@ -1,0 +1,2 @@
+// Not built yet: see the open issues. The package exists so the workspace has its final shape.
+export {};

@@ -1,0 +1,31 @@
+import type { Auditor, Authenticator, Authorizer } from './aaa';
+import type { Clock } from './clock';
+import type { Logger } from './logger';
+import type { Network } from './network';
+import type { GroupConfig, OrderingProtocol } from './ordering';
+import type { Random } from './random';
+import type { Substrate } from './substrate';
+import { token } from './token';
+
+// Every injection token for a core interface, in one place.
+
+/** The deployment's clock (real or virtual). */
+export const CLOCK = token<Clock>('Clock');
+/** The deployment's randomness (real or seeded). */
+export const RANDOM = token<Random>('Random');
+/** The deployment's root logger. */
+export const LOGGER = token<Logger>('Logger');
+/** Links between this member and the other members. */
+export const NETWORK = token<Network>('Network');
+/** The group as configured (self, members, partition mode). */
+export const GROUP = token<GroupConfig>('GroupConfig');
+/** The single-choice ordering slot. */
+export const ORDERING = token<OrderingProtocol>('OrderingProtocol');
+/** Substrates of the stack (a stack may expose one service through several). */
+export const SUBSTRATE = token<Substrate>('Substrate');
+/** Client and member authentication. */
+export const AUTHENTICATOR = token<Authenticator>('Authenticator');
+/** Access policy, checked before a request enters the total order. */
+export const AUTHORIZER = token<Authorizer>('Authorizer');
+/** The audit trail. */
+export const AUDITOR = token<Auditor>('Auditor');

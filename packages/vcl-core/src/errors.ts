@@ -1,0 +1,119 @@
+/**
+ * The error hierarchy. One class per failure mode, each with a stable `code`; wrapping errors pass
+ * `{ cause }`. Across the wire an error travels as data (a typed error frame), never as a throw.
+ */
+export class VclError extends Error {
+  /** A stable machine-readable code (`VCL_CONFIG`, `VCL_FRAME_TOO_LARGE`, ...). */
+  readonly code: string = 'VCL_ERROR';
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found in a stack file. */
+export interface ConfigIssue {
+  /** Where in the file, as a dotted path (`group.members[1].port`), or `(root)`. */
+  readonly path: string;
+  /** What was wrong and what was expected. */
+  readonly message: string;
+  /** How to fix it, when there is an obvious fix. */
+  readonly hint?: string;
+}
+
+/** A stack file (or options object) that cannot be used; lists every problem found. */
+export class ConfigError extends VclError {
+  override readonly code = 'VCL_CONFIG';
+  /** Every problem, each with its path in the file. */
+  readonly issues: readonly ConfigIssue[];
+
+  constructor(source: string, issues: readonly ConfigIssue[], options?: { cause?: unknown }) {
+    super(
+      `${source}: ${issues.length} problem${issues.length === 1 ? '' : 's'}\n` +
+        issues.map((i) => `  - ${i.path}: ${i.message}${i.hint ? ` (hint: ${i.hint})` : ''}`).join('\n'),
+      options,
+    );
+    this.issues = issues;
+  }
+}
+
+/** A plugin name that no registered plugin has. */
+export class UnknownPluginError extends VclError {
+  override readonly code = 'VCL_UNKNOWN_PLUGIN';
+}
+
+/** A single-choice slot (e.g. the ordering protocol) with zero or several candidates. */
+export class SlotError extends VclError {
+  override readonly code = 'VCL_SLOT';
+}
+
+/** A link frame that cannot be decoded (bad magic, bad length, bad field). */
+export class MalformedFrameError extends VclError {
+  override readonly code: string = 'VCL_MALFORMED_FRAME';
+}
+
+/** A link frame or substrate message larger than the configured maximum. */
+export class FrameTooLargeError extends MalformedFrameError {
+  override readonly code = 'VCL_FRAME_TOO_LARGE';
+}
+
+/** A link frame of a protocol version this build does not speak. */
+export class UnsupportedVersionError extends MalformedFrameError {
+  override readonly code = 'VCL_UNSUPPORTED_VERSION';
+}
+
+/** Substrate input that does not follow the protocol's framing (e.g. a bad HTTP request line). */
+export class FramingError extends VclError {
+  override readonly code: string = 'VCL_FRAMING';
+}
+
+/** A substrate message larger than the substrate's configured maximum. */
+export class MessageTooLargeError extends FramingError {
+  override readonly code = 'VCL_MESSAGE_TOO_LARGE';
+}
+
+/** A peer that could not prove who it is (bad key, bad token, untrusted certificate). */
+export class AuthenticationError extends VclError {
+  override readonly code = 'VCL_AUTHENTICATION';
+}
+
+/** A request the policy denies. */
+export class AuthorizationError extends VclError {
+  override readonly code = 'VCL_AUTHORIZATION';
+}
+
+/** A frame whose integrity check failed (tampered, replayed, reordered). */
+export class IntegrityError extends VclError {
+  override readonly code = 'VCL_INTEGRITY';
+}
+
+/** An operation on a component that is stopped or stopping. */
+export class StoppedError extends VclError {
+  override readonly code = 'VCL_STOPPED';
+}
+
+/** An operation that did not finish in its allowed time. */
+export class TimeoutError extends VclError {
+  override readonly code = 'VCL_TIMEOUT';
+}
+
+/** A session id that the member does not know. */
+export class UnknownSessionError extends VclError {
+  override readonly code: string = 'VCL_UNKNOWN_SESSION';
+}
+
+/** A session that existed but was closed or expired. */
+export class ExpiredSessionError extends UnknownSessionError {
+  override readonly code = 'VCL_EXPIRED_SESSION';
+}
+
+/** No member of the group could be reached within the allowed time. */
+export class UnavailableError extends VclError {
+  override readonly code = 'VCL_UNAVAILABLE';
+}
+
+/** A replica whose output differs from the majority's (non-deterministic service). */
+export class DivergenceError extends VclError {
+  override readonly code = 'VCL_DIVERGENCE';
+}

@@ -1,0 +1,18 @@
+/**
+ * @vcl/core: the contracts, tokens and errors every VCL package shares, and the engines built on
+ * them.
+ *
+ * @example
+ * ```ts
+ * import 'reflect-metadata';
+ * import { container } from 'tsyringe';
+ * import { CLOCK, resolve, realClock } from '@vcl/core';
+ *
+ * container.register(CLOCK, { useValue: realClock() });
+ * const clock = resolve(container, CLOCK); // typed as Clock
+ * clock.setTimer(100, () => console.log('100 ms later', clock.now()));
+ * ```
+ */
+export * from './contracts';
+export * from './errors';
+export * from './runtime/real-clock';

@@ -1,0 +1,3 @@
+export * from './event-queue';
+export * from './prng';
+export * from './simulator';
