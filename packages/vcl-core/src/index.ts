@@ -13,6 +13,9 @@
  * clock.setTimer(100, () => console.log('100 ms later', clock.now()));
  * ```
  */
+import 'reflect-metadata';
+
 export * from './contracts';
 export * from './errors';
 export * from './runtime/real-clock';
+export * from './assembly';

@@ -8,3 +8,4 @@ export * from './random';
 export * from './substrate';
 export * from './token';
 export * from './tokens';
+export * from './plugin';
