@@ -205,6 +205,9 @@ export class SequencerProtocol implements OrderingProtocol {
   private startedAt = 0;
   private tickTimer?: Timer;
   private flushTimer?: Timer;
+  /** > 0 while a frame or timer is handled: output is flushed once at its end, not per record. */
+  private batching = 0;
+  private flushWanted = false;
   private lastTick = 0;
   private lastHbAt = -Infinity;
 
@@ -424,15 +427,24 @@ export class SequencerProtocol implements OrderingProtocol {
         if (this.lastHeard[r]! > -Infinity) this.lastHeard[r] = Math.min(now, this.lastHeard[r]! + stall);
     }
     this.lastTick = now;
-    if (now - this.lastHbAt >= this.opts.heartbeatMs) this.sendHeartbeats(now);
-    this.retransmit(now);
-    if (this.coord) this.driveCoordination(now);
-    this.considerViewChange(now);
+    this.batching++;
+    try {
+      if (now - this.lastHbAt >= this.opts.heartbeatMs) this.sendHeartbeats(now);
+      this.retransmit(now);
+      if (this.coord) this.driveCoordination(now);
+      this.considerViewChange(now);
+    } finally {
+      this.batching--;
+    }
     this.flush();
     this.tickTimer = this.clock.setTimer(this.tickMs, () => this.tick());
   }
 
   private scheduleFlush(): void {
+    if (this.batching) {
+      this.flushWanted = true;
+      return;
+    }
     if (this.flushTimer || this.stopped) return;
     this.flushTimer = this.clock.setTimer(0, () => {
       this.flushTimer = undefined;
@@ -451,12 +463,22 @@ export class SequencerProtocol implements OrderingProtocol {
   }
 
   private flush(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.batching) return;
+    this.batching++;
+    try {
+      // Work done here (an ordering round delivering, freeing outbox room) may want another pass.
+      for (let pass = 0; pass < 4; pass++) {
+        this.flushWanted = false;
+        this.submitOutbox();
+        this.orderRound();
+        this.flushAcks();
+        if (!this.flushWanted) break;
+      }
+    } finally {
+      this.batching--;
+    }
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
-    this.submitOutbox();
-    this.orderRound();
-    this.flushAcks();
     for (let to = 0; to < this.n; to++) {
       const q = this.outq[to]!;
       if (q.length === 0) continue;
@@ -473,6 +495,10 @@ export class SequencerProtocol implements OrderingProtocol {
         size += rec.length;
       }
       if (batch.length) this.network.send(this.ids[to]!, encodeFrame(this.inc, batch));
+    }
+    if (this.flushWanted) {
+      this.flushWanted = false;
+      this.scheduleFlush();
     }
   }
 
@@ -529,10 +555,16 @@ export class SequencerProtocol implements OrderingProtocol {
       this.peerInc[r] = inc;
     }
     this.lastHeard[r] = this.clock.now();
-    for (const rec of records) {
-      if (this.stopped) return;
-      this.handle(r, inc, rec);
+    this.batching++;
+    try {
+      for (const rec of records) {
+        if (this.stopped) return;
+        this.handle(r, inc, rec);
+      }
+    } finally {
+      this.batching--;
     }
+    this.flush();
   }
 
   private handle(from: number, inc: number, r: WireRecord): void {
@@ -1120,7 +1152,6 @@ export class SequencerProtocol implements OrderingProtocol {
     if (this.current && viewId < this.current.viewId) return;
     this.requestedAt = this.clock.now();
     this.considerViewChange(this.requestedAt);
-    this.flush();
   }
 
   // ---------------------------------------------------------------- view change: acceptor
