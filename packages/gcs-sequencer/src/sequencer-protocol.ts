@@ -406,6 +406,9 @@ export class SequencerProtocol implements OrderingProtocol {
         high: this.highKnown,
         stored: this.store.size,
         storedBytes: this.storeBytes,
+        outbox: this.outbox.length,
+        waiting: this.waiting.length,
+        queuedAtSequencer: this.seq ? [...this.seq.pend.values()].reduce((n, m) => n + m.size, 0) : 0,
         retransmitted: this.stats.retransmitted,
         naks: this.stats.naks,
         viewChanges: this.stats.viewChanges,
@@ -508,7 +511,7 @@ export class SequencerProtocol implements OrderingProtocol {
     const status = this.statusCode();
     for (let r = 0; r < this.n; r++) {
       if (r === this.rank) continue;
-      this.send(r, { kind: 'hb', viewId, status, probe: this.suspected(r, now) });
+      this.send(r, { kind: 'hb', viewId, status, probe: this.suspected(r, now), round: this.promised.round });
     }
     if (this.current && !this.outside && this.isMember(this.rank, this.inc)) {
       if (this.seq) this.seq.stableDirty = true;
@@ -570,6 +573,7 @@ export class SequencerProtocol implements OrderingProtocol {
   private handle(from: number, inc: number, r: WireRecord): void {
     switch (r.kind) {
       case 'hb':
+        this.maxRound = Math.max(this.maxRound, r.round);
         return this.onHeartbeat(from, inc, r.viewId, r.status, r.probe);
       case 'submit':
         return this.onSubmit(from, inc, r.viewId, r.firstOriginSeq, r.payloads);
@@ -1090,7 +1094,13 @@ export class SequencerProtocol implements OrderingProtocol {
     this.peerStatus[from] = status;
     const now = this.clock.now();
     if (probe)
-      this.send(from, { kind: 'hb', viewId: this.current?.viewId ?? 0, status: this.statusCode(), probe: false });
+      this.send(from, {
+        kind: 'hb',
+        viewId: this.current?.viewId ?? 0,
+        status: this.statusCode(),
+        probe: false,
+        round: this.promised.round,
+      });
     const cur = this.current;
     if (cur && !this.outside && viewId < cur.viewId && this.isMember(from, inc)) {
       if (now - this.lastCommitSentTo[from]! >= this.opts.retransmitMs) {

@@ -90,7 +90,7 @@ export type StatusCode = (typeof Status)[keyof typeof Status];
 
 /** Every record type. */
 export type WireRecord =
-  | { kind: 'hb'; viewId: number; status: StatusCode; probe: boolean }
+  | { kind: 'hb'; viewId: number; status: StatusCode; probe: boolean; round: number }
   | { kind: 'submit'; viewId: number; firstOriginSeq: number; payloads: Uint8Array[] }
   | { kind: 'submitAck'; viewId: number; inc: number; accepted: number }
   | { kind: 'order'; viewId: number; firstSeq: number; stable: number; gc: number; entries: Entry[] }
@@ -132,7 +132,8 @@ export function encodeRecordBody(r: WireRecord, w: Writer): void {
     case 'hb':
       w.uint(r.viewId)
         .u8(r.status)
-        .u8(r.probe ? 1 : 0);
+        .u8(r.probe ? 1 : 0)
+        .uint(r.round);
       return;
     case 'submit':
       w.uint(r.viewId).uint(r.firstOriginSeq).uint(r.payloads.length);
@@ -243,7 +244,8 @@ function decodeRecord(type: number, r: Reader, n: number): WireRecord {
     case TYPE.hb: {
       const viewId = r.uint();
       const status = r.uintMax(3, 'status') as StatusCode;
-      return { kind: 'hb', viewId, status, probe: r.u8() === 1 };
+      const probe = r.u8() === 1;
+      return { kind: 'hb', viewId, status, probe, round: r.uint() };
     }
     case TYPE.submit: {
       const viewId = r.uint();
