@@ -1,1 +1,2 @@
 export * from './ordering-member';
+export * from './resolve-single';
