@@ -20,6 +20,10 @@ export interface ConfigIssue {
   readonly message: string;
   /** How to fix it, when there is an obvious fix. */
   readonly hint?: string;
+  /** 1-based line in the file, when known (the message also says it). */
+  readonly line?: number;
+  /** 1-based column in the file, when known. */
+  readonly column?: number;
 }
 
 /** A stack file (or options object) that cannot be used; lists every problem found. */
