@@ -1,4 +1,4 @@
-import { ConfigError, token, type ConfigIssue } from '@vcl/core';
+import { parseOptions, token, z } from '@vcl/core';
 
 /**
  * Options of the fixed-sequencer ordering plugin. Every field is optional; the defaults aim at a
@@ -51,71 +51,50 @@ export const SEQUENCER_DEFAULTS: ResolvedSequencerOptions = Object.freeze({
 /** The token the plugin registers its resolved options under (in the deployment's container). */
 export const SEQUENCER_OPTIONS = token<ResolvedSequencerOptions>('@vcl/gcs-sequencer:Options');
 
-const LIMITS: Record<keyof SequencerOptions, readonly [min: number, max: number]> = {
-  heartbeatMs: [1, 60_000],
-  suspectTimeoutMs: [1, 600_000],
-  confirmTimeoutMs: [0, 600_000],
-  retransmitMs: [1, 60_000],
-  viewChangeTimeoutMs: [1, 600_000],
-  maxPending: [1, 1_000_000],
-  windowMessages: [1, 10_000_000],
-  windowBytes: [1, 2 ** 40],
-  maxMessageBytes: [1, 2 ** 31],
-  maxFrameBytes: [1024, 2 ** 31],
-  stateChunkBytes: [1024, 2 ** 31],
-};
+const int = (min: number, max: number) => z.number().int().min(min).max(max).optional();
+
+/** The schema of `SequencerOptions` (strict: unknown keys are errors with a "did you mean" hint). */
+export const sequencerOptionsSchema = z
+  .object({
+    heartbeatMs: int(1, 60_000),
+    suspectTimeoutMs: int(1, 600_000),
+    confirmTimeoutMs: int(0, 600_000),
+    retransmitMs: int(1, 60_000),
+    viewChangeTimeoutMs: int(1, 600_000),
+    maxPending: int(1, 1_000_000),
+    windowMessages: int(1, 10_000_000),
+    windowBytes: int(1, 2 ** 40),
+    maxMessageBytes: int(1, 2 ** 31),
+    maxFrameBytes: int(1024, 2 ** 31),
+    stateChunkBytes: int(1024, 2 ** 31),
+  })
+  .strict()
+  .transform((o) => ({ ...SEQUENCER_DEFAULTS, ...stripUndefined(o) }))
+  .superRefine((o, ctx) => {
+    if (o.maxMessageBytes > o.windowBytes)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['maxMessageBytes'],
+        message: `must not exceed windowBytes (${o.windowBytes}), got ${o.maxMessageBytes}`,
+        params: { hint: 'one message must fit in the ordering window' },
+      });
+    if (o.suspectTimeoutMs < 2 * o.heartbeatMs)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['suspectTimeoutMs'],
+        message: `must be at least twice heartbeatMs (${2 * o.heartbeatMs}), got ${o.suspectTimeoutMs}`,
+        params: { hint: 'one lost heartbeat must not raise a suspicion' },
+      });
+  });
 
 /**
- * Validates plain option data (from a stack file or code) and fills in the defaults. Throws a
- * `ConfigError` listing every bad field.
+ * Validates plain option data (from a stack file or code; `undefined` means none) and fills in the
+ * defaults. Throws an `OptionsError` (a `ConfigError`) listing every bad field under `source`.
  */
 export function resolveSequencerOptions(options: unknown, source = 'sequencer options'): ResolvedSequencerOptions {
-  if (options === undefined || options === null) return SEQUENCER_DEFAULTS;
-  const issues: ConfigIssue[] = [];
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new ConfigError(source, [{ path: '(root)', message: `expected an object, got ${describe(options)}` }]);
-  }
-  const input = options as Record<string, unknown>;
-  const out: Record<string, number> = { ...SEQUENCER_DEFAULTS };
-  for (const key of Object.keys(input)) {
-    if (!(key in LIMITS)) {
-      issues.push({
-        path: key,
-        message: 'unknown option',
-        hint: `known options: ${Object.keys(LIMITS).join(', ')}`,
-      });
-      continue;
-    }
-    const value = input[key];
-    if (value === undefined) continue;
-    const [min, max] = LIMITS[key as keyof SequencerOptions];
-    if (typeof value !== 'number' || !Number.isInteger(value)) {
-      issues.push({ path: key, message: `expected an integer, got ${describe(value)}` });
-    } else if (value < min || value > max) {
-      issues.push({ path: key, message: `must be between ${min} and ${max}, got ${value}` });
-    } else out[key] = value;
-  }
-  if (issues.length === 0) {
-    if (out.maxMessageBytes! > out.windowBytes!)
-      issues.push({
-        path: 'maxMessageBytes',
-        message: `must not exceed windowBytes (${out.windowBytes}), got ${out.maxMessageBytes}`,
-        hint: 'one message must fit in the ordering window',
-      });
-    if (out.suspectTimeoutMs! < 2 * out.heartbeatMs!)
-      issues.push({
-        path: 'suspectTimeoutMs',
-        message: `must be at least twice heartbeatMs (${2 * out.heartbeatMs!}), got ${out.suspectTimeoutMs}`,
-        hint: 'one lost heartbeat must not raise a suspicion',
-      });
-  }
-  if (issues.length) throw new ConfigError(source, issues);
-  return Object.freeze(out) as unknown as ResolvedSequencerOptions;
+  return Object.freeze(parseOptions(sequencerOptionsSchema, options ?? {}, source));
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  return typeof v === 'number' ? String(v) : `a ${typeof v}`;
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

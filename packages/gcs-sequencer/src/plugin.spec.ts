@@ -1,4 +1,12 @@
-import { ConfigError, ORDERING, SlotError, createOrderingMember, resolve, type Logger } from '@vcl/core';
+import {
+  ConfigError,
+  ORDERING,
+  PluginRegistry,
+  SlotError,
+  createOrderingMember,
+  resolve,
+  type Logger,
+} from '@vcl/core';
 import { Simulator } from '@vcl/core/testing';
 import { container } from 'tsyringe';
 import { SEQUENCER_OPTIONS, SequencerProtocol, registration, sequencer } from './index';
@@ -40,7 +48,14 @@ describe('sequencer plugin packaging', () => {
     expect(registration.create(undefined).name).toBe('sequencer');
     expect(registration.create({ maxPending: 8 }).kind).toBe('ordering');
     expect(() => registration.create({ maxPending: -1 })).toThrow(ConfigError);
-    expect(() => registration.create({ maxPending: -1 })).toThrow('ordering sequencer options: 1 problem');
+    expect(() => registration.create({ maxPending: -1 })).toThrow('maxPending: expected a number at least 1, got -1');
+  });
+
+  it('is found by the plugin registry under its short name', async () => {
+    const registry = new PluginRegistry();
+    const found = await registry.load('ordering', 'sequencer');
+    expect(found.packageName).toBe('@vcl/gcs-sequencer');
+    expect(found.create({ heartbeatMs: 50 }).name).toBe('sequencer');
   });
 
   it('refuses fail-stop in groups larger than two and a member that is not configured', () => {

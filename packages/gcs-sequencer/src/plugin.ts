@@ -28,6 +28,6 @@ export const registration: PluginRegistration = {
   packageName: '@vcl/gcs-sequencer',
   description: 'fixed sequencer total order with safe delivery and Paxos-decided sequencer fail-over',
   create(options: unknown): Plugin {
-    return sequencer(resolveSequencerOptions(options, 'ordering sequencer options'));
+    return sequencer(resolveSequencerOptions(options, 'ordering.options'));
   },
 };
