@@ -158,7 +158,10 @@ interface SequencerState {
   readonly pend: Map<number, Map<number, Uint8Array>>;
   readonly ackDirty: Set<number>;
   rr: number;
-  stableDirty: boolean;
+  /** The stable value members were last told (ORDER records carry it too). */
+  announced: number;
+  /** A heartbeat is due: send STABLE (with gc) even if nothing changed. */
+  hbDue: boolean;
 }
 
 interface Coordination {
@@ -231,6 +234,7 @@ export class SequencerProtocol implements OrderingProtocol {
   private highKnown = 0;
   private gcKnown = 0;
   private ackDirty = false;
+  private ackedDelivered = 0;
   private lastNakAt = -Infinity;
   private readonly table = new Map<number, OriginState>();
 
@@ -514,7 +518,7 @@ export class SequencerProtocol implements OrderingProtocol {
       this.send(r, { kind: 'hb', viewId, status, probe: this.suspected(r, now), round: this.promised.round });
     }
     if (this.current && !this.outside && this.isMember(this.rank, this.inc)) {
-      if (this.seq) this.seq.stableDirty = true;
+      if (this.seq) this.seq.hbDue = true;
       else this.ackDirty = true;
     }
   }
@@ -728,7 +732,8 @@ export class SequencerProtocol implements OrderingProtocol {
       pend: new Map(),
       ackDirty: new Set(),
       rr: 0,
-      stableDirty: true,
+      announced: -1,
+      hbDue: true,
     };
     for (const m of this.current!.members) {
       if (m.rank !== this.rank) this.seq.acks.set(m.rank, { received: cut, delivered: cut });
@@ -820,6 +825,7 @@ export class SequencerProtocol implements OrderingProtocol {
 
   private multicastOrder(firstSeq: number, entries: readonly Entry[]): void {
     const s = this.seq!;
+    s.announced = s.stable;
     for (const rec of this.orderRecords(firstSeq, entries, s.stable, s.gc)) {
       for (const m of this.current!.members) this.queue(m.rank, rec);
     }
@@ -875,13 +881,10 @@ export class SequencerProtocol implements OrderingProtocol {
     }
     if (stable > s.stable) {
       s.stable = stable;
-      s.stableDirty = true;
+      this.scheduleFlush();
     }
-    if (gc > s.gc) {
-      s.gc = gc;
-      s.stableDirty = true;
-    }
-    if (s.stableDirty) this.scheduleFlush();
+    // gc only bounds the window: members learn it with the next ORDER, STABLE or heartbeat.
+    if (gc > s.gc) s.gc = gc;
     this.learnStable(s.high, s.stable, s.gc);
   }
 
@@ -914,21 +917,20 @@ export class SequencerProtocol implements OrderingProtocol {
         if (m) this.send(origin, { kind: 'submitAck', viewId, inc: m.inc, accepted: s.acceptedTo.get(origin) ?? 0 });
       }
       s.ackDirty.clear();
-      if (s.stableDirty) {
-        s.stableDirty = false;
+      if (s.hbDue || s.stable > s.announced) {
+        s.hbDue = false;
+        s.announced = s.stable;
         const rec = encodeRecord({ kind: 'stable', viewId, high: s.high, stable: s.stable, gc: s.gc });
         for (const m of this.current.members) this.queue(m.rank, rec);
       }
     } else if (this.ackDirty && !this.frozen && !this.outside) {
       this.ackDirty = false;
       const seqRef = this.sequencerRef();
-      if (seqRef && this.isMember(this.rank, this.inc))
-        this.send(seqRef.rank, {
-          kind: 'ack',
-          viewId,
-          received: this.received,
-          delivered: this.hasState ? this.delivered : this.current.cut,
-        });
+      if (seqRef && this.isMember(this.rank, this.inc)) {
+        const delivered = this.hasState ? this.delivered : this.current.cut;
+        this.ackedDelivered = delivered;
+        this.send(seqRef.rank, { kind: 'ack', viewId, received: this.received, delivered });
+      }
     }
   }
 
@@ -1017,7 +1019,9 @@ export class SequencerProtocol implements OrderingProtocol {
       }
     }
     if (this.delivered > before) {
-      this.ackDirty = true;
+      // The sequencer learns deliveries with the next ACK (sent on every receipt and heartbeat);
+      // a standalone one only after a large step, so a full window reopens quickly.
+      if (this.delivered - this.ackedDelivered >= Math.max(1, this.opts.windowMessages >> 2)) this.ackDirty = true;
       if (this.seq) this.recomputeStableLater();
       this.pump();
       this.scheduleFlush();
@@ -1032,7 +1036,6 @@ export class SequencerProtocol implements OrderingProtocol {
     for (const a of s.acks.values()) g = Math.min(g, a.delivered);
     if (g > s.gc) {
       s.gc = g;
-      s.stableDirty = true;
       this.gcKnown = Math.max(this.gcKnown, g);
       this.collectGarbage();
     }
@@ -1057,7 +1060,11 @@ export class SequencerProtocol implements OrderingProtocol {
   }
 
   private collectGarbage(): void {
-    const limit = Math.min(this.gcKnown, this.delivered, this.received);
+    // Members drop what they delivered: a NAK never asks below the stable point, so only the
+    // sequencer keeps messages until every member delivered them (the window accounting).
+    const limit = this.seq
+      ? Math.min(this.gcKnown, this.delivered, this.received)
+      : Math.min(this.delivered, this.received);
     while (this.gcDone < limit) {
       this.gcDone++;
       const e = this.store.get(this.gcDone);
