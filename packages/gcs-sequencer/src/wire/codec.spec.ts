@@ -7,7 +7,10 @@ describe('Writer/Reader', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.maxSafeNat(), fc.uint8Array({ maxLength: 300 }))), (fields) => {
         const w = new Writer(1);
-        for (const f of fields) typeof f === 'number' ? w.uint(f) : w.bytes(f);
+        for (const f of fields) {
+          if (typeof f === 'number') w.uint(f);
+          else w.bytes(f);
+        }
         const r = new Reader(w.finish());
         for (const f of fields) expect(typeof f === 'number' ? r.uint() : r.bytes()).toEqual(f);
         expect(r.done).toBe(true);
