@@ -117,3 +117,13 @@ export class UnavailableError extends VclError {
 export class DivergenceError extends VclError {
   override readonly code = 'VCL_DIVERGENCE';
 }
+
+/** A value that cannot be written into a frame field (out of range, not an integer, too long). */
+export class EncodingError extends VclError {
+  override readonly code = 'VCL_ENCODING';
+}
+
+/** A listener that cannot bind its address (port taken, address not local, no permission). */
+export class ListenError extends VclError {
+  override readonly code = 'VCL_LISTEN';
+}
