@@ -1,5 +1,6 @@
 import type { Auditor, Authenticator, Authorizer } from './aaa';
 import type { Clock } from './clock';
+import type { LinkSecurity } from './link-security';
 import type { Logger } from './logger';
 import type { Network } from './network';
 import type { GroupConfig, OrderingProtocol } from './ordering';
@@ -29,3 +30,6 @@ export const AUTHENTICATOR = token<Authenticator>('Authenticator');
 export const AUTHORIZER = token<Authorizer>('Authorizer');
 /** The audit trail. */
 export const AUDITOR = token<Auditor>('Auditor');
+
+/** Link integrity and authentication for member and interceptor links (default: none). */
+export const LINK_SECURITY = token<LinkSecurity>('LinkSecurity');

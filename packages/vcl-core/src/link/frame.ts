@@ -1,3 +1,4 @@
+import type { LinkFrame } from '../contracts/link-security';
 import { EncodingError, FrameTooLargeError, MalformedFrameError, UnsupportedVersionError } from '../errors';
 
 /**
@@ -25,15 +26,8 @@ export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Largest body the length field can describe. */
 const LENGTH_LIMIT = 0xffffffff;
 
-/** One decoded or to-be-encoded frame. */
-export interface Frame {
-  /** Frame type, 0-255; its meaning belongs to the link using the codec. */
-  readonly type: number;
-  /** Per-type flag bits, 0-255 (0 when omitted on encode). */
-  readonly flags: number;
-  /** The body bytes. */
-  readonly body: Uint8Array;
-}
+/** One decoded frame (the contracts' `LinkFrame`, so security hooks see the same shape). */
+export type Frame = LinkFrame;
 
 /** Input of `encodeFrame`: a frame whose flags may be omitted. */
 export interface FrameInput {
@@ -168,6 +162,19 @@ export class FrameDecoder {
     this.held += chunk.length;
   }
 
+  /**
+   * The type of the next frame once its header has arrived (magic and version checked, size not),
+   * without consuming it; undefined while fewer than a header's bytes are held.
+   */
+  peekType(): number | undefined {
+    if (this.failure) throw this.failure;
+    if (this.length >= 0) return this.type;
+    if (this.held < FRAME_HEADER_BYTES) return undefined;
+    const h = this.peek(FRAME_HEADER_BYTES);
+    this.checkMagicAndVersion(h);
+    return h[3];
+  }
+
   /** The next complete frame of the bytes fed so far, or undefined if none is complete yet. */
   next(): Frame | undefined {
     if (this.failure) throw this.failure;
@@ -205,6 +212,20 @@ export class FrameDecoder {
 
   private readHeader(): void {
     const h = this.peek(FRAME_HEADER_BYTES);
+    this.checkMagicAndVersion(h);
+    const length = ((h[5]! << 24) >>> 0) + ((h[6]! << 16) | (h[7]! << 8) | h[8]!);
+    if (length > this.maxFrameBytes)
+      this.fail(
+        new FrameTooLargeError(
+          `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes} (type ${h[3]} at stream offset ${this.consumed})`,
+        ),
+      );
+    this.type = h[3]!;
+    this.flags = h[4]!;
+    this.length = length;
+  }
+
+  private checkMagicAndVersion(h: Uint8Array): void {
     const magic = (h[0]! << 8) | h[1]!;
     if (magic !== FRAME_MAGIC)
       this.fail(
@@ -219,16 +240,6 @@ export class FrameDecoder {
           `frame version ${h[2]} at stream offset ${this.consumed} is not supported (this build speaks version ${FRAME_VERSION})`,
         ),
       );
-    const length = ((h[5]! << 24) >>> 0) + ((h[6]! << 16) | (h[7]! << 8) | h[8]!);
-    if (length > this.maxFrameBytes)
-      this.fail(
-        new FrameTooLargeError(
-          `frame of ${length} bytes exceeds the maximum of ${this.maxFrameBytes} (type ${h[3]} at stream offset ${this.consumed})`,
-        ),
-      );
-    this.type = h[3]!;
-    this.flags = h[4]!;
-    this.length = length;
   }
 
   private fail(error: MalformedFrameError): never {
