@@ -76,7 +76,7 @@ async function tcpNetworkPair(size: number): Promise<PingPong> {
   let done: () => void = () => {};
   n1.onMessage(() => done());
   await Promise.all([n1.start(), n2.start()]);
-  while (!n1.status().every((p) => p.outbound === 'open' && p.inbound)) await new Promise((r) => setTimeout(r, 5));
+  while (!n1.status().every((p) => p.link === 'open')) await new Promise((r) => setTimeout(r, 5));
   const message = new Uint8Array(size).fill(1);
   return {
     roundTrip: () =>

@@ -3,9 +3,8 @@ import { BodyReader, BodyWriter } from './body';
 
 /**
  * Frame types of a `TcpNetwork` member link. A link opens with a HELLO from each end (the dialer's
- * first), then HANDSHAKE frames of the security hook, then DATA frames (dialer to acceptor only:
- * each member dials every other, so a link carries one direction). An ERROR frame says why a link
- * is being closed; it is data for the log, never a throw in the peer.
+ * first), then HANDSHAKE frames of the security hook, then DATA frames both ways. An ERROR frame
+ * says why a link is being closed; it is data for the log, never a throw in the peer.
  */
 export const MemberFrameType = {
   /** Identifies the sender: `MemberHello`. */

@@ -82,10 +82,10 @@ export interface TcpNetworkOptions {
 export interface TcpPeerStatus {
   /** The member id. */
   readonly id: MemberId;
-  /** The link this member dials to send to the peer. */
-  readonly outbound: 'open' | 'connecting' | 'down';
-  /** Whether the peer's link to this member (its messages to us) is open. */
-  readonly inbound: boolean;
+  /** The link to the peer: open, being dialled or set up, or down. */
+  readonly link: 'open' | 'connecting' | 'down';
+  /** Whether this member dials the peer (its id is the smaller) or waits to be dialled. */
+  readonly dials: boolean;
   /** The peer's incarnation, from its latest hello (undefined before the first). */
   readonly incarnation?: number;
   /** Bytes held for the peer (waiting for a connection or for the kernel). */
@@ -106,9 +106,10 @@ const CLOSE_GRACE_MS = 1000;
 /**
  * The real `Network`: TCP links carrying length-prefixed link frames.
  *
- * Topology: every member listens on its port and dials every other member; a member sends only on
- * the link it dialled and receives only on links it accepted. Two one-way links per pair need no
- * tie-break for simultaneous dials, and each stays FIFO for as long as it lasts.
+ * Topology: one TCP connection per pair of members, carrying messages both ways (so replies and
+ * acknowledgements share packets). Of two members, the one with the smaller id dials and the other
+ * only accepts, so there are never two simultaneous dials to reconcile. Each direction of a
+ * connection is FIFO for as long as it lasts.
  *
  * A link opens with a hello from each end (member id, target id, incarnation, security name), then
  * the security hook's handshake; only then does it carry messages. An unknown member id, a wrong
@@ -166,7 +167,8 @@ export class TcpNetwork implements Network {
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.unreachableDropMs = options.unreachableDropMs ?? 5000;
     this.listenAt = options.members.find((m) => m.id === options.self)!;
-    for (const m of options.members) if (m.id !== options.self) this.peers.set(m.id, new Peer(m, this.clock.now()));
+    for (const m of options.members)
+      if (m.id !== options.self) this.peers.set(m.id, new Peer(m, options.self, this.clock.now()));
   }
 
   /** The address the listener is bound to (after `start()`). */
@@ -200,6 +202,10 @@ export class TcpNetwork implements Network {
       this.state = 'stopped';
       throw err;
     });
+    if (this.state !== 'starting') {
+      await new Promise((resolve) => server.close(resolve));
+      throw new StoppedError(`tcp network ${this.self} was stopped while starting`);
+    }
     server.on('error', (err) => this.log.error({ err: err.message }, 'listener error'));
     this.server = server;
     const addr = server.address() as net.AddressInfo;
@@ -211,8 +217,9 @@ export class TcpNetwork implements Network {
     );
     for (const peer of this.peers.values()) {
       peer.unreachableSince = this.clock.now();
-      this.dial(peer);
+      if (peer.dials) this.dial(peer);
     }
+    if (this.selfQueue.length) this.selfImmediate ??= setImmediate(() => this.deliverToSelf());
   }
 
   /** Closes every link and the listener; resolves once all sockets are closed. Safe to call twice. */
@@ -238,7 +245,8 @@ export class TcpNetwork implements Network {
       }
       return;
     }
-    if (peer.out?.phase === 'open') this.write(peer, peer.out, bytes);
+    const link = peer.link;
+    if (link?.phase === 'open') this.write(link, bytes);
     else this.hold(peer, bytes);
   }
 
@@ -256,8 +264,8 @@ export class TcpNetwork implements Network {
   status(): TcpPeerStatus[] {
     return [...this.peers.values()].map((p) => ({
       id: p.id,
-      outbound: p.out?.phase === 'open' ? 'open' : p.out ? 'connecting' : 'down',
-      inbound: p.inbound?.phase === 'open',
+      link: p.link?.phase === 'open' ? 'open' : p.link ? 'connecting' : 'down',
+      dials: p.dials,
       incarnation: p.incarnation,
       queuedBytes: p.queuedBytes(),
       dropped: p.droppedTotal,
@@ -266,50 +274,51 @@ export class TcpNetwork implements Network {
 
   // ---- sending -------------------------------------------------------------------------------
 
-  private write(peer: Peer, link: Link, bytes: Uint8Array): void {
+  private write(link: Link, bytes: Uint8Array): void {
+    const peer = link.peer!;
     let frame: LinkFrame = { type: MemberFrameType.DATA, flags: 0, body: bytes };
     if (link.secured) frame = link.secured.seal(frame);
     const total = FRAME_HEADER_BYTES + frame.body.length;
-    if (link.socket.writableLength + peer.batchBytes() + total > this.maxQueuedBytes) {
+    if (link.socket.writableLength + link.batchBytes() + total > this.maxQueuedBytes) {
       this.drop(peer, 1, 'backlog full: the peer is not reading');
       return;
     }
     this.endDropEpisode(peer);
     if (total > SLAB_BYTES / 2) {
-      this.flush(peer);
+      this.flush(link);
       const buf = Buffer.allocUnsafe(total);
       writeFrameHeader(buf, 0, frame.type, frame.flags, frame.body.length);
       buf.set(frame.body, FRAME_HEADER_BYTES);
       link.socket.write(buf);
       return;
     }
-    if (!peer.slab || peer.slabUsed + total > peer.slab.length) {
-      this.flush(peer);
-      peer.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-      peer.slabUsed = peer.batchStart = 0;
+    if (!link.slab || link.slabUsed + total > link.slab.length) {
+      this.flush(link);
+      link.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      link.slabUsed = link.batchStart = 0;
     }
-    writeFrameHeader(peer.slab, peer.slabUsed, frame.type, frame.flags, frame.body.length);
-    peer.slab.set(frame.body, peer.slabUsed + FRAME_HEADER_BYTES);
-    peer.slabUsed += total;
-    if (!peer.flushScheduled) {
-      peer.flushScheduled = true;
-      process.nextTick(flushLater, this, peer);
+    writeFrameHeader(link.slab, link.slabUsed, frame.type, frame.flags, frame.body.length);
+    link.slab.set(frame.body, link.slabUsed + FRAME_HEADER_BYTES);
+    link.slabUsed += total;
+    if (!link.flushScheduled) {
+      link.flushScheduled = true;
+      process.nextTick(flushLater, this, link);
     }
   }
 
-  /** Writes the frames batched since the last flush in one socket write. */
-  flush(peer: Peer): void {
-    peer.flushScheduled = false;
-    if (!peer.slab || peer.slabUsed === peer.batchStart) return;
-    const batch = peer.slab.subarray(peer.batchStart, peer.slabUsed);
-    peer.batchStart = peer.slabUsed;
-    const link = peer.out;
-    if (link?.phase === 'open' && !link.socket.destroyed) link.socket.write(batch);
+  /** Writes the frames batched on `link` since its last flush in one socket write. */
+  flush(link: Link): void {
+    link.flushScheduled = false;
+    if (!link.slab || link.slabUsed === link.batchStart) return;
+    const batch = link.slab.subarray(link.batchStart, link.slabUsed);
+    link.batchStart = link.slabUsed;
+    if (link.phase === 'open' && !link.socket.destroyed) link.socket.write(batch);
   }
 
   private hold(peer: Peer, bytes: Uint8Array): void {
     const downFor = this.clock.now() - peer.unreachableSince;
     if (downFor > this.unreachableDropMs) {
+      this.dropPending(peer, `unreachable for ${Math.round(downFor)} ms`);
       this.drop(peer, 1, `unreachable for ${Math.round(downFor)} ms`);
       return;
     }
@@ -345,6 +354,7 @@ export class TcpNetwork implements Network {
 
   private deliverToSelf(): void {
     this.selfImmediate = undefined;
+    if (this.state !== 'running') return;
     const queue = this.selfQueue;
     this.selfQueue = [];
     for (const bytes of queue) {
@@ -369,7 +379,7 @@ export class TcpNetwork implements Network {
     peer.retry = undefined;
     const socket = net.connect({ host: peer.host, port: peer.port, noDelay: true });
     const link = new Link(this, socket, 'dialer', `${peer.host}:${peer.port}`, peer);
-    peer.out = link;
+    peer.link = link;
     socket.once('connect', () => void link.secure());
   }
 
@@ -409,7 +419,7 @@ export class TcpNetwork implements Network {
     if (hello.security !== this.security.name)
       return `link security mismatch: ${hello.from} uses '${hello.security}', ${this.self} uses '${this.security.name}'`;
     if (link.role === 'dialer') {
-      const expected = link.target!.id;
+      const expected = link.peer!.id;
       if (hello.from !== expected || hello.to !== this.self)
         return `dialled ${expected} at ${link.address} but the member there says it is ${hello.from} (talking to ${hello.to})`;
       return undefined;
@@ -420,6 +430,8 @@ export class TcpNetwork implements Network {
       return hello.from === this.self
         ? `a member claims to be ${this.self}, which is this member`
         : `${JSON.stringify(hello.from)} is not a member (members: ${this.members.join(', ')})`;
+    if (hello.from > this.self)
+      return `${hello.from} dialled ${this.self}, but of two members the one with the smaller id dials`;
     if (peer.incarnation !== undefined && hello.incarnation < peer.incarnation)
       return `stale incarnation ${hello.incarnation} of ${hello.from} (already saw ${peer.incarnation})`;
     return undefined;
@@ -427,41 +439,37 @@ export class TcpNetwork implements Network {
 
   private linkOpened(link: Link): void {
     const peer = this.peers.get(link.peerId!)!;
+    const previous = peer.link;
     if (link.role === 'acceptor') {
-      const previous = peer.inbound;
-      peer.inbound = link;
-      if (previous && previous !== link) previous.close(undefined, 'replaced by a newer link from the same member');
-      peer.incarnation = Math.max(peer.incarnation ?? 0, link.peerIncarnation!);
-      this.log.info({ peer: peer.id, incarnation: link.peerIncarnation, address: link.address }, 'inbound link open');
-      this.markUp(peer);
-      return;
+      link.peer = peer;
+      peer.link = link;
+      // A new link from a member that still has one open: it restarted, or the old connection is
+      // half-open. The newer link wins; a restart is a peer-down hint for the old incarnation.
+      if (previous && previous !== link) {
+        previous.close(undefined, 'replaced by a newer link from the same member');
+        if ((previous.peerIncarnation ?? 0) < link.peerIncarnation!) this.markDown(peer);
+      }
     }
     peer.attempt = 0;
     peer.incarnation = Math.max(peer.incarnation ?? 0, link.peerIncarnation!);
-    this.log.info({ peer: peer.id, incarnation: link.peerIncarnation, address: link.address }, 'outbound link open');
+    this.log.info(
+      { peer: peer.id, incarnation: link.peerIncarnation, address: link.address, role: link.role },
+      'link open',
+    );
+    const downFor = this.clock.now() - peer.unreachableSince;
+    if (downFor > this.unreachableDropMs) this.dropPending(peer, `unreachable for ${Math.round(downFor)} ms`);
     const pending = peer.pending;
     peer.pending = [];
     peer.pendingBytes = 0;
-    for (const bytes of pending) this.write(peer, link, bytes);
+    for (const bytes of pending) this.write(link, bytes);
     this.endDropEpisode(peer);
     this.markUp(peer);
   }
 
   private linkClosed(link: Link, wasOpen: boolean): void {
-    const peer = link.role === 'dialer' ? link.target! : link.peerId ? this.peers.get(link.peerId) : undefined;
-    if (!peer) return;
-    if (link.role === 'acceptor') {
-      if (peer.inbound !== link) return;
-      peer.inbound = undefined;
-      if (wasOpen) this.markDown(peer);
-      return;
-    }
-    if (peer.out !== link) return;
-    peer.out = undefined;
-    // The frames batched for this link die with it: delivery is best effort, and resending them
-    // on the next link could reorder them after newer messages.
-    peer.slab = undefined;
-    peer.slabUsed = peer.batchStart = 0;
+    const peer = link.peer;
+    if (!peer || peer.link !== link) return;
+    peer.link = undefined;
     if (wasOpen) {
       peer.unreachableSince = this.clock.now();
       this.markDown(peer);
@@ -469,7 +477,7 @@ export class TcpNetwork implements Network {
       const downFor = this.clock.now() - peer.unreachableSince;
       if (downFor > this.unreachableDropMs) this.dropPending(peer, `unreachable for ${Math.round(downFor)} ms`);
     }
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || !peer.dials) return;
     const delay = Math.min(this.retryMaxMs, this.retryInitialMs * 2 ** Math.min(peer.attempt, 30));
     peer.attempt++;
     const jittered = Math.min(this.retryMaxMs, delay * (0.75 + 0.5 * this.random.next()));
@@ -512,8 +520,8 @@ export class TcpNetwork implements Network {
   }
 }
 
-function flushLater(network: TcpNetwork, peer: Peer): void {
-  if (peer.flushScheduled) network.flush(peer);
+function flushLater(network: TcpNetwork, link: Link): void {
+  if (link.flushScheduled) network.flush(link);
 }
 
 /** Creates the real TCP `Network` of one member; see `TcpNetwork`. */
@@ -528,13 +536,13 @@ class Peer {
   readonly port: number;
   /** Whether the peer was last seen alive (for `onPeerDown`, told once per outage). */
   up = false;
-  /** The link this member dials to the peer, in any phase. */
-  out: Link | undefined;
-  /** The peer's open link to this member. */
-  inbound: Link | undefined;
+  /** Whether this member dials the peer (its id is the smaller one). */
+  readonly dials: boolean;
+  /** The link messages go out on: the one being dialled (any phase), or the open accepted one. */
+  link: Link | undefined;
   /** The highest incarnation seen in the peer's hellos. */
   incarnation: number | undefined;
-  /** Messages waiting for the outbound link to open. */
+  /** Messages waiting for the link to open. */
   pending: Uint8Array[] = [];
   pendingBytes = 0;
   unreachableSince: number;
@@ -543,24 +551,18 @@ class Peer {
   droppedTotal = 0;
   droppedEpisode = 0;
   dropEpisode = false;
-  slab: Buffer | undefined;
-  slabUsed = 0;
-  batchStart = 0;
-  flushScheduled = false;
 
-  constructor(member: TcpMember, now: number) {
+  constructor(member: TcpMember, self: MemberId, now: number) {
     this.id = member.id;
     this.host = member.host;
     this.port = member.port;
+    this.dials = self < member.id;
     this.unreachableSince = now;
   }
 
-  batchBytes(): number {
-    return this.slabUsed - this.batchStart;
-  }
-
   queuedBytes(): number {
-    return this.pendingBytes + this.batchBytes() + (this.out?.socket.writableLength ?? 0);
+    const link = this.link;
+    return this.pendingBytes + (link ? link.batchBytes() + link.socket.writableLength : 0);
   }
 }
 
@@ -592,6 +594,11 @@ class Link {
   peerIncarnation: number | undefined;
   /** Per-frame protection; undefined when the security hook is transparent. */
   secured: SecuredLink | undefined;
+  /** Outgoing frames are encoded into this slab; `batchStart..slabUsed` is not yet written. */
+  slab: Buffer | undefined;
+  slabUsed = 0;
+  batchStart = 0;
+  flushScheduled = false;
   readonly closedPromise: Promise<void>;
 
   private readonly ctx: LinkContext;
@@ -605,18 +612,20 @@ class Link {
   private waiter: { resolve: (m: Uint8Array) => void; reject: (e: unknown) => void } | undefined;
   private paused = false;
   private closeError: Error | undefined;
+  private resolveClosed: () => void = () => {};
 
   constructor(
     network: TcpNetwork,
     socket: net.Socket,
     readonly role: LinkRole,
     readonly address: string,
-    readonly target?: Peer,
+    /** The peer: known from the start when dialling, set when an accepted link opens. */
+    public peer?: Peer,
   ) {
     this.ctx = network.ctx;
     this.raw = this.socket = socket;
     this.ctx.track(this);
-    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.on('error', (err) => (this.closeError ??= err));
     socket.once('close', () => this.onClose());
     const timeout = this.ctx.connectTimeoutMs();
@@ -640,7 +649,11 @@ class Link {
         }
         this.socket = secured.socket;
         identity = secured.identity;
-        if (this.socket !== this.raw) this.socket.on('error', (err) => (this.closeError ??= err));
+        if (this.socket !== this.raw) {
+          // A wrapping socket (TLS) may report the close instead of the raw one; either will do.
+          this.socket.on('error', (err) => (this.closeError ??= err));
+          this.socket.once('close', () => this.onClose());
+        }
       } catch (err) {
         this.fail(new AuthenticationError(`link ${this.describe()}: securing the socket failed`, { cause: err }));
         return;
@@ -651,7 +664,7 @@ class Link {
     this.phase = 'hello';
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.once('end', () => this.fail(this.endError()));
-    if (this.role === 'dialer') this.sendHello(this.target!.id);
+    if (this.role === 'dialer') this.sendHello(this.peer!.id);
   }
 
   /** Closes the link, first telling the other end why when `reason` is given. Resolves once closed. */
@@ -675,8 +688,13 @@ class Link {
 
   private tlsIdentity: string | undefined;
 
+  /** Bytes batched but not yet handed to the socket. */
+  batchBytes(): number {
+    return this.slabUsed - this.batchStart;
+  }
+
   private describe(): string {
-    const who = this.peerId ?? this.target?.id;
+    const who = this.peerId ?? this.peer?.id;
     return `${this.role === 'dialer' ? 'to' : 'from'} ${who ? `${who} at ` : ''}${this.address}`;
   }
 
@@ -723,9 +741,9 @@ class Link {
   private handle(frame: LinkFrame): void {
     if (this.phase === 'open') {
       const f = this.secured ? this.secured.open(frame) : frame;
-      if (f.type === MemberFrameType.DATA && this.role === 'acceptor') this.ctx.deliver(this.peerId!, f.body);
+      if (f.type === MemberFrameType.DATA) this.ctx.deliver(this.peerId!, f.body);
       else if (f.type === MemberFrameType.ERROR) this.remoteError(f.body);
-      else throw new MalformedFrameError(`unexpected frame type ${f.type} on an open ${this.role} link`);
+      else throw new MalformedFrameError(`unexpected frame type ${f.type} on an open link`);
       return;
     }
     if (frame.type === MemberFrameType.ERROR) return this.remoteError(frame.body);
@@ -837,7 +855,7 @@ class Link {
     }
     this.ctx.log().warn(
       {
-        peer: this.peerId ?? this.target?.id,
+        peer: this.peerId ?? this.peer?.id,
         address: this.address,
         role: this.role,
         code: info.code,
@@ -851,7 +869,7 @@ class Link {
   /** Closes the link because of `err`, logging it (bad input is a warning, a lost connection debug). */
   private fail(err: unknown): void {
     if (this.phase === 'closed') return;
-    const peer = this.peerId ?? this.target?.id;
+    const peer = this.peerId ?? this.peer?.id;
     const fields = { peer, address: this.address, role: this.role, err: errorText(err) };
     if (err instanceof VclError && !(err instanceof StoppedError)) {
       const connecting = err instanceof TimeoutError && this.role === 'dialer';
@@ -887,12 +905,15 @@ class Link {
         this.ctx
           .log()
           .debug(
-            { peer: this.peerId ?? this.target?.id, address: this.address, err: this.closeError.message },
+            { peer: this.peerId ?? this.peer?.id, address: this.address, err: this.closeError.message },
             'link lost',
           );
       this.teardown();
     }
+    this.raw.destroy();
+    this.socket.destroy();
     this.ctx.untrack(this);
+    this.resolveClosed();
   }
 }
 
@@ -903,10 +924,13 @@ function encode(frame: LinkFrame): Buffer {
   return buf;
 }
 
+/** `message: cause message`, for errors from any realm (Node's own errors fail `instanceof Error` under Jest). */
 function errorText(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${err.message}${cause}`;
+  const message = (e: unknown): string | undefined =>
+    typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' ? (e as Error).message : undefined;
+  const text = message(err) ?? String(err);
+  const cause = message((err as { cause?: unknown } | undefined)?.cause);
+  return cause ? `${text}: ${cause}` : text;
 }
 
 function validate(options: TcpNetworkOptions): void {
