@@ -276,6 +276,33 @@ describe('TcpNetwork', () => {
     expect(inbox.get('n1')).toEqual(['n1:a', 'n1:b']);
   });
 
+  it('holds messages sent before start() and delivers them once running', async () => {
+    const [p1, p2] = await freePorts(2);
+    const members = [
+      { id: 'n1', host: '127.0.0.1', port: p1! },
+      { id: 'n2', host: '127.0.0.1', port: p2! },
+    ];
+    const make = (self: string): [TcpNetwork, string[]] => {
+      const got: string[] = [];
+      const n = tcpNetwork({ self, members, logger, reconnect: { initialMs: 10, maxMs: 50 } });
+      n.onMessage((from, b) => got.push(`${from}:${str(b)}`));
+      networks.push(n);
+      return [n, got];
+    };
+    const [n1, got1] = make('n1');
+    const [n2, got2] = make('n2');
+    n1.send('n1', text('to self'));
+    n1.send('n2', text('to n2'));
+    n2.send('n1', text('to n1'));
+    await sleep(20);
+    expect([got1, got2]).toEqual([[], []]);
+    await n1.start();
+    await n2.start();
+    await waitFor('held messages', () => got1.length === 2 && got2.length === 1);
+    expect(got1.sort()).toEqual(['n1:to self', 'n2:to n1']);
+    expect(got2).toEqual(['n1:to n2']);
+  });
+
   it('copies a message at send, so the caller may reuse its buffer', async () => {
     const { nets, inbox } = await group(['n1', 'n2']);
     await waitFor('links', () => nets.get('n1')!.status()[0]!.link === 'open');
