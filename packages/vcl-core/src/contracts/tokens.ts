@@ -7,6 +7,7 @@ import type { GroupConfig, OrderingProtocol } from './ordering';
 import type { Random } from './random';
 import type { Substrate } from './substrate';
 import { token } from './token';
+import type { MemberConfig, Stack } from '../config/stack';
 
 // Every injection token for a core interface, in one place.
 
@@ -31,5 +32,9 @@ export const AUTHORIZER = token<Authorizer>('Authorizer');
 /** The audit trail. */
 export const AUDITOR = token<Auditor>('Auditor');
 
+/** The deployment's validated stack file. */
+export const STACK = token<Stack>('Stack');
+/** This member's entry of the stack's `group.members`. */
+export const MEMBER = token<MemberConfig>('Member');
 /** Link integrity and authentication for member and interceptor links (default: none). */
 export const LINK_SECURITY = token<LinkSecurity>('LinkSecurity');
