@@ -1,0 +1,3 @@
+export * from './history';
+export * from './check';
+export * from './runner';
