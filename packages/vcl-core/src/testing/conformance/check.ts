@@ -53,8 +53,11 @@ interface Walk {
   readonly position: number;
   /** A view whose cut is above its position, still waiting for state at the end. */
   readonly pendingState?: RecordedView;
-  /** Message ids delivered per view id, and the view installed after it. */
-  readonly perView: Map<number, { ids: Set<string>; next?: number }>;
+  /**
+   * Message ids delivered per view id, the view installed after it, and whether the member entered
+   * that next view by state transfer (a joiner of it rather than a member moving along).
+   */
+  readonly perView: Map<number, { ids: Set<string>; next?: number; nextByState?: boolean }>;
   /** Violations found during the walk. */
   readonly violations: Violation[];
 }
@@ -63,6 +66,8 @@ interface Walk {
 class CheckContext {
   /** For each seq, the first recorded delivery of it and who made it. */
   readonly bySeq = new Map<number, { d: RecordedDelivery; by: IncarnationHistory }>();
+  /** For each message id, its first recorded delivery. */
+  readonly orderedAt = new Map<string, { d: RecordedDelivery; by: IncarnationHistory }>();
   /** Every message id any incarnation broadcast, with its broadcaster. */
   readonly broadcasts = new Map<string, IncarnationHistory>();
   /** The walk of each incarnation. */
@@ -78,6 +83,8 @@ class CheckContext {
       for (const b of h.broadcasts) this.broadcasts.set(b.messageId, h);
       for (const d of h.deliveries) {
         if (!this.bySeq.has(d.seq)) this.bySeq.set(d.seq, { d, by: h });
+        if (d.messageId !== undefined && !this.orderedAt.has(d.messageId))
+          this.orderedAt.set(d.messageId, { d, by: h });
         max = Math.max(max, d.seq);
       }
       const prev = this.latest.get(h.member);
@@ -142,8 +149,9 @@ function walk(h: IncarnationHistory): Walk {
   const name = incarnationName(h);
   const violations: Violation[] = [];
   const advanced = new Set<number>();
-  const perView = new Map<number, { ids: Set<string>; next?: number }>();
+  const perView = new Map<number, { ids: Set<string>; next?: number; nextByState?: boolean }>();
   let position = 0;
+  let previous: RecordedView | undefined;
   let current: RecordedView | undefined;
   let pendingState: RecordedView | undefined;
   for (const ev of events(h)) {
@@ -181,6 +189,7 @@ function walk(h: IncarnationHistory): Walk {
         }
         if (!perView.has(view.id)) perView.set(view.id, { ids: new Set() });
         pendingState = view.cut > position ? view : undefined;
+        previous = current;
         current = view;
         break;
       }
@@ -210,6 +219,7 @@ function walk(h: IncarnationHistory): Walk {
               seq: s.cut,
             }),
           );
+        if (previous && current && pendingState === current) perView.get(previous.id)!.nextByState = true;
         position = Math.max(position, s.cut);
         pendingState = undefined;
         break;
@@ -314,7 +324,8 @@ export function checkTotalOrder(history: OrderingHistory, ctx = new CheckContext
 /**
  * Uniform agreement: a message delivered anywhere at seq s is delivered by every incarnation that
  * moved past s by delivering, and by every incarnation alive and in the primary view at the end;
- * a resolved broadcast was delivered by its sender at the seq it resolved with.
+ * a broadcast resolves with the seq and view it was delivered at (a sender that skipped it by
+ * state transfer still learns where it went).
  */
 export function checkAgreement(history: OrderingHistory, ctx = new CheckContext(history)): Violation[] {
   const out: Violation[] = [];
@@ -356,13 +367,16 @@ export function checkAgreement(history: OrderingHistory, ctx = new CheckContext(
   for (const h of history.incarnations) {
     for (const b of h.broadcasts) {
       if (!b.resolved) continue;
-      const own = h.deliveries.find((d) => d.messageId === b.messageId);
-      if (own && own.seq === b.resolved.seq && own.view === b.resolved.view) continue;
+      const rec = ctx.bySeq.get(b.resolved.seq);
+      if (rec && rec.d.messageId === b.messageId && rec.d.view === b.resolved.view) continue;
+      const actual = ctx.orderedAt.get(b.messageId);
       out.push(
         v(
           'agreement',
-          `broadcast ${b.messageId} resolved with seq ${b.resolved.seq} in view ${b.resolved.view}, but its sender ` +
-            (own ? `delivered it at seq ${own.seq} in view ${own.view}` : 'never delivered it'),
+          `broadcast ${b.messageId} resolved with seq ${b.resolved.seq} in view ${b.resolved.view}, but ` +
+            (actual
+              ? `it was delivered at seq ${actual.d.seq} in view ${actual.d.view} (by ${incarnationName(actual.by)})`
+              : 'nobody delivered it'),
           h,
           { seq: b.resolved.seq, view: b.resolved.view },
         ),
@@ -375,7 +389,8 @@ export function checkAgreement(history: OrderingHistory, ctx = new CheckContext(
 /**
  * Virtual synchrony: the same view id means the same view everywhere, ids increase at each member,
  * deliveries happen in the view the member has installed, and members moving together from V to
- * V' delivered the same set of messages in V.
+ * V' delivered the same set of messages in V (a member that enters V' by state transfer is a
+ * joiner of V', not one moving along, and is compared through its state instead).
  */
 export function checkVirtualSynchrony(history: OrderingHistory, ctx = new CheckContext(history)): Violation[] {
   const out: Violation[] = [];
@@ -417,7 +432,7 @@ export function checkVirtualSynchrony(history: OrderingHistory, ctx = new CheckC
       const b = ctx.walks.get(incs[j]!)!;
       for (const [id, ra] of a.perView) {
         const rb = b.perView.get(id);
-        if (!rb || ra.next === undefined || ra.next !== rb.next) continue;
+        if (!rb || ra.next === undefined || ra.next !== rb.next || ra.nextByState || rb.nextByState) continue;
         const onlyA = [...ra.ids].filter((x) => !rb.ids.has(x));
         const onlyB = [...rb.ids].filter((x) => !ra.ids.has(x));
         if (onlyA.length === 0 && onlyB.length === 0) continue;
@@ -649,7 +664,7 @@ export function checkJoin(history: OrderingHistory, ctx = new CheckContext(histo
 /**
  * Liveness (only for histories with `endedAt`): at the end every member is up, all are in one
  * primary view holding every configured member, and every broadcast of a live incarnation was
- * delivered. The runner heals everything and runs a quiet period first, so a correct protocol
+ * delivered (by someone: its sender may have skipped it by state transfer) and its promise settled. The runner heals everything and runs a quiet period first, so a correct protocol
  * always gets there.
  */
 export function checkLiveness(history: OrderingHistory, ctx = new CheckContext(history)): Violation[] {
@@ -685,18 +700,25 @@ export function checkLiveness(history: OrderingHistory, ctx = new CheckContext(h
     );
   const faultsEnded = history.faultsEndedAt ?? 0;
   for (const h of live) {
-    const delivered = new Set(h.deliveries.map((d) => d.messageId));
     for (const b of h.broadcasts) {
-      if (delivered.has(b.messageId)) continue;
-      out.push(
-        v(
-          'liveness',
-          `${b.messageId}, broadcast at t=${b.at} (${b.at >= faultsEnded ? 'after' : 'before'} the last fault at ` +
-            `t=${faultsEnded}) by ${incarnationName(h)}, which lived to the end, was never delivered by it` +
-            (b.rejected ? ` (its promise rejected: ${b.rejected.error})` : ''),
-          h,
-        ),
-      );
+      const when = `broadcast at t=${b.at} (${b.at >= faultsEnded ? 'after' : 'before'} the last fault at t=${faultsEnded}) by ${incarnationName(h)}, which lived to the end,`;
+      if (!ctx.orderedAt.has(b.messageId))
+        out.push(
+          v(
+            'liveness',
+            `${b.messageId}, ${when} was never delivered by anyone` +
+              (b.rejected ? ` (its promise rejected: ${b.rejected.error})` : ''),
+            h,
+          ),
+        );
+      else if (!b.resolved && !b.rejected)
+        out.push(
+          v(
+            'liveness',
+            `${b.messageId}, ${when} was delivered at seq ${ctx.orderedAt.get(b.messageId)!.d.seq} but its promise never settled`,
+            h,
+          ),
+        );
     }
   }
   return out;

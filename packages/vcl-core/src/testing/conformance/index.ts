@@ -1,3 +1,4 @@
 export * from './history';
 export * from './check';
 export * from './runner';
+export * from './naive-ordering';

@@ -25,7 +25,10 @@ export type FaultProfile =
   | 'none'
   /** Links drop, duplicate and reorder messages with varying delays. */
   | 'drops'
-  /** Members crash and restart (at most a minority down at once); the view's first member often, sometimes right after a delivery. */
+  /**
+   * Members crash and restart: at most a minority down or not yet rejoined at once; the view's
+   * first member often, sometimes right after a delivery.
+   */
   | 'crashes'
   /** The group splits into a majority and a minority side, and heals. */
   | 'partitions'
@@ -474,6 +477,20 @@ class FaultDriver {
     return this.ids.filter((id) => !this.live.has(id));
   }
 
+  /**
+   * Members that cannot vouch for the group's state: crashed, or restarted (a new incarnation
+   * remembers nothing) and not yet back in a primary view with its state. Crashing more than a
+   * minority of those would lose acknowledged messages for good, which no protocol can prevent.
+   */
+  private impaired(): MemberId[] {
+    return this.ids.filter((id) => {
+      const l = this.live.get(id);
+      if (!l) return true;
+      const view = l.h.views[l.h.views.length - 1];
+      return !view || !view.primary || !view.members.includes(id) || l.applied < view.cut;
+    });
+  }
+
   private crashOrRestart(): void {
     const r = this.random;
     const down = this.down();
@@ -482,7 +499,7 @@ class FaultDriver {
       this.act.restart(r.pick(down));
       return;
     }
-    if (down.length >= minority) return;
+    if (this.impaired().length >= minority) return;
     const up = this.ids.filter((id) => this.live.has(id));
     const leader = this.leader();
     const target = leader !== undefined && up.includes(leader) && r.chance(0.5) ? leader : r.pick(up);
