@@ -19,3 +19,6 @@ export * from './contracts';
 export * from './errors';
 export * from './runtime/real-clock';
 export * from './assembly';
+export * from './registry';
+export * from './config';
+export * from './runtime/logger';
