@@ -1,9 +1,15 @@
 import { countByGuarantee } from './check';
 import { incarnationName, type OrderingHistory, type Violation } from './history';
 
-/** One line per violation (`[agreement] n2#1 ...`), at most `limit`, then how many more. */
+/**
+ * One line per violation (`[agreement] n2#1 ...`), at most `limit`, then how many more. The first
+ * violation of each guarantee comes first, so one flood does not hide another kind.
+ */
 export function formatViolations(violations: readonly Violation[], limit = 20): string {
-  const lines = violations.slice(0, limit).map((v) => `  [${v.guarantee}] ${v.message}`);
+  const seen = new Set<string>();
+  const firsts = violations.filter((v) => !seen.has(v.guarantee) && seen.add(v.guarantee));
+  const ordered = [...firsts, ...violations.filter((v) => !firsts.includes(v))];
+  const lines = ordered.slice(0, limit).map((v) => `  [${v.guarantee}] ${v.message}`);
   if (violations.length > limit) lines.push(`  ... and ${violations.length - limit} more`);
   const counts = Object.entries(countByGuarantee(violations))
     .map(([g, n]) => `${g}=${n}`)
