@@ -100,7 +100,9 @@ describe('sequencer wire format', () => {
     expect(() => decodeFrame(order, 1)).toThrow('origin rank 1 out of range (max 0)');
     const hb = encodeRecord(samples[0]!);
     const padded = new Uint8Array([...hb.slice(0, 1), hb[1]! + 1, ...hb.slice(2), 0]);
-    expect(() => decodeFrame(encodeFrame(1, [padded]), N)).toThrow('record type 1 has 1 trailing bytes');
+    expect(() => decodeFrame(encodeFrame(1, [padded]), N)).toThrow(
+      'sequencer record type 1: 1 unexpected trailing bytes',
+    );
     const commit = encodeFrame(1, [encodeRecord(samples[13]!)]);
     expect(() => decodeFrame(commit.subarray(0, commit.length - 2), N)).toThrow(MalformedFrameError);
   });
