@@ -1297,7 +1297,7 @@ export class SequencerProtocol implements OrderingProtocol {
     const size = promisers.size;
     let veterans = 0;
     for (const p of promisers.values()) if (p.report.viewId > 0) veterans++;
-    if (veterans === 0) return size === this.n;
+    if (veterans === 0) return size === this.n || (this.opts.bootstrapQuorum === 'majority' && size >= this.majority);
     if (this.failStop) return true;
     return size >= this.majority && (veterans >= this.majority || size === this.n);
   }
@@ -1396,6 +1396,7 @@ export class SequencerProtocol implements OrderingProtocol {
     let proposal: Proposal;
     if (again) proposal = again.proposal;
     else if (maxInstalled === 0) {
+      // A brand-new group (see `quorum` for who may form one).
       proposal = {
         viewId: 1,
         tag: c.ballot,

@@ -93,9 +93,9 @@ export class SimGroup {
     this.partitionMode = config.partition ?? 'primary-component';
   }
 
-  /** Starts every member. */
-  async start(): Promise<void> {
-    for (const id of this.ids) await this.boot(id);
+  /** Starts every member (or the ones named). */
+  async start(ids: readonly MemberId[] = this.ids): Promise<void> {
+    for (const id of ids) await this.boot(id);
   }
 
   /** The live incarnation of `id`, if up. */
