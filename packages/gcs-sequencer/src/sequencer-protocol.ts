@@ -513,9 +513,14 @@ export class SequencerProtocol implements OrderingProtocol {
     this.lastHbAt = now;
     const viewId = this.current?.viewId ?? 0;
     const status = this.statusCode();
+    const round = this.promised.round;
+    const plain = encodeRecord({ kind: 'hb', viewId, status, probe: false, round });
+    let probe: Uint8Array | undefined;
     for (let r = 0; r < this.n; r++) {
       if (r === this.rank) continue;
-      this.send(r, { kind: 'hb', viewId, status, probe: this.suspected(r, now), round: this.promised.round });
+      if (this.suspected(r, now))
+        this.queue(r, (probe ??= encodeRecord({ kind: 'hb', viewId, status, probe: true, round })));
+      else this.queue(r, plain);
     }
     if (this.current && !this.outside && this.isMember(this.rank, this.inc)) {
       if (this.seq) this.seq.hbDue = true;

@@ -1,9 +1,10 @@
 import { BodyReader, BodyWriter, MalformedFrameError, UnsupportedVersionError } from '@vcl/core';
 
-// The sequencer's wire format. A frame is `version | sender incarnation | record*`, each record
-// `type | body length | body`, so one network message carries many piggybacked records (an ORDER
-// batch, the acknowledgement watermarks, a heartbeat). Members are named by their rank in the
-// configured member list.
+// The sequencer's wire format, written with the link codec's BodyWriter/BodyReader. A frame is
+// `version | sender incarnation | record*`, each record `type | fields` (self-delimiting: a reader
+// knows every field), so one network message carries many piggybacked records (an ORDER batch,
+// the acknowledgement watermarks, a heartbeat). Members are named by their rank in the configured
+// member list. A frame with anything wrong in it is rejected whole.
 
 /** Wire format version. */
 export const WIRE_VERSION = 1;
@@ -125,7 +126,7 @@ const TYPE: Record<WireRecord['kind'], number> = {
   stateChunk: 16,
 };
 
-/** Encodes one record body (without its type and length). */
+/** Encodes one record's fields (after its type byte). */
 export function encodeRecordBody(r: WireRecord, w: BodyWriter): void {
   switch (r.kind) {
     case 'hb':
@@ -186,12 +187,11 @@ export function encodeRecordBody(r: WireRecord, w: BodyWriter): void {
   }
 }
 
-/** Encodes a whole record (type, length, body). */
+/** Encodes a whole record (type and fields). */
 export function encodeRecord(r: WireRecord): Uint8Array {
-  const body = new BodyWriter(r.kind === 'order' || r.kind === 'submit' ? 1024 : 64);
-  encodeRecordBody(r, body);
-  const bytes = body.finish();
-  return new BodyWriter(bytes.length + 10).u8(TYPE[r.kind]).bytes(bytes).finish();
+  const w = new BodyWriter(r.kind === 'order' || r.kind === 'submit' ? 1024 : 32).u8(TYPE[r.kind]);
+  encodeRecordBody(r, w);
+  return w.finish();
 }
 
 /** Builds a frame from encoded records. */
@@ -223,12 +223,7 @@ export function decodeFrame(bytes: Uint8Array, memberCount: number): Frame {
     throw new UnsupportedVersionError(`sequencer frame version ${version}, expected ${WIRE_VERSION}`);
   const inc = r.varint('incarnation');
   const records: WireRecord[] = [];
-  while (r.remaining > 0) {
-    const type = r.u8('record type');
-    const body = new BodyReader(r.bytes('record body'), `sequencer record type ${type}`);
-    records.push(decodeRecord(type, body, memberCount));
-    body.end();
-  }
+  while (r.remaining > 0) records.push(decodeRecord(r.u8('record type'), r, memberCount));
   return { inc, records };
 }
 
