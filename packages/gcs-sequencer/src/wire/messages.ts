@@ -36,7 +36,7 @@ export interface MemberRef {
 
 /** The value a view change decides: the next view and where the previous one ends. */
 export interface Proposal {
-  /** The new view's id (= base id + 1). */
+  /** The new view's id (above the base's; above base + 1 when views that never took hold are skipped). */
   readonly viewId: number;
   /** The ballot that first proposed this value; with `viewId` it names the view uniquely. */
   readonly tag: Ballot;
@@ -56,22 +56,32 @@ export interface Proposal {
   readonly primary: boolean;
 }
 
+/** A proposal a member accepted, with the ballot it accepted it under. */
+export interface AcceptedProposal {
+  readonly ballot: Ballot;
+  readonly proposal: Proposal;
+  /**
+   * Messages of the proposal's base view up to its cut that the coordinator asked every acceptor
+   * to keep (those not known to be held by every base member), so that they outlive the survivors.
+   */
+  readonly prefix: readonly SeqEntry[];
+}
+
 /** What a member tells a coordinator when it promises a ballot. */
 export interface Report {
-  /** Installed view id (0: none) and its tag. */
-  readonly viewId: number;
-  readonly viewTag: Ballot;
+  /** The proposal of its installed view, if any. */
+  readonly installed?: Proposal;
   /** Whether it holds the application state of its installed view. */
   readonly hasState: boolean;
   readonly delivered: number;
   /** Highest contiguous sequence number held in its installed view. */
   readonly received: number;
-  /** Highest sequence number it knows to be held by every member. */
+  /** Highest sequence number it knows to be held by every member (exact at the sequencer). */
   readonly stableKnown: number;
-  /** Held messages above `stableKnown`. */
+  /** Held messages of its installed view above `stableKnown`. */
   readonly entries: readonly SeqEntry[];
-  /** The last proposal it accepted, if any, with the ballot it accepted it under. */
-  readonly accepted?: { readonly ballot: Ballot; readonly proposal: Proposal };
+  /** The last proposal it accepted, if any. */
+  readonly accepted?: AcceptedProposal;
 }
 
 /** Member status carried in heartbeats. */
@@ -387,34 +397,39 @@ function readProposal(r: BodyReader, n: number): Proposal {
   for (let i = 0; i < jc; i++) joiners.push(bounded(r, n - 1, 'joiner rank'));
   const provider = bounded(r, n, 'provider') - 1;
   const primary = r.bool('primary');
-  if (viewId !== baseId + 1)
+  if (viewId <= baseId)
     throw new MalformedFrameError(`sequencer frame: proposal for view ${viewId} follows view ${baseId}`);
   return { viewId, tag, baseId, baseTag, cut, members, joiners, provider, primary };
 }
 
 function writeReport(w: BodyWriter, rep: Report): void {
-  w.varint(rep.viewId);
-  writeBallot(w, rep.viewTag);
+  w.bool(rep.installed !== undefined);
+  if (rep.installed) writeProposal(w, rep.installed);
   w.bool(rep.hasState).varint(rep.delivered).varint(rep.received).varint(rep.stableKnown);
   writeSeqEntries(w, rep.entries);
+  w.bool(rep.accepted !== undefined);
   if (rep.accepted) {
-    w.bool(true);
     writeBallot(w, rep.accepted.ballot);
     writeProposal(w, rep.accepted.proposal);
-  } else w.bool(false);
+    writeSeqEntries(w, rep.accepted.prefix);
+  }
 }
 
 function readReport(r: BodyReader, n: number): Report {
-  const viewId = r.varint('report view');
-  const viewTag = readBallot(r, n);
+  const installed = r.bool('installed') ? readProposal(r, n) : undefined;
   const hasState = r.bool('has state');
   const delivered = r.varint('delivered');
   const received = r.varint('received');
   const stableKnown = r.varint('stable');
   const entries = readSeqEntries(r, n);
-  const accepted = r.bool('accepted') ? { ballot: readBallot(r, n), proposal: readProposal(r, n) } : undefined;
-  return { viewId, viewTag, hasState, delivered, received, stableKnown, entries, accepted };
+  const accepted = r.bool('accepted')
+    ? { ballot: readBallot(r, n), proposal: readProposal(r, n), prefix: readSeqEntries(r, n) }
+    : undefined;
+  return { installed, hasState, delivered, received, stableKnown, entries, accepted };
 }
+
+/** The ballot below every real one (no promise yet; the tag of no view). */
+export const ZERO_BALLOT: Ballot = Object.freeze({ round: 0, rank: 0 });
 
 /** Compares ballots: negative if `a` is lower. */
 export function compareBallots(a: Ballot, b: Ballot): number {

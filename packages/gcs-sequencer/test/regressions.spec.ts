@@ -1,0 +1,20 @@
+// Every seed that ever failed, kept as a regression test (shared conformance runner, default run).
+import { formatViolations, runOrderingSeed, type FaultProfile } from '@vcl/core/testing';
+import { sequencer } from '../src';
+
+const FAILED_ONCE: { seed: number; members: number; faults: FaultProfile; why: string }[] = [
+  {
+    seed: 32,
+    members: 5,
+    faults: 'chaos',
+    why: 'a flush delivered messages only the lone survivor held, which then crashed; the others could not form a view',
+  },
+];
+
+describe('sequencer regression seeds', () => {
+  it.each(FAILED_ONCE)('seed $seed ($members members, $faults): $why', async ({ seed, members, faults }) => {
+    const r = await runOrderingSeed({ plugin: sequencer(), seed, members, faults });
+    expect(formatViolations(r.violations)).toBe(formatViolations([]));
+    expect(r.stats.deliveries).toBeGreaterThan(0);
+  });
+});
