@@ -3,7 +3,7 @@
 import { FAULT_PROFILES, formatViolations, runOrderingSweep, type FaultProfile } from '@vcl/core/testing';
 import { sequencer } from '../src';
 
-const SEEDS = Number(process.env.SEQ_CONFORMANCE_SEEDS ?? 60);
+const SEEDS = Number(process.env.SEQ_CONFORMANCE_SEEDS ?? 40);
 
 describe('sequencer conformance (shared kit, seeded simulator)', () => {
   it.each(FAULT_PROFILES.map((f) => [f]))('%s: 3 members, short runs, no violations', async (faults) => {
