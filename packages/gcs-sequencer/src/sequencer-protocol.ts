@@ -129,6 +129,7 @@ import {
   sameBallot,
   type AcceptedProposal,
   type Ballot,
+  type Decided,
   type Entry,
   type MemberRef,
   type OriginRecord,
@@ -231,6 +232,8 @@ export class SequencerProtocol implements OrderingProtocol {
 
   // Installed view and epoch log.
   private current?: Proposal;
+  /** The ballot that decided `current` (sent along when the view is resent to a member). */
+  private currentBallot: Ballot = ZERO;
   private installedAt = 0;
   private emitted?: View;
   private hasState = false;
@@ -276,7 +279,7 @@ export class SequencerProtocol implements OrderingProtocol {
 
   // State transfer.
   private hookBusy = false;
-  private pendingCommit?: Proposal;
+  private pendingCommit?: Decided;
   private snapshot?: { viewId: number; bytes: Uint8Array };
   private incoming?: IncomingState;
 
@@ -622,7 +625,7 @@ export class SequencerProtocol implements OrderingProtocol {
       case 'accepted':
         return this.onAccepted(from, inc, r.ballot);
       case 'commit':
-        return this.onCommit(r.proposal);
+        return this.onCommit(r.proposal, r.ballot);
       case 'change':
         return this.onChangeRequest(r.viewId);
       case 'stateReq':
@@ -1133,7 +1136,7 @@ export class SequencerProtocol implements OrderingProtocol {
     if (cur && !this.outside && viewId < cur.viewId && this.isMember(from, inc)) {
       if (now - this.lastCommitSentTo[from]! >= this.opts.retransmitMs) {
         this.lastCommitSentTo[from] = now;
-        this.send(from, { kind: 'commit', proposal: cur });
+        this.send(from, { kind: 'commit', proposal: cur, ballot: this.currentBallot });
       }
     }
   }
@@ -1239,6 +1242,19 @@ export class SequencerProtocol implements OrderingProtocol {
     if (toInc !== this.inc) return;
     this.maxRound = Math.max(this.maxRound, ballot.round);
     if (compareBallots(ballot, this.promised) < 0) {
+      this.send(from, { kind: 'reject', ballot, promised: this.promised });
+      return;
+    }
+    const cur = this.current;
+    if (
+      cur &&
+      cur.viewId === proposal.baseId &&
+      sameBallot(cur.tag, proposal.baseTag) &&
+      this.hasState &&
+      this.delivered > proposal.cut
+    ) {
+      // Never agree to a view that would undo a delivery (defence in depth: see decideView).
+      this.log.warn({ delivered: this.delivered, cut: proposal.cut }, 'refused a proposal cut below a delivery');
       this.send(from, { kind: 'reject', ballot, promised: this.promised });
       return;
     }
@@ -1404,16 +1420,17 @@ export class SequencerProtocol implements OrderingProtocol {
     const p = c.proposal!;
     this.coord = undefined;
     const targets = new Set<number>([...p.members.map((m) => m.rank), ...c.acceptors!.keys()]);
-    for (const r of targets) if (r !== this.rank) this.send(r, { kind: 'commit', proposal: p });
+    for (const r of targets) if (r !== this.rank) this.send(r, { kind: 'commit', proposal: p, ballot: c.ballot });
     this.log.debug({ viewId: p.viewId, cut: p.cut }, 'view decided');
-    this.onCommit(p);
+    this.onCommit(p, c.ballot);
   }
 
   // ---------------------------------------------------------------- installing a view
 
-  private onCommit(p: Proposal): void {
+  private onCommit(p: Proposal, ballot: Ballot): void {
     if (this.hookBusy) {
-      if (!this.pendingCommit || p.viewId > this.pendingCommit.viewId) this.pendingCommit = p;
+      if (!this.pendingCommit || p.viewId > this.pendingCommit.proposal.viewId)
+        this.pendingCommit = { proposal: p, ballot };
       return;
     }
     const cur = this.current;
@@ -1432,7 +1449,7 @@ export class SequencerProtocol implements OrderingProtocol {
       }
       this.hasState = true;
       this.delivered = 0;
-      this.install(p, true);
+      this.install(p, ballot, true);
       return;
     }
     const survivor =
@@ -1449,7 +1466,7 @@ export class SequencerProtocol implements OrderingProtocol {
         this.outside = true;
         return;
       }
-      this.install(p, true);
+      this.install(p, ballot, true);
       return;
     }
     if (this.hasState && cur && this.delivered > p.cut && cur.viewId === p.baseId)
@@ -1460,17 +1477,22 @@ export class SequencerProtocol implements OrderingProtocol {
       this.freeze();
       return;
     }
-    this.install(p, false);
+    this.install(p, ballot, false);
   }
 
-  private install(p: Proposal, withState: boolean): void {
+  private install(p: Proposal, ballot: Ballot, withState: boolean): void {
     const now = this.clock.now();
     this.current = p;
+    this.currentBallot = ballot;
     this.installedAt = now;
-    this.frozen = false;
+    // A member that already promised a higher ballot told that ballot's coordinator what it held
+    // before this view: it stays frozen (acknowledges and orders nothing here) until that ballot's
+    // outcome, so the report stays true and nothing here becomes stable behind its back.
+    this.frozen = compareBallots(this.promised, ballot) > 0;
     this.outside = false;
     if (this.accepted && this.accepted.proposal.viewId <= p.viewId) this.accepted = undefined;
-    this.coord = undefined;
+    if (compareBallots(this.promised, ballot) <= 0 || !this.coord || compareBallots(this.coord.ballot, ballot) <= 0)
+      this.coord = undefined;
     this.store.clear();
     this.storeBytes = 0;
     this.gcDone = p.cut;
@@ -1569,7 +1591,7 @@ export class SequencerProtocol implements OrderingProtocol {
     if (this.stopped) return;
     const pending = this.pendingCommit;
     this.pendingCommit = undefined;
-    if (pending) this.onCommit(pending);
+    if (pending) this.onCommit(pending.proposal, pending.ballot);
     this.deliverReady();
     this.scheduleFlush();
   }

@@ -179,6 +179,38 @@ describe('decideView', () => {
         member(2, { installed: base, hasState: false, received: 6 }),
         member(3, { hasState: false }),
       ]),
-    ).toBe('no member holding the state of view 2 answered');
+    ).toBe('no member holding the state of an installed view answered');
+  });
+
+  // The shape of conformance seed 126 (3 members, chaos): n2 (holding view 4's state) formed view 5
+  // with n1 as a joiner, n1 installed it but n2 crashed before n1 got the state; n3 holds view 4.
+  it('continues from an older view when the newest one was installed only by members still without its state', () => {
+    const v4s = view(4, [1, 2], 82);
+    const v5s = view(5, [0, 1], 87, { joiners: [0], provider: 1 });
+    const d = decide([
+      member(0, { installed: v5s, hasState: false, received: 87, stableKnown: 87, delivered: 60 }),
+      member(1, { hasState: false }),
+      member(2, { installed: v4s, received: 90, stableKnown: 85, delivered: 85, entries: range(86, 90) }),
+    ]);
+    expect(d.proposal).toMatchObject({ viewId: 6, baseId: 4, cut: 87, joiners: [0, 1], provider: 2 });
+    expect(seqs(d, 2)).toEqual([]);
+    expect(seqs(d, 0)).toEqual([86, 87]);
+  });
+
+  it('does not continue from an older view when the newest one may have delivered beyond its cut', () => {
+    const v4s = view(4, [1, 2], 82);
+    const v5s = view(5, [0, 1], 87, { joiners: [0], provider: 1 });
+    const v6s = view(6, [0, 1], 95);
+    expect(
+      why([
+        member(0, {
+          installed: v5s,
+          hasState: false,
+          received: 87,
+          accepted: { ballot: v6s.tag, proposal: v6s, prefix: [] },
+        }),
+        member(2, { installed: v4s, received: 90, stableKnown: 85, delivered: 85, entries: range(86, 90) }),
+      ]),
+    ).toBe('views after 4 moved the cut');
   });
 });

@@ -54,22 +54,29 @@ export interface ViewDecision {
 export function decideView(input: ViewDecisionInput): ViewDecision | string {
   const reports = input.promises;
   const present = (m: MemberRef): boolean => reports.some((x) => x.rank === m.rank && x.inc === m.inc);
-  let maxInstalled = 0;
-  let maxSeen = 0;
-  for (const { report } of reports) {
-    const id = report.installed?.viewId ?? 0;
-    maxInstalled = Math.max(maxInstalled, id);
-    maxSeen = Math.max(maxSeen, id, report.accepted?.proposal.viewId ?? 0);
-  }
+  const same = (a: Proposal, b: Proposal): boolean => a.viewId === b.viewId && sameBallot(a.tag, b.tag);
+  const known: Proposal[] = [];
+  for (const { report } of reports)
+    for (const v of [report.installed, report.accepted?.proposal])
+      if (v && !known.some((k) => same(k, v))) known.push(v);
+  const maxSeen = Math.max(0, ...known.map((v) => v.viewId));
+
+  // The base: the newest installed view whose state some member here holds. (A newer view
+  // installed only by members still waiting for their state has nobody to continue it from.)
   let base: Proposal | undefined;
+  let anyInstalled = false;
   for (const { report } of reports) {
     const v = report.installed;
-    if (v && v.viewId === maxInstalled && (!base || compareBallots(v.tag, base.tag) > 0)) base = v;
+    if (!v) continue;
+    anyInstalled = true;
+    if (!report.hasState) continue;
+    if (!base || v.viewId > base.viewId || (v.viewId === base.viewId && compareBallots(v.tag, base.tag) > 0)) base = v;
   }
+  if (anyInstalled && !base) return 'no member holding the state of an installed view answered';
+  const m = base?.viewId ?? 0;
   const baseTag = base?.tag ?? ZERO_BALLOT;
-  const isBase = (v: Proposal | undefined): boolean =>
-    v !== undefined && base !== undefined && v.viewId === base.viewId && sameBallot(v.tag, base.tag);
-  const onBase = (v: Proposal): boolean => v.baseId === maxInstalled && sameBallot(v.baseTag, baseTag);
+  const isBase = (v: Proposal | undefined): boolean => v !== undefined && base !== undefined && same(v, base);
+  const onBase = (v: Proposal): boolean => v.baseId === m && sameBallot(v.baseTag, baseTag);
   const survivors = reports.filter((x) => isBase(x.report.installed));
   const holders = survivors.filter((x) => x.report.hasState).map((x) => x.rank);
   const accepted = reports.map((x) => x.report.accepted).filter((a): a is AcceptedProposal => a !== undefined);
@@ -83,13 +90,12 @@ export function decideView(input: ViewDecisionInput): ViewDecision | string {
 
   const members = reports.map((x) => ({ rank: x.rank, inc: x.inc })).sort((a, b) => a.rank - b.rank);
   const fresh = (viewId: number, cut: number): Proposal | string => {
-    const joiners = members.filter((m) => !holders.includes(m.rank)).map((m) => m.rank);
-    if (joiners.length && holders.length === 0) return `no member holding the state of view ${maxInstalled} answered`;
+    const joiners = members.filter((x) => !holders.includes(x.rank)).map((x) => x.rank);
     const provider = joiners.length === 0 ? -1 : holders.includes(input.self) ? input.self : Math.min(...holders);
     return {
       viewId,
       tag: input.ballot,
-      baseId: maxInstalled,
+      baseId: m,
       baseTag,
       cut,
       members,
@@ -99,50 +105,58 @@ export function decideView(input: ViewDecisionInput): ViewDecision | string {
     };
   };
 
+  // Views newer than the base (installed without their state here, or only accepted), except a
+  // plain proposal for the next view on this base (the ordinary Paxos case).
+  const newer = known.filter(
+    (v) =>
+      v.viewId > m &&
+      (reports.some((x) => x.report.installed && same(x.report.installed, v)) || v.viewId > m + 1 || !onBase(v)),
+  );
   let built: Proposal | string;
-  if (maxSeen <= maxInstalled + 1) {
+  if (newer.length === 0) {
     // Paxos: a proposal for the next view that may have been decided is proposed again unchanged.
     let again: AcceptedProposal | undefined;
     for (const a of accepted)
-      if (
-        a.proposal.viewId === maxInstalled + 1 &&
-        onBase(a.proposal) &&
-        (!again || compareBallots(a.ballot, again.ballot) > 0)
-      )
+      if (a.proposal.viewId === m + 1 && onBase(a.proposal) && (!again || compareBallots(a.ballot, again.ballot) > 0))
         again = a;
     if (again) built = again.proposal;
     else if (!base)
-      // A brand-new group (see `quorum` for who may form one): everybody starts from the empty state.
+      // A brand-new group (see the caller's quorum for who may form one): everybody starts empty.
       built = {
         viewId: 1,
         tag: input.ballot,
         baseId: 0,
-        baseTag: ZERO_BALLOT,
+        baseTag,
         cut: 0,
         members,
         joiners: [],
         provider: -1,
         primary: true,
       };
-    else built = fresh(maxInstalled + 1, possiblyDelivered(base, survivors, reports));
+    else built = fresh(m + 1, possiblyDelivered(base, survivors, reports));
   } else {
-    // Views newer than every installed one were decided, but no member here installed them. They
-    // can be skipped if each one provably never became established (one of its members is here,
-    // without it, so nothing became stable in it) and none of them moved the cut: then nothing
-    // was delivered after the anchor's cut, and a new view on the installed base continues there.
-    const chain = accepted.map((a) => a.proposal).filter((v) => v.viewId > maxInstalled);
+    // Newer views were decided, but nobody here holds their state. They can be skipped if each one
+    // provably never took hold (one of its members is here without its state, so it acknowledged
+    // nothing there and nothing became stable) and none of them moved the cut: then nothing was
+    // delivered after the cut of the one that follows the base, and a new view continues there.
+    const chain = known.filter((v) => v.viewId > m);
     for (const w of chain) {
       if (!w.members.some(present)) return `view ${w.viewId} may be established but none of its members answered`;
       if (!onBase(w) && !chain.some((u) => u.viewId === w.baseId && sameBallot(u.tag, w.baseTag)))
         return `view ${w.viewId} follows view ${w.baseId}, which no member here knows`;
     }
     const anchor = chain.find(onBase);
-    if (!anchor) return `no view known here follows view ${maxInstalled}`;
-    if (chain.some((w) => w.cut !== anchor.cut)) return `views after ${maxInstalled} moved the cut`;
+    if (!anchor) return `no view known here follows view ${m}`;
+    if (chain.some((w) => w.cut !== anchor.cut)) return `views after ${m} moved the cut`;
     built = fresh(maxSeen + 1, anchor.cut);
   }
   if (typeof built === 'string') return built;
   const proposal = built;
+  // Reports are kept true by freezing, so this cannot happen; if it did, retrying with fresh
+  // reports is the only safe answer.
+  const ahead = survivors.find((x) => x.report.hasState && x.report.delivered > proposal.cut);
+  if (proposal.baseId === m && ahead)
+    return `member ${ahead.rank} delivered up to ${ahead.report.delivered}, beyond the cut ${proposal.cut}`;
 
   // What each acceptor must hold before it accepts: a survivor everything up to the cut, anyone
   // else the part not known to be held by every base member (above the highest known stable).

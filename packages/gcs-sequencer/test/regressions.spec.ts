@@ -9,6 +9,18 @@ const FAILED_ONCE: { seed: number; members: number; faults: FaultProfile; why: s
     faults: 'chaos',
     why: 'a flush delivered messages only the lone survivor held, which then crashed; the others could not form a view',
   },
+  {
+    seed: 126,
+    members: 3,
+    faults: 'chaos',
+    why: 'the newest view was installed only by a joiner still without state; the group must continue from the older view',
+  },
+  {
+    seed: 1829,
+    members: 3,
+    faults: 'chaos',
+    why: 'a member installed an older decision after promising a newer ballot; its stale report made the coordinator cut below a delivery',
+  },
 ];
 
 describe('sequencer regression seeds', () => {

@@ -67,7 +67,7 @@ const samples: WireRecord[] = [
   { kind: 'reject', ballot, promised: { round: 9, rank: 1 } },
   { kind: 'accept', ballot, toInc: 3, proposal, prefix: [{ seq: 1234, ...entry }] },
   { kind: 'accepted', ballot },
-  { kind: 'commit', proposal: { ...proposal, joiners: [], provider: -1 } },
+  { kind: 'commit', proposal: { ...proposal, joiners: [], provider: -1 }, ballot: { round: 11, rank: 4 } },
   { kind: 'change', viewId: 3 },
   { kind: 'stateReq', viewId: 4, offset: 262144 },
   { kind: 'stateChunk', viewId: 4, total: 10, offset: 5, data: new Uint8Array([1, 2, 3, 4, 5]) },

@@ -56,6 +56,12 @@ export interface Proposal {
   readonly primary: boolean;
 }
 
+/** A decided proposal and the ballot that decided it. */
+export interface Decided {
+  readonly proposal: Proposal;
+  readonly ballot: Ballot;
+}
+
 /** A proposal a member accepted, with the ballot it accepted it under. */
 export interface AcceptedProposal {
   readonly ballot: Ballot;
@@ -112,7 +118,7 @@ export type WireRecord =
   | { kind: 'reject'; ballot: Ballot; promised: Ballot }
   | { kind: 'accept'; ballot: Ballot; toInc: number; proposal: Proposal; prefix: SeqEntry[] }
   | { kind: 'accepted'; ballot: Ballot }
-  | { kind: 'commit'; proposal: Proposal }
+  | { kind: 'commit'; proposal: Proposal; ballot: Ballot }
   | { kind: 'change'; viewId: number }
   | { kind: 'stateReq'; viewId: number; offset: number }
   | { kind: 'stateChunk'; viewId: number; total: number; offset: number; data: Uint8Array };
@@ -184,6 +190,7 @@ export function encodeRecordBody(r: WireRecord, w: BodyWriter): void {
       return;
     case 'commit':
       writeProposal(w, r.proposal);
+      writeBallot(w, r.ballot);
       return;
     case 'change':
       w.varint(r.viewId);
@@ -309,7 +316,7 @@ function decodeRecord(type: number, r: BodyReader, n: number): WireRecord {
     case TYPE.accepted:
       return { kind: 'accepted', ballot: readBallot(r, n) };
     case TYPE.commit:
-      return { kind: 'commit', proposal: readProposal(r, n) };
+      return { kind: 'commit', proposal: readProposal(r, n), ballot: readBallot(r, n) };
     case TYPE.change:
       return { kind: 'change', viewId: r.varint('view') };
     case TYPE.stateReq:
