@@ -34,11 +34,12 @@ async function exchange(
   expected: (request: Uint8Array) => Uint8Array,
   what: string,
   reader = new ConversationReader(conversation),
+  timeoutMs?: number,
 ): Promise<void> {
   for (const [k, request] of requests.entries()) {
     const want = expected(request);
     conversation.write(request);
-    await reader.untilBytes(want.length);
+    await reader.untilBytes(want.length, timeoutMs);
     const got = reader.take(want.length);
     assert.ok(
       Buffer.from(got).equals(Buffer.from(want)),
@@ -72,7 +73,14 @@ export async function checkListen(fixture: SubstrateConformanceFixture): Promise
     const clients = await Promise.all(Array.from({ length: n }, () => connector(fixture)(listener.endpoint)));
     await Promise.all(
       clients.map((c, i) =>
-        exchange(c, script(fixture, i), (r) => delivered(fixture, fixture.respond(r)), `listen, client ${i}`),
+        exchange(
+          c,
+          script(fixture, i),
+          (r) => delivered(fixture, fixture.respond(r)),
+          `listen, client ${i}`,
+          undefined,
+          fixture.timeoutMs,
+        ),
       ),
     );
     assert.equal(served.length, n, `listen: ${served.length} conversations accepted for ${n} clients`);
@@ -101,6 +109,7 @@ export async function checkDial(fixture: SubstrateConformanceFixture): Promise<v
           (r) => fixture.respond(r),
           `dial, conversation ${i}`,
           new ConversationReader(c, substrate.responseFramer()),
+          fixture.timeoutMs,
         ),
       ),
     );
@@ -156,7 +165,14 @@ export async function checkRelay(fixture: SubstrateConformanceFixture): Promise<
     const clients = await Promise.all(Array.from({ length: n }, () => connector(fixture)(relay.endpoint)));
     await Promise.all(
       clients.map((c, i) =>
-        exchange(c, script(fixture, i), (r) => delivered(fixture, fixture.respond(r)), `relay, client ${i}`),
+        exchange(
+          c,
+          script(fixture, i),
+          (r) => delivered(fixture, fixture.respond(r)),
+          `relay, client ${i}`,
+          undefined,
+          fixture.timeoutMs,
+        ),
       ),
     );
     for (const c of clients) c.end();
@@ -185,7 +201,7 @@ export async function checkMalformedConversations(fixture: SubstrateConformanceF
       const client = await connector(fixture)(relay.endpoint);
       const reader = new ConversationReader(client);
       client.write(input);
-      const end = await reader.untilEnd();
+      const end = await reader.untilEnd(fixture.timeoutMs);
       const got = reader.take(reader.bytes);
       const want = reply ?? new Uint8Array(0);
       assert.ok(
@@ -230,9 +246,9 @@ export async function checkFailover(fixture: SubstrateConformanceFixture): Promi
     const client = await connector(fixture)(stack.endpoint);
     const reader = new ConversationReader(client);
     const expected = (r: Uint8Array): Uint8Array => delivered(fixture, fixture.respond(r));
-    await exchange(client, requests.slice(0, 5), expected, 'before fail-over', reader);
+    await exchange(client, requests.slice(0, 5), expected, 'before fail-over', reader, fixture.timeoutMs);
     await stack.killServingMember();
-    await exchange(client, requests.slice(5), expected, 'after fail-over', reader);
+    await exchange(client, requests.slice(5), expected, 'after fail-over', reader, fixture.timeoutMs);
     assert.equal(reader.ended, undefined, `the conversation broke during fail-over: ${String(reader.ended)}`);
     client.end();
   } finally {

@@ -98,6 +98,8 @@ export interface SubstrateConformanceFixture {
   readonly conversations?: number;
   /** Requests sent one after the other in each of those conversations; default 4. */
   readonly requestsPerConversation?: number;
+  /** How long a check waits for a response or an end before it fails, in ms; default 10000. */
+  readonly timeoutMs?: number;
   /** The fail-over hook (needs the interceptors); the fail-over check runs only when given. */
   readonly failover?: SubstrateFailoverHarness;
 }
