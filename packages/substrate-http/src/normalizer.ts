@@ -1,6 +1,6 @@
 import { FramingError } from '@vcl/core';
 import { plainResponse } from './error-response';
-import { BODILESS_LINE, HttpParser, type HttpMessage } from './parser';
+import { BODILESS_LINE, headerHasToken, HttpParser, type HttpHead, type HttpMessage } from './parser';
 import type { ResolvedHttpOptions } from './options';
 
 /** What a `ResponseNormalizer` makes of the service's bytes. */
@@ -9,6 +9,8 @@ export interface Normalized {
   readonly responses: Uint8Array[];
   /** Set when the service's output could not be used; the connection to it must be dropped. */
   readonly broken?: Error;
+  /** Set when a response says the service closes the connection after it (`Connection: close`). */
+  readonly closing?: boolean;
 }
 
 const CRLF = 0x0a;
@@ -57,13 +59,9 @@ export class ResponseNormalizer {
 
   /** Feeds the service's bytes. */
   push(chunk: Uint8Array): Normalized {
-    let messages: HttpMessage[];
-    try {
-      messages = this.parser.push(chunk);
-    } catch (e) {
-      return this.fail(e as Error);
-    }
-    return this.emit(messages);
+    const { messages, error } = this.parser.pushSome(chunk);
+    const done = this.emit(messages);
+    return error && !done.broken ? this.fail(error, done.responses) : done;
   }
 
   /** The service closed the connection: completes a close-delimited response, or fails a cut one. */
@@ -80,6 +78,7 @@ export class ResponseNormalizer {
 
   private emit(messages: HttpMessage[], closeDelimitedLast = false): Normalized {
     const responses: Uint8Array[] = [];
+    let closing = false;
     for (const [i, m] of messages.entries()) {
       const status = m.head.status as number;
       if (status === 101)
@@ -95,8 +94,9 @@ export class ResponseNormalizer {
       else if (closeDelimitedLast && i === messages.length - 1 && m.body.kind === 'close')
         responses.push(withContentLength(m));
       else responses.push(m.bytes);
+      if (closesConnection(m.head)) closing = true;
     }
-    return { responses };
+    return { responses, closing };
   }
 
   private fail(error: Error, before: Uint8Array[] = []): Normalized {
@@ -126,4 +126,10 @@ function insertHeader(m: HttpMessage, line: string): Uint8Array {
 /** A close-delimited response rewritten with a Content-Length of its body. */
 function withContentLength(m: HttpMessage): Uint8Array {
   return insertHeader(m, `content-length: ${m.bytes.length - m.head.length}\r\n`);
+}
+
+/** Whether the connection ends after this message (`Connection: close`, or HTTP/1.0 without keep-alive). */
+export function closesConnection(head: HttpHead): boolean {
+  if (headerHasToken(head, 'connection', 'close')) return true;
+  return head.version === '1.0' && !headerHasToken(head, 'connection', 'keep-alive');
 }

@@ -129,13 +129,22 @@ export class HttpParser {
 
   /** Feeds bytes; returns the messages they complete. Throws `FramingError`s; failed for good after one. */
   push(chunk: Uint8Array): HttpMessage[] {
-    if (this.failure) throw this.failure;
+    const { messages, error } = this.pushSome(chunk);
+    if (error) throw error;
+    return messages;
+  }
+
+  /** Like `push`, but returns the messages completed before an error together with the error. */
+  pushSome(chunk: Uint8Array): { messages: HttpMessage[]; error?: Error } {
+    const messages: HttpMessage[] = [];
+    if (this.failure) return { messages, error: this.failure };
     try {
-      return this.parse(chunk);
+      this.parse(chunk, messages);
     } catch (e) {
       this.failure = e as Error;
-      throw e;
+      return { messages, error: this.failure };
     }
+    return { messages };
   }
 
   /**
@@ -152,8 +161,7 @@ export class HttpParser {
     return [];
   }
 
-  private parse(chunk: Uint8Array): HttpMessage[] {
-    const out: HttpMessage[] = [];
+  private parse(chunk: Uint8Array, out: HttpMessage[]): void {
     let from = 0; // start of the unconsumed part of `chunk` that belongs to the current message
     let i = 0;
     while (i < chunk.length) {
@@ -203,7 +211,6 @@ export class HttpParser {
       this.parts.push(chunk.subarray(from));
       this.size += chunk.length - from;
     }
-    return out;
   }
 
   private checkLineLimit(): void {

@@ -7,7 +7,12 @@ export const bytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'l
 export const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
 /** Small limits, so the size checks run on small samples. */
-export const TEST_LIMITS: HttpOptions = { maxHeaderBytes: 1024, maxBodyBytes: 4096, maxResponseBodyBytes: 8192, lingerMs: 500 };
+export const TEST_LIMITS: HttpOptions = {
+  maxHeaderBytes: 1024,
+  maxBodyBytes: 4096,
+  maxResponseBodyBytes: 8192,
+  lingerMs: 500,
+};
 
 export const substrate = (): HttpSubstrate => new HttpSubstrate(resolveHttpOptions(TEST_LIMITS));
 
@@ -55,7 +60,8 @@ export const MALFORMED_RESPONSES = [
 
 const post = (length: number): Uint8Array =>
   bytes(`POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n${'b'.repeat(length)}`);
-const ok = (length: number): Uint8Array => bytes(`HTTP/1.1 200 OK\r\ncontent-length: ${length}\r\n\r\n${'r'.repeat(length)}`);
+const ok = (length: number): Uint8Array =>
+  bytes(`HTTP/1.1 200 OK\r\ncontent-length: ${length}\r\n\r\n${'r'.repeat(length)}`);
 
 /** Decoded body length of a request sample (Content-Length or chunked). */
 function bodyLength(request: string): number {
@@ -64,7 +70,7 @@ function bodyLength(request: string): number {
   if (cl) return Number(cl[1]);
   if (!/transfer-encoding: chunked/i.test(head as string)) return 0;
   let n = 0;
-  for (let at = 0; ; ) {
+  for (let at = 0; ;) {
     const eol = rest.indexOf('\r\n', at);
     const size = parseInt(rest.slice(at, eol), 16);
     if (size === 0) return n;
