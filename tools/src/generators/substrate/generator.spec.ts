@@ -20,12 +20,9 @@ function workspaceTree(): Tree {
 }
 
 function run(command: string, args: string[], cwd: string): { status: number | null; output: string } {
-  const r = spawnSync(command, args, {
-    cwd,
-    encoding: 'utf8',
-    env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true' },
-  });
-  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+  const env = { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', FORCE_COLOR: '0', NO_COLOR: '1' };
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', env });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}`.replace(/\x1b\[[0-9;]*m/g, '') };
 }
 
 describe('nx g @vcl/tools:substrate', () => {
