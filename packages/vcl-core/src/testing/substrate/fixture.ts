@@ -56,14 +56,21 @@ export interface SubstrateConformanceFixture {
    * streams, where a "message" is whatever arrived and only the bytes and their order must survive.
    */
   readonly exactBoundaries?: boolean;
-  /** Inputs the request framer must reject with `FramingError` (not `MessageTooLargeError`); at least one. */
+  /**
+   * Inputs the request framer must reject with `FramingError` (not `MessageTooLargeError`). Give
+   * at least one whenever the protocol has malformed input (a raw byte stream has none).
+   */
   readonly malformedRequests: readonly Uint8Array[];
   /** Inputs the response framer must reject with `FramingError`; default none. */
   readonly malformedResponses?: readonly Uint8Array[];
-  /** The largest request the configured limits accept; it must frame as one message. */
-  readonly largestRequest: Uint8Array;
+  /**
+   * The largest request the configured limits accept; it must frame as one message. Required
+   * whenever the protocol has a message size (every framed protocol); together with
+   * `oversizeRequest` and `maxBufferedBytes`, left out only for raw byte streams.
+   */
+  readonly largestRequest?: Uint8Array;
   /** A request just over the configured limit; the request framer must throw `MessageTooLargeError`. */
-  readonly oversizeRequest: Uint8Array;
+  readonly oversizeRequest?: Uint8Array;
   /** The largest response the configured limits accept; default not checked. */
   readonly largestResponse?: Uint8Array;
   /** A response just over the configured limit (`MessageTooLargeError`); default not checked. */
@@ -73,7 +80,7 @@ export interface SubstrateConformanceFixture {
    * throws: the configured maximum plus the protocol's fixed overhead. Proves the framer rejects
    * early instead of buffering the whole oversize message.
    */
-  readonly maxBufferedBytes: number;
+  readonly maxBufferedBytes?: number;
   /** Starts a real service that `dial` can reach and that answers each request with `respond(request)`. */
   startService(): Promise<RunningService>;
   /**

@@ -87,6 +87,7 @@ function lineSubstrate(overrides: Partial<Substrate> = {}): Substrate {
   };
 }
 
+const OVERSIZE = b(`${'x'.repeat(MAX * 20)}\n`);
 const respond = (r: Uint8Array): Uint8Array => b(`OK ${Buffer.from(r).toString('latin1')}`);
 
 const fixture = (overrides: Partial<Substrate> = {}): SubstrateConformanceFixture => ({
@@ -96,7 +97,7 @@ const fixture = (overrides: Partial<Substrate> = {}): SubstrateConformanceFixtur
   responses: [b('OK 1\n'), b('\n'), b('ERR no\n')],
   malformedRequests: [b('nul\0\n')],
   largestRequest: b(`${'x'.repeat(MAX - 1)}\n`),
-  oversizeRequest: b(`${'x'.repeat(MAX * 20)}\n`),
+  oversizeRequest: OVERSIZE,
   maxBufferedBytes: MAX,
   respond,
   startService: async () => {
@@ -109,6 +110,20 @@ const fixture = (overrides: Partial<Substrate> = {}): SubstrateConformanceFixtur
 });
 
 describeSubstrateConformance(fixture());
+
+// A raw byte stream (pattern `stream`): messages are whatever arrived; only bytes and order count.
+const rawFramer = (): Framer => ({ push: (c) => (c.length ? [new Uint8Array(c)] : []), buffered: 0 });
+describeSubstrateConformance({
+  name: 'raw stream (kit self-test)',
+  create: () => lineSubstrate({ name: 'raw', pattern: 'stream', requestFramer: rawFramer, responseFramer: rawFramer }),
+  exactBoundaries: false,
+  requests: [b('any bytes'), b('\0\xff'), b('more\n')],
+  responses: [b('echo'), b('\n')],
+  malformedRequests: [],
+  respond: (r) => r,
+  startService: async () =>
+    listenTcp({ host: '127.0.0.1', port: 0 }, (c) => c.onData((bytes) => c.write(new Uint8Array(bytes)))),
+});
 
 const sample = (framer: () => Framer, exact = true): FramingSample => ({ direction: 'request', framer, exact });
 const good = fixture().requests;
@@ -150,9 +165,7 @@ describe('the substrate kit rejects broken substrates', () => {
       (f as unknown as { check: () => void }).check = () => undefined;
       return f;
     };
-    expect(() => checkMaximumSize(sample(unlimited), good[0]!, fixture().oversizeRequest, MAX)).toThrow(
-      /expected MessageTooLargeError/,
-    );
+    expect(() => checkMaximumSize(sample(unlimited), good[0]!, OVERSIZE, MAX)).toThrow(/expected MessageTooLargeError/);
   });
 
   it('a framer that buffers a whole oversize message before rejecting it fails the early-rejection check', () => {
@@ -171,7 +184,7 @@ describe('the substrate kit rejects broken substrates', () => {
         },
       };
     };
-    expect(() => checkMaximumSize(sample(late), b(''), fixture().oversizeRequest, MAX)).toThrow(AssertionError);
+    expect(() => checkMaximumSize(sample(late), b(''), OVERSIZE, MAX)).toThrow(AssertionError);
   });
 
   it('a framer that takes malformed input, or throws a plain Error for it, fails the malformed check', () => {
@@ -209,7 +222,7 @@ describe('the substrate kit rejects broken substrates', () => {
         },
       };
     };
-    expect(() => checkMaximumSize(sample(forgetful), good[0]!, fixture().oversizeRequest, MAX)).toThrow(/stay failed/);
+    expect(() => checkMaximumSize(sample(forgetful), good[0]!, OVERSIZE, MAX)).toThrow(/stay failed/);
   });
 
   it('an error reply that is two messages fails the error-reply check', () => {
