@@ -117,11 +117,6 @@ export class HttpParser {
     return this.size;
   }
 
-  /** Whether a message is in progress (some of its bytes were read). */
-  get midMessage(): boolean {
-    return this.size > 0;
-  }
-
   /** Whether the message in progress is a response whose body runs until the connection closes. */
   get readingUntilClose(): boolean {
     return this.state === 'close';
