@@ -19,3 +19,4 @@ export * from './contracts';
 export * from './errors';
 export * from './runtime/real-clock';
 export * from './assembly';
+export * from './vcl';
