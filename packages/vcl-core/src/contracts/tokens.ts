@@ -6,6 +6,7 @@ import type { GroupConfig, OrderingProtocol } from './ordering';
 import type { Random } from './random';
 import type { Substrate } from './substrate';
 import { token } from './token';
+import type { MemberConfig, Stack } from '../config/stack';
 
 // Every injection token for a core interface, in one place.
 
@@ -29,3 +30,8 @@ export const AUTHENTICATOR = token<Authenticator>('Authenticator');
 export const AUTHORIZER = token<Authorizer>('Authorizer');
 /** The audit trail. */
 export const AUDITOR = token<Auditor>('Auditor');
+
+/** The deployment's validated stack file. */
+export const STACK = token<Stack>('Stack');
+/** This member's entry of the stack's `group.members`. */
+export const MEMBER = token<MemberConfig>('Member');
