@@ -55,3 +55,28 @@ export function handlerBackend(
     conversation.onEnd(() => undefined);
   });
 }
+
+/**
+ * Internal mode for any substrate: the sessions of a service-side interceptor, handed to the
+ * program as in-process conversations (a `net`-compatible `createServer` wraps each into a socket).
+ * Sessions that open before the program accepts are held until it does.
+ */
+export class InProcessService {
+  /** The backend to give the `ServiceInterceptor`. */
+  readonly backend: ServiceBackend;
+  private handler: ((conversation: Conversation, session: SessionId) => void) | undefined;
+  private readonly waiting: [Conversation, SessionId][] = [];
+
+  constructor() {
+    this.backend = inProcessBackend((conversation, session) => {
+      if (this.handler) this.handler(conversation, session);
+      else this.waiting.push([conversation, session]);
+    });
+  }
+
+  /** Sets the program's session handler (one; a later call replaces it) and hands it held sessions. */
+  accept(handler: (conversation: Conversation, session: SessionId) => void): void {
+    this.handler = handler;
+    for (const [c, s] of this.waiting.splice(0)) handler(c, s);
+  }
+}
