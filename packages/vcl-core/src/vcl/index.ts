@@ -7,3 +7,4 @@ export * from './output-cache';
 export * from './service-interceptor';
 export * from './session-events';
 export * from './session-table';
+export * from './tcp-link';
