@@ -8,3 +8,5 @@ export * from './service-interceptor';
 export * from './session-events';
 export * from './session-table';
 export * from './tcp-link';
+export * from './admin';
+export * from './deployment';
