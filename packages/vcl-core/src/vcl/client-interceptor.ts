@@ -292,8 +292,9 @@ class ClientSession {
       this.failover(`member ${this.member?.id} silent for ${Math.round(now - this.lastRecv)} ms`);
       return;
     }
-    if (this.state !== 'open') return;
-    if (this.received > this.ackedOut && !this.clientBlocked) this.sendAck();
+    // Keep-alives go out in every state: a handshake can wait long for the group (a view change),
+    // and the member must not take the silence for a dead client.
+    if (this.state === 'open' && this.received > this.ackedOut && !this.clientBlocked) this.sendAck();
     else if (now - this.lastSend >= this.owner.config.heartbeatMs * 0.9) this.send({ type: 'ping' });
   }
 

@@ -192,6 +192,25 @@ describe('ServiceInterceptor + ClientInterceptor (fake total order, simulator)',
     expect(new Set(h.digests()).size).toBe(1);
   });
 
+  it('keeps a link alive through a handshake that waits long for the total order', async () => {
+    // Ordering takes longer than the member's link timeout: the client's keep-alives must hold the
+    // link open while its OPEN waits, so no fail-over happens.
+    const h = new VclHarness({
+      seed: 9,
+      orderDelayMs: 800,
+      service: { linkTimeoutMs: 300, heartbeatMs: 50 },
+      client: { heartbeatMs: 50 },
+    });
+    await h.start();
+    const client = new LineClient(h.client.connect());
+    client.send('c0:1', 1);
+    await h.settle();
+    expect(await h.sim.runUntil(() => client.responses.length === 1, 10_000)).toBe(true);
+    expect(client.responses).toEqual(['c0:1 1']);
+    expect(h.client.counters.failovers).toBe(0);
+    expect(h.logger.find('info', 'client link silent')).toHaveLength(0);
+  });
+
   it('trims every member cache at the same point, through acks in the total order', async () => {
     const scenario = { clients: 2, requests: 30, window: 5 };
     const o = await run({ seed: 11, client: { ackIntervalMs: 20 } }, scenario);

@@ -16,7 +16,13 @@ const fixtures = path.join(__dirname, 'fixtures');
 export function buildForProcesses(): void {
   execFileSync(
     'npx',
-    ['tsc', '-b', 'packages/vcl-core/tsconfig.lib.json', 'packages/substrate-tcp/tsconfig.lib.json', 'packages/gcs-sequencer/tsconfig.lib.json'],
+    [
+      'tsc',
+      '-b',
+      'packages/vcl-core/tsconfig.lib.json',
+      'packages/substrate-tcp/tsconfig.lib.json',
+      'packages/gcs-sequencer/tsconfig.lib.json',
+    ],
     { cwd: root, stdio: 'inherit' },
   );
 }
@@ -197,15 +203,27 @@ export class Deployment {
     const internal = this.options.mode === 'internal';
     for (const m of this.members) {
       if (!internal) {
-        m.service = this.track(spawnNode(`service-${m.id}`, [path.join(fixtures, 'counter-server.cjs'), String(m.servicePort)]));
+        m.service = this.track(
+          spawnNode(`service-${m.id}`, [path.join(fixtures, 'counter-server.cjs'), String(m.servicePort)]),
+        );
       }
     }
-    if (!internal) await Promise.all(this.members.map((m) => m.service!.waitFor((l) => l === 'listening', 10_000, 'listening')));
+    if (!internal)
+      await Promise.all(this.members.map((m) => m.service!.waitFor((l) => l === 'listening', 10_000, 'listening')));
     for (const m of this.members) {
       m.proc = this.track(
         internal
           ? spawnNode(m.id, [path.join(fixtures, 'internal-replica.cjs'), this.stackFile, m.id, String(m.servicePort)])
-          : spawnNode(m.id, [cli, 'service', '--config', this.stackFile, '--member', m.id, '--service-endpoint', `127.0.0.1:${m.servicePort}`]),
+          : spawnNode(m.id, [
+              cli,
+              'service',
+              '--config',
+              this.stackFile,
+              '--member',
+              m.id,
+              '--service-endpoint',
+              `127.0.0.1:${m.servicePort}`,
+            ]),
       );
     }
     // Ready once every member has installed a view holding all of them.
@@ -223,16 +241,21 @@ export class Deployment {
     );
     if (!internal) {
       this.client = this.track(spawnNode('vcl-client', [cli, 'client', '--config', this.stackFile]));
-      await this.client.waitFor((l) => logLine(l)?.['msg'] === 'client interceptor listening', 10_000, 'client listening');
+      await this.client.waitFor(
+        (l) => logLine(l)?.['msg'] === 'client interceptor listening',
+        10_000,
+        'client listening',
+      );
     }
   }
 
   /** Starts a load client with `sessions` sessions of `requests` requests each. */
-  loadClient(prefix: string, sessions: number, requests: number, window: number): Proc {
+  loadClient(prefix: string, sessions: number, requests: number, window: number, paceMs?: number): Proc {
+    const common = { sessions, requests, window, prefix, ...(paceMs ? { paceMs } : {}) };
     const opts =
       this.options.mode === 'internal'
-        ? { mode: 'internal', config: this.stackFile, sessions, requests, window, prefix }
-        : { mode: 'external', port: this.clientPort, sessions, requests, window, prefix };
+        ? { mode: 'internal', config: this.stackFile, ...common }
+        : { mode: 'external', port: this.clientPort, ...common };
     return this.track(spawnNode(`load-${prefix}`, [path.join(fixtures, 'load-client.cjs'), JSON.stringify(opts)]));
   }
 
@@ -249,6 +272,17 @@ export class Deployment {
     const m = this.members.find((x) => x.id === id);
     if (!m) throw new Error(`no session attached anywhere: ${JSON.stringify(s)}`);
     return m;
+  }
+
+  /** The live member most sessions are attached to (not one of `except`). */
+  async busiestMember(except: readonly string[] = []): Promise<E2eMember> {
+    const asker = this.members.find((m) => !except.includes(m.id) && !m.proc!.dead)!;
+    const counts = new Map<string, number>();
+    for (const s of (await this.status(asker)).sessions) counts.set(s.attached, (counts.get(s.attached) ?? 0) + 1);
+    const ranked = this.members
+      .filter((m) => !except.includes(m.id) && !m.proc!.dead)
+      .sort((a, b) => (counts.get(b.id) ?? 0) - (counts.get(a.id) ?? 0));
+    return ranked[0]!;
   }
 
   /** The state digest of member `m`'s replica, asked directly (bypassing VCL). */
@@ -287,7 +321,10 @@ export class Deployment {
 
   private stackYaml(): string {
     const members = this.members
-      .map((m) => `    - { id: ${m.id}, host: 127.0.0.1, port: ${m.port}, clientPort: ${m.clientPort}, adminPort: ${m.adminPort} }`)
+      .map(
+        (m) =>
+          `    - { id: ${m.id}, host: 127.0.0.1, port: ${m.port}, clientPort: ${m.clientPort}, adminPort: ${m.adminPort} }`,
+      )
       .join('\n');
     return `group:
   name: e2e
