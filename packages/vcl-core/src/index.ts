@@ -22,4 +22,5 @@ export * from './assembly';
 export * from './registry';
 export * from './config';
 export * from './runtime/logger';
+export * from './link';
 export * from './vcl';

@@ -13,4 +13,5 @@
  * ```
  */
 export * from './sim';
+export * from './conformance';
 export * from './vcl';

@@ -10,6 +10,7 @@ import {
   AUTHENTICATOR,
   AUTHORIZER,
   CLOCK,
+  LINK_SECURITY,
   LOGGER,
   NETWORK,
   ORDERING,
@@ -23,6 +24,7 @@ import { ConfigError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
 import { realClock, realRandom } from '../runtime/real-clock';
+import { TcpNetwork } from '../link/tcp-network';
 import { AdminEndpoint } from './admin';
 import { dialBackend, type ServiceBackend } from './backend';
 import { ClientInterceptor } from './client-interceptor';
@@ -33,16 +35,6 @@ import { TcpLinkTransport } from './tcp-link';
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
   return stack.group.members.map((m) => ({ id: m.id, host: m.host, port: m.clientPort }));
-}
-
-/** Makes the member<->member network of a deployment. */
-export type NetworkFactory = (stack: Stack, member: string, logger: Logger) => Network;
-
-let defaultNetworkFactory: NetworkFactory | undefined;
-
-/** Sets the network used when `startServiceMember` is given none (the link package sets TCP). */
-export function setDefaultNetworkFactory(factory: NetworkFactory): void {
-  defaultNetworkFactory = factory;
 }
 
 /** Options of `startServiceMember`. */
@@ -64,7 +56,7 @@ export interface ServiceMemberOptions {
   readonly backend?: ServiceBackend;
   /** External mode: dial this instead of the stack's `service.endpoint` (several replicas on one host). */
   readonly serviceEndpoint?: Endpoint;
-  /** The member<->member network. Default: `setDefaultNetworkFactory`'s (TCP). */
+  /** The member<->member network. Default: a `TcpNetwork` over the stack's member addresses. */
   readonly network?: Network;
   /** Serve `/status` and `/metrics` when the member has an `adminPort`. Default: the stack's `admin.enabled`. */
   readonly admin?: boolean;
@@ -112,8 +104,17 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const c = assembly.container;
   const log = resolve(c, LOGGER);
   const clock = resolve(c, CLOCK);
-  const network = options.network ?? defaultNetworkFactory?.(stack, options.member, log);
-  if (!network) throw new VclError('no member network: pass `network` or call setDefaultNetworkFactory');
+  const network =
+    options.network ??
+    new TcpNetwork({
+      self: assembly.member.id,
+      members: stack.group.members.map((m) => ({ id: m.id, host: m.host, port: m.port })),
+      logger: log.child({ component: 'network' }),
+      clock,
+      random: resolve(c, RANDOM),
+      connectTimeoutMs: stack.timeouts.connectMs,
+      ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
+    });
   c.register(NETWORK, { useValue: network });
   const ordering = resolveSingle(c, ORDERING, 'ordering');
   const substrate = resolveAll(c, SUBSTRATE)[0];
