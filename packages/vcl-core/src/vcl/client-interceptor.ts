@@ -1,4 +1,5 @@
 import type { Clock, Timer } from '../contracts/clock';
+import type { LinkFrame } from '../contracts/link-security';
 import type { Startable } from '../contracts/lifecycle';
 import type { Logger } from '../contracts/logger';
 import type { Random } from '../contracts/random';
@@ -398,7 +399,7 @@ class ClientSession {
     this.send(this.opened ? { type: 'hello', ...hello } : { type: 'open', ...hello });
   }
 
-  private fromMember(bytes: Uint8Array): void {
+  private fromMember(bytes: LinkFrame): void {
     this.lastRecv = this.clock.now();
     let f: MemberFrame;
     try {

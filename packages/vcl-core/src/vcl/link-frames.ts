@@ -1,6 +1,8 @@
-import { MalformedFrameError, UnsupportedVersionError } from '../errors';
+import type { LinkFrame as Frame } from '../contracts/link-security';
+import { MalformedFrameError } from '../errors';
+import { BodyReader, BodyWriter } from '../link/body';
+import { readId as id } from './fields';
 import type { SessionId } from './session-events';
-import { WireReader, WireWriter } from './wire';
 
 /** Where a client-side interceptor reaches a member. */
 export interface MemberAddress {
@@ -69,165 +71,189 @@ export type MemberFrame =
   /** Keep-alive. */
   | { readonly type: 'ping' };
 
-const MAGIC = 0x4c; // 'L'
-const VERSION = 1;
-const CLIENT_TYPES = ['open', 'hello', 'data', 'ack', 'close', 'ping'] as const;
-const MEMBER_TYPES = ['welcome', 'ordered', 'output', 'end', 'members', 'error', 'closed', 'ping'] as const;
+/**
+ * Link frame types of the client-side <-> service-side interceptor link (the link codec's `type`
+ * byte; the member<->member link uses 1-4). Each frame's fields are its body.
+ */
+export const InterceptorFrameType = {
+  OPEN: 0x20,
+  HELLO: 0x21,
+  DATA: 0x22,
+  ACK: 0x23,
+  CLOSE: 0x24,
+  CLIENT_PING: 0x25,
+  WELCOME: 0x30,
+  ORDERED: 0x31,
+  OUTPUT: 0x32,
+  END: 0x33,
+  MEMBERS: 0x34,
+  ERROR: 0x35,
+  CLOSED: 0x36,
+  MEMBER_PING: 0x37,
+} as const;
+
+const T = InterceptorFrameType;
+const CLIENT_TYPES: Record<ClientFrame['type'], number> = {
+  open: T.OPEN,
+  hello: T.HELLO,
+  data: T.DATA,
+  ack: T.ACK,
+  close: T.CLOSE,
+  ping: T.CLIENT_PING,
+};
+const MEMBER_TYPES: Record<MemberFrame['type'], number> = {
+  welcome: T.WELCOME,
+  ordered: T.ORDERED,
+  output: T.OUTPUT,
+  end: T.END,
+  members: T.MEMBERS,
+  error: T.ERROR,
+  closed: T.CLOSED,
+  ping: T.MEMBER_PING,
+};
+const EMPTY = new Uint8Array(0);
 
 /** Encodes a client-side interceptor frame. */
-export function encodeClientFrame(f: ClientFrame): Uint8Array {
-  const w = new WireWriter(16 + ('bytes' in f ? f.bytes.length : 0));
-  w.u8(MAGIC).u8(VERSION).u8(CLIENT_TYPES.indexOf(f.type));
+export function encodeClientFrame(f: ClientFrame): Frame {
+  const type = CLIENT_TYPES[f.type];
+  if (f.type === 'close' || f.type === 'ping') return { type, flags: 0, body: EMPTY };
+  const w = new BodyWriter(16 + ('bytes' in f ? f.bytes.length : 0));
   switch (f.type) {
     case 'open':
     case 'hello':
-      w.string(f.session).bytes(f.credentials).u53(f.lastOutSeq).u53(f.lastInSeq);
+      w.string(f.session).bytes(f.credentials).varint(f.lastOutSeq).varint(f.lastInSeq);
       break;
     case 'data':
-      w.u53(f.inSeq).u53(f.ackOutSeq).bytes(f.bytes);
+      w.varint(f.inSeq).varint(f.ackOutSeq).bytes(f.bytes);
       break;
     case 'ack':
-      w.u53(f.outSeq);
-      break;
-    case 'close':
-    case 'ping':
+      w.varint(f.outSeq);
       break;
   }
-  return w.finish();
+  return { type, flags: 0, body: w.finish() };
 }
 
 /** Decodes a client-side interceptor frame; throws `MalformedFrameError` naming what is wrong. */
-export function decodeClientFrame(bytes: Uint8Array): ClientFrame {
-  const r = new WireReader(bytes, 'client link frame');
-  const type = CLIENT_TYPES[header(r, 'client link frame')];
+export function decodeClientFrame(frame: Frame): ClientFrame {
+  const r = new BodyReader(frame.body, 'client link frame');
   let f: ClientFrame;
-  switch (type) {
-    case 'open':
-    case 'hello':
+  switch (frame.type) {
+    case T.OPEN:
+    case T.HELLO: {
+      const session = id(r, 'session');
+      const credentials = r.bytes('credentials');
+      if (credentials.length > 64 * 1024)
+        throw new MalformedFrameError(`client link frame: credentials of ${credentials.length} bytes, at most 65536`);
       f = {
-        type,
-        session: sessionId(r.string('session', 256)),
-        credentials: r.bytes('credentials', 64 * 1024),
-        lastOutSeq: r.u53('lastOutSeq'),
-        lastInSeq: r.u53('lastInSeq'),
+        type: frame.type === T.OPEN ? 'open' : 'hello',
+        session,
+        credentials,
+        lastOutSeq: r.varint('lastOutSeq'),
+        lastInSeq: r.varint('lastInSeq'),
       };
       break;
-    case 'data':
-      f = { type, inSeq: r.u53('inSeq'), ackOutSeq: r.u53('ackOutSeq'), bytes: r.bytes('bytes') };
+    }
+    case T.DATA:
+      f = { type: 'data', inSeq: r.varint('inSeq'), ackOutSeq: r.varint('ackOutSeq'), bytes: r.bytes('bytes') };
       break;
-    case 'ack':
-      f = { type, outSeq: r.u53('outSeq') };
+    case T.ACK:
+      f = { type: 'ack', outSeq: r.varint('outSeq') };
       break;
-    case 'close':
-    case 'ping':
-      f = { type };
+    case T.CLOSE:
+      f = { type: 'close' };
+      break;
+    case T.CLIENT_PING:
+      f = { type: 'ping' };
       break;
     default:
-      throw new MalformedFrameError(`client link frame: unknown type ${bytes[2]}`);
+      throw new MalformedFrameError(`client link frame: unknown type 0x${frame.type.toString(16)}`);
   }
   r.end();
   return f;
 }
 
 /** Encodes a service-side interceptor frame. */
-export function encodeMemberFrame(f: MemberFrame): Uint8Array {
-  const w = new WireWriter(16 + (f.type === 'output' ? f.bytes.length : 0));
-  w.u8(MAGIC).u8(VERSION).u8(MEMBER_TYPES.indexOf(f.type));
+export function encodeMemberFrame(f: MemberFrame): Frame {
+  const type = MEMBER_TYPES[f.type];
+  if (f.type === 'closed' || f.type === 'ping') return { type, flags: 0, body: EMPTY };
+  const w = new BodyWriter(16 + (f.type === 'output' ? f.bytes.length : 0));
   switch (f.type) {
     case 'welcome':
-      w.u53(f.lastInSeq);
+      w.varint(f.lastInSeq);
       writeMembers(w, f.view, f.members);
       break;
     case 'members':
       writeMembers(w, f.view, f.members);
       break;
     case 'ordered':
-      w.u53(f.inSeq);
+      w.varint(f.inSeq);
       break;
     case 'output':
-      w.u53(f.from).bytes(f.bytes);
+      w.varint(f.from).bytes(f.bytes);
       break;
     case 'end':
-      w.u53(f.outSeq);
+      w.varint(f.outSeq);
       break;
     case 'error':
-      w.string(f.code)
-        .string(f.message)
-        .u8(f.fatal ? 1 : 0);
-      break;
-    case 'closed':
-    case 'ping':
+      w.string(f.code).string(f.message).bool(f.fatal);
       break;
   }
-  return w.finish();
+  return { type, flags: 0, body: w.finish() };
 }
 
 /** Decodes a service-side interceptor frame; throws `MalformedFrameError` naming what is wrong. */
-export function decodeMemberFrame(bytes: Uint8Array): MemberFrame {
-  const r = new WireReader(bytes, 'member link frame');
-  const type = MEMBER_TYPES[header(r, 'member link frame')];
+export function decodeMemberFrame(frame: Frame): MemberFrame {
+  const r = new BodyReader(frame.body, 'member link frame');
   let f: MemberFrame;
-  switch (type) {
-    case 'welcome': {
-      const lastInSeq = r.u53('lastInSeq');
-      f = { type, lastInSeq, ...readMembers(r) };
+  switch (frame.type) {
+    case T.WELCOME: {
+      const lastInSeq = r.varint('lastInSeq');
+      f = { type: 'welcome', lastInSeq, ...readMembers(r) };
       break;
     }
-    case 'members':
-      f = { type, ...readMembers(r) };
+    case T.MEMBERS:
+      f = { type: 'members', ...readMembers(r) };
       break;
-    case 'ordered':
-      f = { type, inSeq: r.u53('inSeq') };
+    case T.ORDERED:
+      f = { type: 'ordered', inSeq: r.varint('inSeq') };
       break;
-    case 'output':
-      f = { type, from: r.u53('from'), bytes: r.bytes('bytes') };
+    case T.OUTPUT:
+      f = { type: 'output', from: r.varint('from'), bytes: r.bytes('bytes') };
       break;
-    case 'end':
-      f = { type, outSeq: r.u53('outSeq') };
+    case T.END:
+      f = { type: 'end', outSeq: r.varint('outSeq') };
       break;
-    case 'error':
-      f = { type, code: r.string('code', 64), message: r.string('message', 4096), fatal: r.u8('fatal') === 1 };
+    case T.ERROR:
+      f = { type: 'error', code: r.string('code'), message: r.string('message'), fatal: r.bool('fatal') };
       break;
-    case 'closed':
-    case 'ping':
-      f = { type };
+    case T.CLOSED:
+      f = { type: 'closed' };
+      break;
+    case T.MEMBER_PING:
+      f = { type: 'ping' };
       break;
     default:
-      throw new MalformedFrameError(`member link frame: unknown type ${bytes[2]}`);
+      throw new MalformedFrameError(`member link frame: unknown type 0x${frame.type.toString(16)}`);
   }
   r.end();
   return f;
 }
 
-function header(r: WireReader, what: string): number {
-  const magic = r.u8('magic');
-  if (magic !== MAGIC) throw new MalformedFrameError(`${what}: bad magic 0x${magic.toString(16)}`);
-  const version = r.u8('version');
-  if (version !== VERSION)
-    throw new UnsupportedVersionError(`${what}: version ${version}, this build speaks ${VERSION}`);
-  return r.u8('type');
+function writeMembers(w: BodyWriter, view: number, members: readonly MemberAddress[]): void {
+  w.varint(view).varint(members.length);
+  for (const m of members) w.string(m.id).string(m.host).u16(m.port);
 }
 
-function sessionId(id: string): string {
-  if (id.length === 0) throw new MalformedFrameError('client link frame: empty session id');
-  return id;
-}
-
-function writeMembers(w: WireWriter, view: number, members: readonly MemberAddress[]): void {
-  w.u53(view).u32(members.length);
-  for (const m of members) w.string(m.id).string(m.host).u32(m.port);
-}
-
-function readMembers(r: WireReader): { view: number; members: MemberAddress[] } {
-  const view = r.u53('view');
-  const n = r.u32('members');
+function readMembers(r: BodyReader): { view: number; members: MemberAddress[] } {
+  const view = r.varint('view');
+  const n = r.varint('members');
   if (n > 1024) throw new MalformedFrameError(`member link frame: ${n} members, at most 1024 allowed`);
   const members: MemberAddress[] = [];
   for (let i = 0; i < n; i++)
     members.push({
-      id: r.string(`members[${i}].id`, 256),
-      host: r.string(`members[${i}].host`, 256),
-      port: r.u32(`members[${i}].port`),
+      id: id(r, `members[${i}].id`),
+      host: id(r, `members[${i}].host`),
+      port: r.u16(`members[${i}].port`),
     });
   return { view, members };
 }

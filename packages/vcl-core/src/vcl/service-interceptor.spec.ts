@@ -35,10 +35,10 @@ describe('ServiceInterceptor edges', () => {
     await h.settle();
     await h.sim.runUntil(() => good.responses.length === 1, 5000);
     const bad = await rawLink(h);
-    bad.link.send(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n'));
+    bad.link.send({ type: 0x47, flags: 0, body: new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n') });
     await h.sim.runFor(20);
     expect(bad.frames).toEqual([expect.objectContaining({ type: 'error', code: 'VCL_MALFORMED_FRAME', fatal: true })]);
-    expect((bad.frames[0] as { message: string }).message).toMatch(/bad magic 0x47/);
+    expect((bad.frames[0] as { message: string }).message).toMatch(/unknown type 0x47/);
     expect(bad.closed()).toBe(true);
     expect(h.logger.find('warn', 'client link refused').map((l) => l.fields['code'])).toEqual(['VCL_MALFORMED_FRAME']);
     good.send('g:2', 2);

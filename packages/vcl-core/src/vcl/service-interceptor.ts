@@ -1,5 +1,6 @@
 import type { AccessRequest, Auditor, Authenticator, Authorizer, Principal } from '../contracts/aaa';
 import type { Clock, Timer } from '../contracts/clock';
+import type { LinkFrame } from '../contracts/link-security';
 import type { Startable } from '../contracts/lifecycle';
 import type { Logger } from '../contracts/logger';
 import type { MemberId } from '../contracts/network';
@@ -261,7 +262,7 @@ export class ServiceInterceptor implements Startable {
     this.log.debug({ remote: link.remote }, 'client link accepted');
   }
 
-  private onFrame(l: ClientLink, bytes: Uint8Array): void {
+  private onFrame(l: ClientLink, bytes: LinkFrame): void {
     if (l.state === 'closed') return;
     l.lastRecv = this.options.clock.now();
     let frame;

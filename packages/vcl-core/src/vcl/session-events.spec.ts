@@ -27,7 +27,7 @@ describe('session event codec', () => {
 
   it('names what is wrong in a bad payload', () => {
     const good = encodeSessionEvent(events[2]!);
-    expect(() => decodeSessionEvent(good.subarray(0, good.length - 2))).toThrow(/truncated at field bytes/);
+    expect(() => decodeSessionEvent(good.subarray(0, good.length - 2))).toThrow(/too short reading bytes/);
     expect(() => decodeSessionEvent(new Uint8Array([0x00, 1, 0]))).toThrow(/bad magic/);
     expect(() => decodeSessionEvent(new Uint8Array([0x56, 9, 0]))).toThrow(UnsupportedVersionError);
     expect(() => decodeSessionEvent(new Uint8Array([0x56, 1, 42]))).toThrow(/unknown type 42/);
@@ -66,14 +66,18 @@ describe('link frame codec', () => {
     expect(decodeMemberFrame(encodeMemberFrame(f))).toEqual(f);
   });
 
-  it('refuses garbage with a typed error naming the problem', () => {
-    expect(() => decodeClientFrame(bytes('GET / HTTP/1.1\r\n'))).toThrow(/bad magic 0x47/);
-    expect(() => decodeClientFrame(new Uint8Array([0x4c, 1, 99]))).toThrow(/unknown type 99/);
+  it('refuses bad frames with a typed error naming the problem', () => {
+    const frame = (type: number, body: Uint8Array) => ({ type, flags: 0, body });
+    expect(() => decodeClientFrame(frame(0x99, new Uint8Array()))).toThrow(/unknown type 0x99/);
+    expect(() => decodeMemberFrame(frame(0x20, new Uint8Array()))).toThrow(MalformedFrameError);
     expect(() =>
       decodeClientFrame(
         encodeClientFrame({ type: 'open', session: '', credentials: new Uint8Array(), lastInSeq: 0, lastOutSeq: 0 }),
       ),
-    ).toThrow(/empty session id/);
-    expect(() => decodeMemberFrame(new Uint8Array([0x4c, 1, 1, 0, 0]))).toThrow(/truncated at field inSeq/);
+    ).toThrow(/session must be 1-256 characters/);
+    expect(() => decodeMemberFrame(frame(0x31, new Uint8Array()))).toThrow(/inSeq/);
+    const data = encodeClientFrame({ type: 'data', inSeq: 1, ackOutSeq: 0, bytes: bytes('x') });
+    expect(() => decodeClientFrame(frame(data.type, data.body.subarray(0, data.body.length - 1)))).toThrow(/bytes/);
+    expect(() => decodeClientFrame(frame(data.type, new Uint8Array([...data.body, 0])))).toThrow(/trailing/);
   });
 });

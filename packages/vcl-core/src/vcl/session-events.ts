@@ -1,6 +1,7 @@
 import type { MemberId } from '../contracts/network';
 import { MalformedFrameError, UnsupportedVersionError } from '../errors';
-import { WireReader, WireWriter } from './wire';
+import { BodyReader, BodyWriter } from '../link/body';
+import { readId as id } from './fields';
 
 /** The id of a client session, chosen by the client-side interceptor; survives fail-overs. */
 export type SessionId = string;
@@ -49,30 +50,29 @@ const MAGIC = 0x56; // 'V'
 const VERSION = 1;
 const TYPES = ['open', 'attach', 'data', 'ack', 'deny', 'close'] as const;
 const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
-const MAX_ID = 256;
 
-/** Encodes a session event as an ordered-message payload. */
+/** Encodes a session event as an ordered-message payload (the link codec's body fields). */
 export function encodeSessionEvent(event: SessionEvent): Uint8Array {
-  const w = new WireWriter(32 + (event.type === 'data' ? event.bytes.length : 0));
+  const w = new BodyWriter(32 + (event.type === 'data' ? event.bytes.length : 0));
   w.u8(MAGIC).u8(VERSION).u8(TYPES.indexOf(event.type)).string(event.session);
   switch (event.type) {
     case 'open':
-      w.string(event.origin).u32(event.attempt).string(event.principal);
+      w.string(event.origin).varint(event.attempt).string(event.principal);
       break;
     case 'attach':
-      w.string(event.origin).u32(event.attempt);
+      w.string(event.origin).varint(event.attempt);
       break;
     case 'data':
-      w.u53(event.inSeq).u53(event.ackOutSeq).bytes(event.bytes);
+      w.varint(event.inSeq).varint(event.ackOutSeq).bytes(event.bytes);
       break;
     case 'ack':
-      w.u53(event.outSeq);
+      w.varint(event.outSeq);
       break;
     case 'deny':
-      w.u53(event.inSeq).string(event.reason);
+      w.varint(event.inSeq).string(event.reason);
       break;
     case 'close':
-      w.u8(REASONS.indexOf(event.reason)).u53(event.ifLastEvent);
+      w.u8(REASONS.indexOf(event.reason)).varint(event.ifLastEvent);
       break;
   }
   return w.finish();
@@ -80,7 +80,7 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
 
 /** Decodes an ordered-message payload; throws `MalformedFrameError` naming what is wrong. */
 export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
-  const r = new WireReader(payload, 'session event');
+  const r = new BodyReader(payload, 'session event');
   const magic = r.u8('magic');
   if (magic !== MAGIC) throw new MalformedFrameError(`session event: bad magic 0x${magic.toString(16)}`);
   const version = r.u8('version');
@@ -89,35 +89,29 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
   const code = r.u8('type');
   const type = TYPES[code];
   if (type === undefined) throw new MalformedFrameError(`session event: unknown type ${code}`);
-  const session = r.string('session', MAX_ID);
+  const session = id(r, 'session');
   let event: SessionEvent;
   switch (type) {
     case 'open':
-      event = {
-        type,
-        session,
-        origin: r.string('origin', MAX_ID),
-        attempt: r.u32('attempt'),
-        principal: r.string('principal', MAX_ID),
-      };
+      event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt'), principal: id(r, 'principal') };
       break;
     case 'attach':
-      event = { type, session, origin: r.string('origin', MAX_ID), attempt: r.u32('attempt') };
+      event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt') };
       break;
     case 'data':
-      event = { type, session, inSeq: r.u53('inSeq'), ackOutSeq: r.u53('ackOutSeq'), bytes: r.bytes('bytes') };
+      event = { type, session, inSeq: r.varint('inSeq'), ackOutSeq: r.varint('ackOutSeq'), bytes: r.bytes('bytes') };
       break;
     case 'ack':
-      event = { type, session, outSeq: r.u53('outSeq') };
+      event = { type, session, outSeq: r.varint('outSeq') };
       break;
     case 'deny':
-      event = { type, session, inSeq: r.u53('inSeq'), reason: r.string('reason', 4096) };
+      event = { type, session, inSeq: r.varint('inSeq'), reason: r.string('reason') };
       break;
     case 'close': {
       const rc = r.u8('reason');
       const reason = REASONS[rc];
       if (reason === undefined) throw new MalformedFrameError(`session event: unknown close reason ${rc}`);
-      event = { type, session, reason, ifLastEvent: r.u53('ifLastEvent') };
+      event = { type, session, reason, ifLastEvent: r.varint('ifLastEvent') };
       break;
     }
   }

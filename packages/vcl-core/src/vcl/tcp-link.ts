@@ -1,5 +1,7 @@
 import * as net from 'node:net';
-import { FrameTooLargeError, StoppedError, TimeoutError, VclError } from '../errors';
+import type { LinkFrame } from '../contracts/link-security';
+import { MalformedFrameError, StoppedError, TimeoutError, VclError } from '../errors';
+import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from '../link/frame';
 import type { LinkConnection, LinkListener, LinkTransport } from './link';
 import type { MemberAddress } from './link-frames';
 
@@ -11,13 +13,13 @@ export interface TcpLinkOptions {
   readonly connectTimeoutMs?: number;
 }
 
-/** Interceptor links over TCP: each frame is a u32 big-endian length followed by the frame. */
+/** Interceptor links over TCP, in the link codec's frames (`encodeFrame` / `FrameDecoder`). */
 export class TcpLinkTransport implements LinkTransport {
   private readonly maxFrameBytes: number;
   private readonly connectTimeoutMs: number;
 
   constructor(options: TcpLinkOptions = {}) {
-    this.maxFrameBytes = options.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
   }
 
@@ -80,12 +82,11 @@ export class TcpLinkTransport implements LinkTransport {
 
 class TcpLink implements LinkConnection {
   readonly remote: string;
-  private frameHandler: ((frame: Uint8Array) => void) | undefined;
+  private frameHandler: ((frame: LinkFrame) => void) | undefined;
   private invalidHandler: ((error: VclError) => void) | undefined;
   private closeHandler: ((error?: Error) => void) | undefined;
-  private readonly early: Uint8Array[] = [];
-  private parts: Buffer[] = [];
-  private held = 0;
+  private readonly early: LinkFrame[] = [];
+  private readonly decoder: FrameDecoder;
   private broken = false;
   private closed = false;
   private error: Error | undefined;
@@ -95,6 +96,7 @@ class TcpLink implements LinkConnection {
     private readonly maxFrameBytes: number,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.decoder = new FrameDecoder({ maxFrameBytes });
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', (e) => (this.error ??= e));
     socket.on('close', () => {
@@ -104,18 +106,19 @@ class TcpLink implements LinkConnection {
     });
   }
 
-  send(frame: Uint8Array): boolean {
+  send(frame: LinkFrame): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return false;
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(frame.length, 0);
-    this.socket.cork();
-    this.socket.write(header);
-    const ok = this.socket.write(frame);
-    this.socket.uncork();
-    return ok;
+    let bytes: Uint8Array;
+    try {
+      bytes = encodeFrame(frame, this.maxFrameBytes);
+    } catch (error) {
+      this.destroy(error as Error);
+      return false;
+    }
+    return this.socket.write(bytes);
   }
 
-  onFrame(handler: (frame: Uint8Array) => void): void {
+  onFrame(handler: (frame: LinkFrame) => void): void {
     this.frameHandler = handler;
     for (const f of this.early.splice(0)) handler(f);
   }
@@ -143,49 +146,21 @@ class TcpLink implements LinkConnection {
 
   private read(chunk: Buffer): void {
     if (this.broken) return;
-    this.parts.push(chunk);
-    this.held += chunk.length;
-    while (this.held >= 4) {
-      const head = this.peek(4);
-      const len = head.readUInt32BE(0);
-      if (len > this.maxFrameBytes) {
-        // The stream cannot be resynchronised after a bad length: report it once and read no more.
-        this.broken = true;
-        this.socket.pause();
-        const error = new FrameTooLargeError(`link frame of ${len} bytes exceeds the maximum of ${this.maxFrameBytes}`);
-        if (this.invalidHandler) this.invalidHandler(error);
-        else this.destroy(error);
-        return;
+    try {
+      // Frames before a bad one in the same chunk are still acted on.
+      this.decoder.feed(chunk);
+      for (let f = this.decoder.next(); f; f = this.decoder.next()) {
+        if (this.frameHandler) this.frameHandler(f);
+        else this.early.push(f);
+        if (this.closed) return;
       }
-      if (this.held < 4 + len) return;
-      this.take(4);
-      const frame = this.take(len);
-      if (this.frameHandler) this.frameHandler(frame);
-      else this.early.push(frame);
-      if (this.broken || this.closed) return;
+    } catch (error) {
+      // The stream cannot be resynchronised after a bad frame: report it once and read no more.
+      this.broken = true;
+      this.socket.pause();
+      const e = error instanceof VclError ? error : new MalformedFrameError(String(error));
+      if (this.invalidHandler) this.invalidHandler(e);
+      else this.destroy(e);
     }
-  }
-
-  private peek(n: number): Buffer {
-    if (this.parts[0]!.length >= n) return this.parts[0]!;
-    this.parts = [Buffer.concat(this.parts)];
-    return this.parts[0]!;
-  }
-
-  private take(n: number): Uint8Array {
-    if (n === 0) return new Uint8Array(0);
-    this.held -= n;
-    const first = this.parts[0]!;
-    if (first.length === n) {
-      this.parts.shift();
-      return first;
-    }
-    if (first.length > n) {
-      this.parts[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    const all = Buffer.concat(this.parts);
-    this.parts = all.length > n ? [all.subarray(n)] : [];
-    return all.subarray(0, n);
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../../contracts/clock';
+import type { LinkFrame } from '../../contracts/link-security';
 import { VclError } from '../../errors';
 import type { LinkConnection, LinkListener, LinkTransport } from '../../vcl/link';
 import type { MemberAddress } from '../../vcl/link-frames';
@@ -87,10 +88,10 @@ class MemoryLink implements LinkConnection {
   peer!: MemoryLink;
   frozen: () => boolean = () => false;
   private closed = false;
-  private frameHandler: ((f: Uint8Array) => void) | undefined;
+  private frameHandler: ((f: LinkFrame) => void) | undefined;
   private closeHandler: ((e?: Error) => void) | undefined;
-  private readonly held: Uint8Array[] = [];
-  private readonly inbox: Uint8Array[] = [];
+  private readonly held: LinkFrame[] = [];
+  private readonly inbox: LinkFrame[] = [];
 
   constructor(
     readonly remote: string,
@@ -98,14 +99,14 @@ class MemoryLink implements LinkConnection {
     private readonly delayMs: number,
   ) {}
 
-  send(frame: Uint8Array): boolean {
+  send(frame: LinkFrame): boolean {
     if (this.closed) return false;
-    const copy = frame.slice();
+    const copy = { type: frame.type, flags: frame.flags, body: frame.body.slice() };
     this.clock.setTimer(this.delayMs, () => this.peer.arrive(copy));
     return true;
   }
 
-  onFrame(handler: (f: Uint8Array) => void): void {
+  onFrame(handler: (f: LinkFrame) => void): void {
     this.frameHandler = handler;
     for (const f of this.inbox.splice(0)) handler(f);
   }
@@ -140,7 +141,7 @@ class MemoryLink implements LinkConnection {
     for (const f of this.peer.held.splice(0)) this.peer.arrive(f);
   }
 
-  private arrive(frame: Uint8Array): void {
+  private arrive(frame: LinkFrame): void {
     if (this.closed) return;
     if (this.frozen()) {
       this.held.push(frame);
