@@ -77,9 +77,10 @@ describe.each(['external', 'internal'] as const)('%s mode, 3 replicas', (mode) =
     // The client sends a request every 5 ms whatever the responses. Freeze the member first, so
     // the requests sent meanwhile reach it but are never ordered; then kill it. The client-side
     // interceptor must resend them through another member.
-    const n = 120;
+    // 400 requests take the client 2 s to send, so it is still sending when response 20 arrives.
+    const n = 400;
     const load = d.loadClient('b', 1, n, 0, 5);
-    await load.waitFor((l) => l.startsWith('R b0 b0:40 '), 30_000, 'response 40');
+    await load.waitFor((l) => l.startsWith('R b0 b0:20 '), 30_000, 'response 20');
     const victim = await d.attachedMember();
     d.fail(victim, 'SIGSTOP');
     await new Promise((r) => setTimeout(r, 100));
