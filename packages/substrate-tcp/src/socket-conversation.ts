@@ -6,11 +6,18 @@ export class SocketConversation implements Conversation {
   readonly remote: string;
   private error: Error | undefined;
   private endHandler: ((error?: Error) => void) | undefined;
+  private inputEndHandler: (() => void) | undefined;
   private ended = false;
 
   constructor(private readonly socket: Socket) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.on('error', (e) => (this.error ??= e));
+    // Sockets accepted with allowHalfOpen: a FIN is a half-close if someone listens for it, else
+    // the conversation ends as with Node's default.
+    socket.on('end', () => {
+      if (this.inputEndHandler) this.inputEndHandler();
+      else if (socket.allowHalfOpen) socket.end();
+    });
     socket.on('close', () => {
       if (this.ended) return;
       this.ended = true;
@@ -34,6 +41,10 @@ export class SocketConversation implements Conversation {
   onEnd(handler: (error?: Error) => void): void {
     this.endHandler = handler;
     if (this.ended) queueMicrotask(() => handler(this.error));
+  }
+
+  onInputEnd(handler: () => void): void {
+    this.inputEndHandler = handler;
   }
 
   pause(): void {

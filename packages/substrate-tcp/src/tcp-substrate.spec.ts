@@ -57,6 +57,50 @@ describe('tcp substrate', () => {
     }
   });
 
+  it('supports half-close: a client FIN is told to an input-end handler and the answer still goes out', async () => {
+    const { substrate } = tcp({ framing: 'line' });
+    const told: string[] = [];
+    const listener = await substrate.listen({ host: '127.0.0.1', port: 0 }, (c) => {
+      let got = '';
+      c.onData((x) => (got += new TextDecoder().decode(x)));
+      c.onInputEnd?.(() => {
+        told.push(got);
+        setTimeout(() => {
+          c.write(b(`late answer to ${got}`));
+          c.end();
+        }, 20);
+      });
+    });
+    try {
+      const c = await substrate.dial(listener.endpoint);
+      const got = collect(c);
+      c.write(b('q\n'));
+      // Half-close the dialled socket the way a client like `nc -N` does.
+      (c as unknown as { socket: { end(): void } }).socket.end();
+      expect(await got.ended).toBeUndefined();
+      expect(told).toEqual(['q\n']);
+      expect(got.text()).toBe('late answer to q\n');
+    } finally {
+      await listener.close();
+    }
+  });
+
+  it('ends the conversation on a client FIN when nobody listens for half-closes', async () => {
+    const { substrate } = tcp();
+    const ended: (Error | undefined)[] = [];
+    const listener = await substrate.listen({ host: '127.0.0.1', port: 0 }, (c) => c.onEnd((e) => ended.push(e)));
+    try {
+      const c = await substrate.dial(listener.endpoint);
+      const got = collect(c);
+      c.end();
+      await got.ended;
+      await until(() => ended.length === 1);
+      expect(ended).toEqual([undefined]);
+    } finally {
+      await listener.close();
+    }
+  });
+
   it('rejects a dial to a closed port with a typed error naming the address', async () => {
     const { substrate } = tcp();
     const listener = await substrate.listen({ host: '127.0.0.1', port: 0 }, () => undefined);

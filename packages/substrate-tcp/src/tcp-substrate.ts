@@ -70,7 +70,7 @@ export class TcpSubstrate implements Substrate {
   async listen(endpoint: Endpoint, onConversation: (conversation: Conversation) => void): Promise<Listener> {
     if (endpoint.port === undefined) throw new VclError('tcp substrate: listen needs a port');
     const sockets = new Set<net.Socket>();
-    const server = net.createServer({ noDelay: this.options.noDelay }, (socket) => {
+    const server = net.createServer({ noDelay: this.options.noDelay, allowHalfOpen: true }, (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       onConversation(new SocketConversation(socket));

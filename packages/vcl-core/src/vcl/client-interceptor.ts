@@ -239,6 +239,8 @@ class ClientSession {
   private clientBlocked = false;
   private clientPaused = false;
   private clientEnded = false;
+  /** The client half-closed: it sends no more but still reads its responses. */
+  private inputDone = false;
   private closeSent = false;
   private endAt: number | undefined;
   private lastRecv = 0;
@@ -284,6 +286,7 @@ class ClientSession {
       this.sendAck();
     });
     this.client.onEnd((error) => this.clientGone(error));
+    this.client.onInputEnd?.(() => this.inputEnded());
     this.connect();
   }
 
@@ -307,7 +310,7 @@ class ClientSession {
   // ---- the real client ---------------------------------------------------------------------------
 
   private fromClient(bytes: Uint8Array): void {
-    if (this.state === 'closed' || this.clientEnded) return;
+    if (this.state === 'closed' || this.clientEnded || this.inputDone) return;
     if (!this.framer) {
       this.request(bytes);
       return;
@@ -341,8 +344,25 @@ class ClientSession {
     if (this.state === 'closed' || this.clientEnded) return;
     this.clientEnded = true;
     this.log.debug({ err: error?.message }, 'client connection ended');
-    if (this.state === 'open') this.sendClose();
-    // Otherwise the CLOSE goes out after the next member welcomes the session.
+    this.maybeClose();
+  }
+
+  private inputEnded(): void {
+    if (this.state === 'closed' || this.inputDone) return;
+    this.inputDone = true;
+    this.log.debug({}, 'client half-closed');
+    this.maybeClose();
+  }
+
+  /**
+   * Closes the session once the client is gone, or once it half-closed and (request-response) has
+   * every response to what it sent; the CLOSE goes out through the member the session is attached
+   * to, or after the next member welcomes it.
+   */
+  private maybeClose(): void {
+    if (this.state !== 'open' || this.closeSent) return;
+    if (!this.clientEnded && !(this.inputDone && (!this.rr || this.received >= this.lastIn))) return;
+    this.sendClose();
   }
 
   private sendClose(): void {
@@ -482,10 +502,11 @@ class ClientSession {
       });
       this.failStart = undefined;
     }
-    if (this.clientEnded) {
+    if (this.closeSent) {
+      // The CLOSE sent to the failed member may be lost: send it again (a second one is ignored).
       this.closeSent = false;
-      this.sendClose();
     }
+    this.maybeClose();
   }
 
   private ordered(inSeq: number): void {
@@ -518,6 +539,7 @@ class ClientSession {
     this.unackedBytes += fresh.length;
     if (this.unackedBytes >= this.owner.config.ackBytes && !this.clientBlocked) this.sendAck();
     this.maybeEnd();
+    this.maybeClose();
   }
 
   private maybeEnd(): void {
@@ -525,7 +547,7 @@ class ClientSession {
     // The service ended the conversation: end the client's, then close the session everywhere.
     this.client.end();
     this.clientEnded = true;
-    if (this.state === 'open') this.sendClose();
+    this.maybeClose();
   }
 
   private sendData(r: PendingRequest): void {

@@ -37,6 +37,8 @@ class PairEnd implements Conversation {
   private dataHandler: ((bytes: Uint8Array) => void) | undefined;
   private drainHandler: (() => void) | undefined;
   private endHandler: ((error?: Error) => void) | undefined;
+  private inputEndHandler: (() => void) | undefined;
+  private inputEndTold = false;
 
   constructor(
     readonly remote: string,
@@ -62,6 +64,11 @@ class PairEnd implements Conversation {
     this.schedule();
   }
 
+  onInputEnd(handler: () => void): void {
+    this.inputEndHandler = handler;
+    this.schedule();
+  }
+
   pause(): void {
     this.paused = true;
   }
@@ -75,6 +82,7 @@ class PairEnd implements Conversation {
     if (this.ended || this.finished) return;
     this.ended = true;
     this.peer.inputEnd();
+    this.schedule();
   }
 
   destroy(error?: Error): void {
@@ -126,7 +134,14 @@ class PairEnd implements Conversation {
     // A conversation ends once the remote stopped writing and everything it wrote was read, and
     // this end stopped writing too (half-close, like TCP); a destroy ends it at once.
     if (this.inputEnded && this.inbox.length === 0 && (this.ended || this.endError)) this.finish(this.endError);
-    else if (this.inputEnded && this.inbox.length === 0 && !this.ended && this.endHandler) {
+    else if (this.inputEnded && this.inbox.length === 0 && !this.ended && this.inputEndHandler) {
+      // Half-close: the reader learns that input ended and may still write until it ends.
+      if (!this.inputEndTold) {
+        this.inputEndTold = true;
+        const h = this.inputEndHandler;
+        queueMicrotask(h);
+      }
+    } else if (this.inputEnded && this.inbox.length === 0 && !this.ended && this.endHandler) {
       // The remote half-closed: tell the reader so it can end its side (net's allowHalfOpen=false).
       this.end();
       this.finish();

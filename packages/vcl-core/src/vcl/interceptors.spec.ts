@@ -269,6 +269,20 @@ describe('ServiceInterceptor + ClientInterceptor (fake total order, simulator)',
     expect(h.client.status().sessions).toHaveLength(0);
   });
 
+  it('lets a client half-close after its requests: it still gets every response, then the session closes everywhere', async () => {
+    const h = new VclHarness({ seed: 16 });
+    await h.start();
+    const client = new LineClient(h.client.connect());
+    for (let i = 1; i <= 20; i++) client.send(`h:${i}`, 1);
+    client.conversation.end();
+    await h.settle();
+    expect(await h.sim.runUntil(() => client.ended, 10_000)).toBe(true);
+    expect(client.error).toBeUndefined();
+    expect(client.responses).toEqual(Array.from({ length: 20 }, (_, i) => `h:${i + 1} ${i + 1}`));
+    await h.sim.runFor(50);
+    for (const m of h.members) expect(h.services.get(m)!.status().sessions).toEqual([]);
+  });
+
   it('carries a byte stream with byte-offset numbering across a fail-over', async () => {
     const h = new VclHarness({ seed: 14, pattern: 'stream' });
     await h.start();

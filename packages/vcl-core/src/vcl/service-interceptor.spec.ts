@@ -158,6 +158,28 @@ describe('ServiceInterceptor edges', () => {
     expect(audit.find((e) => e.type === 'session.open')?.principal).toBe('alice');
   });
 
+  it('keeps each link in order through an asynchronous authorizer that answers out of order', async () => {
+    // Each decision takes a random 0-20 ms, so later requests are often authorized first; they must
+    // still enter the total order in the order the client sent them.
+    const holder: { h?: VclHarness } = {};
+    const authorizer: Authorizer = {
+      authorize: () =>
+        new Promise((resolve) => {
+          const sim = holder.h!.sim;
+          sim.schedule(Math.floor(sim.random.next() * 20), () => resolve({ allow: true }));
+        }),
+    };
+    const h = new VclHarness({ seed: 29, service: { authorizer } });
+    holder.h = h;
+    await h.start();
+    const c = new LineClient(h.client.connect());
+    for (let i = 1; i <= 30; i++) c.send(`q:${i}`, i);
+    await h.settle();
+    expect(await h.sim.runUntil(() => c.responses.length === 30, 10_000)).toBe(true);
+    expect(c.responses.map((r) => r.split(' ')[0])).toEqual(Array.from({ length: 30 }, (_, i) => `q:${i + 1}`));
+    for (const m of h.members) expect(h.services.get(m)!.counters.duplicatesDropped).toBe(0);
+  });
+
   it('refuses a client that fails authentication, with an error frame, and closes its connection', async () => {
     const h = new VclHarness({
       seed: 28,

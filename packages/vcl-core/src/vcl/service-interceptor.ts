@@ -1,4 +1,4 @@
-import type { AccessRequest, Auditor, Authenticator, Authorizer, Principal } from '../contracts/aaa';
+import type { AccessDecision, AccessRequest, Auditor, Authenticator, Authorizer, Principal } from '../contracts/aaa';
 import type { Clock, Timer } from '../contracts/clock';
 import type { LinkFrame } from '../contracts/link-security';
 import type { Startable } from '../contracts/lifecycle';
@@ -131,6 +131,8 @@ interface ClientLink {
   sentOut: number;
   lastRecv: number;
   lastSend: number;
+  /** Frames waiting behind an asynchronous authorization, so they reach the total order in order. */
+  queue?: Promise<void>;
 }
 
 /**
@@ -293,9 +295,15 @@ export class ServiceInterceptor implements Startable {
       case 'close':
         if (l.state !== 'attached' || l.session === undefined)
           return this.refuse(l, new MalformedFrameError(`${frame.type} before the session is open`), true);
-        if (frame.type === 'data') void this.request(l, l.session, frame.inSeq, frame.ackOutSeq, frame.bytes);
-        else if (frame.type === 'ack') this.submit(l, { type: 'ack', session: l.session, outSeq: frame.outSeq });
-        else this.submit(l, { type: 'close', session: l.session, reason: 'client', ifLastEvent: 0 });
+        const session = l.session;
+        this.inOrder(
+          l,
+          frame.type === 'data'
+            ? () => this.request(l, session, frame.inSeq, frame.ackOutSeq, frame.bytes)
+            : frame.type === 'ack'
+              ? () => this.submit(l, { type: 'ack', session, outSeq: frame.outSeq })
+              : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
+        );
         return;
     }
   }
@@ -353,18 +361,49 @@ export class ServiceInterceptor implements Startable {
     );
   }
 
-  private async request(
+  /**
+   * Runs `step` after the link's earlier frames: a link's requests, acks and close must enter the
+   * total order in the order the client sent them (sender FIFO), even when the authorizer answers
+   * asynchronously; otherwise a later request would be ordered first and dropped as a gap.
+   */
+  private inOrder(l: ClientLink, step: () => void | Promise<void>): void {
+    const run = l.queue ? l.queue.then(step) : step();
+    if (!run) return;
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    l.queue = settled;
+    void settled.then(() => {
+      if (l.queue === settled) l.queue = undefined;
+    });
+  }
+
+  private request(
     l: ClientLink,
     session: SessionId,
     inSeq: number,
     ackOutSeq: number,
     bytes: Uint8Array,
-  ): Promise<void> {
+  ): void | Promise<void> {
     const access: AccessRequest = { substrate: this.options.substrate.name, type: 'request' };
     const decision = this.authorizer.authorize(l.principal!, access);
-    // Only wait when the authorizer is asynchronous: an await per request would still keep the
-    // order (each request waits for the previous one's turn), but costs a microtask each.
-    const verdict = decision instanceof Promise ? await decision : decision;
+    if (decision instanceof Promise)
+      return decision.then(
+        (verdict) => this.authorized(l, session, inSeq, ackOutSeq, bytes, verdict),
+        (error: unknown) => this.refuse(l, error instanceof Error ? error : new VclError(String(error)), false),
+      );
+    this.authorized(l, session, inSeq, ackOutSeq, bytes, decision);
+  }
+
+  private authorized(
+    l: ClientLink,
+    session: SessionId,
+    inSeq: number,
+    ackOutSeq: number,
+    bytes: Uint8Array,
+    verdict: AccessDecision,
+  ): void {
     if (verdict.allow) {
       this.submit(l, { type: 'data', session, inSeq, ackOutSeq, bytes });
       return;
