@@ -105,6 +105,7 @@ export class ClientInterceptor implements Startable {
 
   private readonly sessions = new Set<ClientSession>();
   private readonly log: Logger;
+  /** The options in force, defaults filled in. */
   readonly config: Required<
     Pick<
       ClientInterceptorOptions,

@@ -76,19 +76,33 @@ export type MemberFrame =
  * byte; the member<->member link uses 1-4). Each frame's fields are its body.
  */
 export const InterceptorFrameType = {
+  /** Client -> member: open a session (`ClientFrame` open). */
   OPEN: 0x20,
+  /** Client -> member: resume a session after a fail-over. */
   HELLO: 0x21,
+  /** Client -> member: one numbered request or stream chunk. */
   DATA: 0x22,
+  /** Client -> member: output acknowledged. */
   ACK: 0x23,
+  /** Client -> member: close the session everywhere. */
   CLOSE: 0x24,
+  /** Client -> member: keep-alive. */
   CLIENT_PING: 0x25,
+  /** Member -> client: the session is attached here. */
   WELCOME: 0x30,
+  /** Member -> client: requests up to a number are ordered. */
   ORDERED: 0x31,
+  /** Member -> client: numbered service output. */
   OUTPUT: 0x32,
+  /** Member -> client: the service ended the conversation. */
   END: 0x33,
+  /** Member -> client: the view changed. */
   MEMBERS: 0x34,
+  /** Member -> client: a typed error. */
   ERROR: 0x35,
+  /** Member -> client: the session is closed everywhere. */
   CLOSED: 0x36,
+  /** Member -> client: keep-alive. */
   MEMBER_PING: 0x37,
 } as const;
 

@@ -152,9 +152,13 @@ export function logLine(line: string): Record<string, unknown> | undefined {
 
 /** One member of a test deployment. */
 export interface E2eMember {
+  /** Member id (`n1`). */
   readonly id: string;
+  /** Member<->member port. */
   readonly port: number;
+  /** Port client-side interceptors connect to. */
   readonly clientPort: number;
+  /** Admin endpoint port. */
   readonly adminPort: number;
   /** External mode: the real service's port; internal mode: the replica's debug port. */
   readonly servicePort: number;
@@ -174,11 +178,15 @@ export interface DeploymentOptions {
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
 export class Deployment {
+  /** The members, in configuration order. */
   readonly members: E2eMember[] = [];
+  /** Every process started (killed by `stop`). */
   readonly procs: Proc[] = [];
   /** External mode: the `vcl client` process. */
   client: Proc | undefined;
+  /** External mode: where `vcl client` accepts clients. */
   clientPort = 0;
+  /** The generated stack file. */
   stackFile = '';
   private dir = '';
 
