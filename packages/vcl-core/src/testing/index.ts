@@ -15,3 +15,4 @@
 export * from './sim';
 export * from './substrate';
 export * from './conformance';
+export * from './vcl';
