@@ -1151,7 +1151,12 @@ export class SequencerProtocol implements OrderingProtocol {
       for (const m of cur.members) {
         if (m.rank === this.rank) continue;
         if (this.peerInc[m.rank]! > m.inc || this.confirmedDead(m.rank, now)) urgent = true;
-        else if (this.peerStatus[m.rank] === Status.outside && now - this.installedAt > this.opts.viewChangeTimeoutMs)
+        else if (
+          (this.peerStatus[m.rank] === Status.outside || this.peerView[m.rank]! < cur.viewId) &&
+          now - this.installedAt > this.opts.viewChangeTimeoutMs
+        )
+          // A member that did not take up this view in time (it could not complete the previous
+          // one, or it promised a newer ballot that never finished): a new view change brings it in.
           slow = true;
         else if (!this.frozen && this.peerView[m.rank] === cur.viewId && this.peerStatus[m.rank] === Status.frozen)
           slow = true;
@@ -1435,6 +1440,11 @@ export class SequencerProtocol implements OrderingProtocol {
     }
     const cur = this.current;
     if (cur && p.viewId <= cur.viewId) return;
+    // A member that promised a higher ballot told that ballot's coordinator what it held without
+    // this view. Installing it now would make that report untrue (it would acknowledge and deliver
+    // here behind the coordinator's back, or stop being a survivor of the view the report named),
+    // so it learns the outcome from the higher ballot instead; a later view change brings it along.
+    if (compareBallots(this.promised, ballot) > 0) return;
     const me = p.members.find((m) => m.rank === this.rank);
     if (!me || me.inc !== this.inc) {
       if (!this.outside) this.log.info({ viewId: p.viewId }, 'a newer view excludes this member; will rejoin');
@@ -1485,14 +1495,10 @@ export class SequencerProtocol implements OrderingProtocol {
     this.current = p;
     this.currentBallot = ballot;
     this.installedAt = now;
-    // A member that already promised a higher ballot told that ballot's coordinator what it held
-    // before this view: it stays frozen (acknowledges and orders nothing here) until that ballot's
-    // outcome, so the report stays true and nothing here becomes stable behind its back.
-    this.frozen = compareBallots(this.promised, ballot) > 0;
+    this.frozen = false;
     this.outside = false;
     if (this.accepted && this.accepted.proposal.viewId <= p.viewId) this.accepted = undefined;
-    if (compareBallots(this.promised, ballot) <= 0 || !this.coord || compareBallots(this.coord.ballot, ballot) <= 0)
-      this.coord = undefined;
+    this.coord = undefined;
     this.store.clear();
     this.storeBytes = 0;
     this.gcDone = p.cut;
