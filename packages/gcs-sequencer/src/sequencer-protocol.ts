@@ -64,7 +64,9 @@
  *      last one delivered (the de-duplication table is part of the replicated state and travels
  *      with state transfers).
  *   Members that missed the COMMIT get it again from any member of the view that hears their
- *   heartbeat. Members left out (partitioned away, restarted) announce themselves as OUTSIDE and
+ *   heartbeat. A member ignores a COMMIT decided under a lower ballot than one it has promised:
+ *   its report to that higher ballot must stay true (it neither acknowledges in, nor leaves, the
+ *   view it reported); the higher ballot's outcome, or the next view change, brings it along. Members left out (partitioned away, restarted) announce themselves as OUTSIDE and
  *   are added by the next view change as joiners, with state transfer at its cut.
  *
  * INVARIANTS
