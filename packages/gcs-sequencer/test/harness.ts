@@ -161,7 +161,11 @@ export class SimGroup {
     return me;
   }
 
+  /** Members to crash right after their next delivery (inside the delivery handler). */
+  readonly crashAfterDelivery = new Set<MemberId>();
+
   private onDeliver(me: Incarnation, d: Delivery): void {
+    if (!me.alive) return;
     const key = dec.decode(d.payload);
     me.events.push({ t: 'deliver', d, key });
     const view = me.views[me.views.length - 1];
@@ -177,6 +181,7 @@ export class SimGroup {
     if (!g) this.global.set(d.seq, { key, sender: d.sender, hash: me.hash });
     else if (g.key !== key || g.hash !== me.hash)
       this.violate(`${me.key}: seq ${d.seq} is ${key}, elsewhere ${g.key} (total order / state divergence)`);
+    if (this.crashAfterDelivery.delete(me.id)) this.crash(me.id);
   }
 
   violate(msg: string): void {
