@@ -1,0 +1,143 @@
+import type { MemberInfo, Plan, ViewRecord } from './wire';
+
+// The decision a membership round takes, as a pure function of what every member reported in the
+// commit token's first rotation. The representative computes it; every member then derives its
+// recovery duties from the same plan and infos, so all agree without further messages.
+
+/** The view before the first one: nothing delivered, no ring. */
+export const GENESIS: ViewRecord = Object.freeze({ id: 0, ballot: 0, cut: 0 });
+
+/** Orders views by id, then by the ballot of the ring that installed them (fail-stop splits). */
+export function compareViews(a: ViewRecord, b: ViewRecord): number {
+  return a.id - b.id || a.ballot - b.ballot;
+}
+
+/** Whether two records name the same view. */
+export function sameView(a: ViewRecord | undefined, b: ViewRecord | undefined): boolean {
+  return a !== undefined && b !== undefined && a.id === b.id && a.ballot === b.ballot;
+}
+
+/**
+ * Decides a round.
+ *
+ * Primary: under `primary-component`, a strict majority of the configured members must be
+ * non-fresh (have installed a view in their current incarnation): a restarted member has forgotten
+ * what it accepted, so only members that remember count towards the quorum whose intersection
+ * makes the decision safe. The exception is a round holding every configured member (cold start,
+ * or every member restarted), which can only continue from what is left. Under `fail-stop` every
+ * round is primary.
+ *
+ * Base: the latest installed view among the members. Its ring's messages are recovered up to
+ * `end`: if some member accepted a plan for the same base, the highest-ballot one's `end` is kept
+ * (it may already be installed somewhere: Paxos phase 1), provided the members still hold those
+ * messages, which they must if it was installed anywhere; otherwise `end` is the longest prefix the
+ * members hold between them, which covers everything any member of the base view delivered.
+ */
+export function decidePlan(infos: readonly MemberInfo[], configured: number, failStop: boolean): Plan {
+  const nonFresh = infos.filter((i) => i.view !== undefined).length;
+  const primary = failStop ? infos.length > 0 : 2 * nonFresh > configured || infos.length === configured;
+  const blocked: Plan = { primary: false, base: GENESIS, lo: 0, end: 0, nextId: 0 };
+  if (!primary) return blocked;
+
+  let base = GENESIS;
+  for (const i of infos) if (i.view && compareViews(i.view, base) > 0) base = i.view;
+  // Someone accepted a plan finishing a view none of us installed: the members that installed it
+  // are all absent and its ring's fate is unknown here, so this side must wait for them.
+  if (infos.some((i) => i.accepted && compareViews(i.accepted.base, base) > 0)) return blocked;
+
+  const transitional = infos.filter((i) => sameView(i.view, base));
+  const lo = transitional.length ? Math.min(...transitional.map((i) => i.delivered)) : base.cut;
+  const maxDelivered = transitional.length ? Math.max(...transitional.map((i) => i.delivered)) : base.cut;
+  const cover = coverEnd(infos, base, lo);
+
+  let adopted: MemberInfo['accepted'];
+  for (const i of infos)
+    if (i.accepted && sameView(i.accepted.base, base) && (!adopted || i.accepted.ballot > adopted.ballot))
+      adopted = i.accepted;
+  const end = adopted && cover >= adopted.end && adopted.end >= maxDelivered ? adopted.end : cover;
+
+  let top = base.id;
+  for (const i of infos) {
+    if (i.view) top = Math.max(top, i.view.id);
+    if (i.accepted) top = Math.max(top, i.accepted.nextId);
+  }
+  return { primary: true, base, lo, end, nextId: top + 1 };
+}
+
+/** The highest `e >= lo` such that every seq in `(lo, e]` of `base`'s ring is held by some member. */
+export function coverEnd(infos: readonly MemberInfo[], base: ViewRecord, lo: number): number {
+  const ranges: (readonly [number, number])[] = [];
+  for (const i of infos) {
+    if (sameView(i.view, base)) ranges.push([0, i.delivered]);
+    if (base.ballot !== 0 && i.heldTag === base.ballot) ranges.push(...i.held);
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  let e = lo;
+  for (const [from, to] of ranges) {
+    if (from > e + 1) break;
+    if (to > e) e = to;
+  }
+  return e;
+}
+
+/** Whether `info` is a transitional member of `plan` (it installed the base view). */
+export function isTransitional(plan: Plan, info: MemberInfo): boolean {
+  return plan.base.id > 0 && sameView(info.view, plan.base);
+}
+
+/** First seq of the base ring that `info` must hold before the new view installs: it needs `(start, end]`. */
+export function recoveryStart(plan: Plan, info: MemberInfo): number {
+  return isTransitional(plan, info) ? Math.max(plan.lo, info.delivered) : plan.lo;
+}
+
+/** Whether `info` reported holding seq `s` of the base ring. */
+export function holds(plan: Plan, info: MemberInfo, s: number): boolean {
+  if (plan.base.ballot === 0 || info.heldTag !== plan.base.ballot) return false;
+  for (const [from, to] of info.held) if (from <= s && s <= to) return true;
+  return false;
+}
+
+/**
+ * Recovery duties: for each base-ring seq a member needs and did not report holding, the first
+ * member (in ring order) that holds it sends it. Returns, for member `self`, the seqs it must send
+ * and to whom.
+ */
+export function recoveryDuties(plan: Plan, infos: readonly MemberInfo[], self: number): Map<number, number[]> {
+  const duties = new Map<number, number[]>();
+  for (let s = plan.lo + 1; s <= plan.end; s++) {
+    const needers = infos.filter((i) => s > recoveryStart(plan, i) && !holds(plan, i, s));
+    if (needers.length === 0) continue;
+    const sender = infos.find((i) => holds(plan, i, s));
+    if (sender?.index === self)
+      duties.set(
+        s,
+        needers.map((n) => n.index),
+      );
+  }
+  return duties;
+}
+
+/**
+ * The member that captures and sends the state: the first transitional member in ring order, when
+ * the new view has joiners and is not the group's first view.
+ */
+export function stateProvider(plan: Plan, infos: readonly MemberInfo[]): number | undefined {
+  if (!plan.primary || plan.base.id === 0) return undefined;
+  if (!infos.some((i) => !isTransitional(plan, i))) return undefined;
+  return infos.find((i) => isTransitional(plan, i))?.index;
+}
+
+/** Compresses ascending seqs into at most `max` ranges, the lowest first. */
+export function toRanges(sorted: Iterable<number>, max = 32): [number, number][] {
+  const out: [number, number][] = [];
+  for (const s of sorted) {
+    const last = out[out.length - 1];
+    if (last && s === last[1] + 1) last[1] = s;
+    else if (last && s <= last[1]) continue;
+    else {
+      if (out.length === max) break;
+      out.push([s, s]);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,418 @@
+import { MalformedFrameError } from '@vcl/core';
+import { ByteReader, ByteWriter } from './codec';
+
+// The token ring's wire messages and their binary layouts. Members are named by their index in the
+// configured member list, so a message is a handful of varints plus payload bytes.
+
+/** Wire format version; the first byte of every message. */
+export const WIRE_VERSION = 1;
+
+/** Ballots are `ringSeq * BALLOT_SPAN + representative index`: unique per (ring seq, representative). */
+export const BALLOT_SPAN = 1024;
+
+/** Most members a group may have (ballots reserve 10 bits for the representative's index). */
+export const MAX_MEMBERS = BALLOT_SPAN;
+
+/** Message kinds (second byte). */
+export enum Kind {
+  Join = 1,
+  Commit = 2,
+  Token = 3,
+  Ack = 4,
+  Data = 5,
+  Want = 6,
+  Probe = 7,
+  State = 8,
+  StateAck = 9,
+}
+
+/** Names a ring: its ballot and its representative's incarnation. */
+export interface RingKey {
+  /** `ringSeq * BALLOT_SPAN + repIndex`; totally orders membership rounds. */
+  readonly ballot: number;
+  /** Incarnation of the representative that created it. */
+  readonly repInc: number;
+}
+
+/** A member as a ring lists it: configured index and incarnation. */
+export interface MemberRef {
+  /** Index in the configured member list. */
+  readonly index: number;
+  /** The member's `network.incarnation` when it joined the round. */
+  readonly inc: number;
+}
+
+/** An installed (primary) view as the lineage records it. */
+export interface ViewRecord {
+  /** View id. */
+  readonly id: number;
+  /** Ballot of the ring that installed it: the tag of every message stamped in that view. */
+  readonly ballot: number;
+  /** The view's cut. */
+  readonly cut: number;
+}
+
+/** A membership decision a member has accepted (the Paxos "accepted value" of its ballot). */
+export interface AcceptedPlan {
+  /** Ballot of the round that proposed it. */
+  readonly ballot: number;
+  /** The view whose ring it finishes. */
+  readonly base: ViewRecord;
+  /** The base ring's messages up to `end` are delivered; later ones are dropped. */
+  readonly end: number;
+  /** Id of the view it installs. */
+  readonly nextId: number;
+}
+
+/** What one member reports in the first rotation of a commit token. */
+export interface MemberInfo {
+  /** Configured index. */
+  readonly index: number;
+  /** Incarnation. */
+  readonly inc: number;
+  /** Its installed view; undefined for a member that never installed one in this incarnation. */
+  readonly view?: ViewRecord;
+  /** Highest seq delivered (0 when fresh). */
+  readonly delivered: number;
+  /** Its accepted, not yet installed plan, if any. */
+  readonly accepted?: AcceptedPlan;
+  /** Ring ballot of the messages it holds (0: none). */
+  readonly heldTag: number;
+  /** Seq ranges `[from, to]` it holds for `heldTag`, ascending, the contiguous one first. */
+  readonly held: readonly (readonly [number, number])[];
+}
+
+/** A round's decision, computed by its representative from every member's info. */
+export interface Plan {
+  /** Whether the new ring is a primary component (installs a view and delivers). */
+  readonly primary: boolean;
+  /** The view whose ring is finished (genesis: id 0, ballot 0, cut 0). */
+  readonly base: ViewRecord;
+  /** Lowest seq any transitional member has delivered: recovery covers `(lo, end]`. */
+  readonly lo: number;
+  /** Last base-ring message delivered; the new view's cut. */
+  readonly end: number;
+  /** Id of the view the ring installs. */
+  readonly nextId: number;
+}
+
+/** Membership message of the gather state. */
+export interface JoinMsg {
+  readonly kind: Kind.Join;
+  /** Sender's incarnation. */
+  readonly inc: number;
+  /** Highest ballot the sender has promised. */
+  readonly promised: number;
+  /** Members the sender wants in the ring, with the incarnations it knows. */
+  readonly proc: readonly MemberRef[];
+  /** Members the sender has given up on (indexes). */
+  readonly fail: readonly number[];
+}
+
+/** The commit token: rotation 1 gathers infos, rotation 2 carries the plan. */
+export interface CommitMsg {
+  readonly kind: Kind.Commit;
+  readonly ring: RingKey;
+  readonly members: readonly MemberRef[];
+  /** 1 or 2. */
+  readonly rotation: number;
+  /** Hop counter, increasing over both rotations (duplicate detection). */
+  readonly hop: number;
+  readonly infos: readonly MemberInfo[];
+  readonly plan?: Plan;
+}
+
+/** The regular token. */
+export interface TokenMsg {
+  readonly kind: Kind.Token;
+  readonly ring: RingKey;
+  /** Hop counter (duplicate detection). */
+  readonly tokenSeq: number;
+  /** 0: recovery, 1: operational. */
+  readonly phase: number;
+  /** Highest seq stamped in this ring (starts at the view's cut). */
+  readonly seq: number;
+  /** Per ring member: all-received-up-to (recovery: recovered-up-to), as of its last visit. */
+  readonly arus: readonly number[];
+  /** Per ring member: delivered-up-to as of its last visit. */
+  readonly dlv: readonly number[];
+  /** Per ring member: installed and (joiners) state received. */
+  readonly ready: readonly boolean[];
+  /** Retransmission requests (seqs). */
+  readonly rtr: readonly number[];
+  /** Per ring member: messages stamped on its last visit (flow control). */
+  readonly sent: readonly number[];
+  /** Per ring member: its backlog after its last visit (flow control). */
+  readonly backlog: readonly number[];
+  /** Hops left during which nobody holds the token. */
+  readonly hurry: number;
+}
+
+/** Hop acknowledgement for a token or commit token. */
+export interface AckMsg {
+  readonly kind: Kind.Ack;
+  readonly ring: RingKey;
+  /** 0: regular token, 1: commit token. */
+  readonly commit: boolean;
+  /** The acknowledged `tokenSeq` or commit `hop`. */
+  readonly seq: number;
+}
+
+/** One ordered message (original or retransmission). */
+export interface DataMsg {
+  readonly kind: Kind.Data;
+  /** Ballot of the ring that stamped it. */
+  readonly tag: number;
+  readonly seq: number;
+  readonly sender: number;
+  readonly senderInc: number;
+  /** Sender's per-incarnation broadcast counter (FIFO identity). */
+  readonly fifo: number;
+  readonly payload: Uint8Array;
+}
+
+/** "I have something to send": the holder stops holding the token. */
+export interface WantMsg {
+  readonly kind: Kind.Want;
+  readonly ring: RingKey;
+}
+
+/** Merge detection: sent by a ring's representative to configured members outside the ring. */
+export interface ProbeMsg {
+  readonly kind: Kind.Probe;
+  readonly ring: RingKey;
+}
+
+/** A chunk of a state-transfer bundle. */
+export interface StateMsg {
+  readonly kind: Kind.State;
+  readonly ring: RingKey;
+  readonly chunk: number;
+  readonly total: number;
+  readonly bytes: Uint8Array;
+}
+
+/** Cumulative acknowledgement of state chunks. */
+export interface StateAckMsg {
+  readonly kind: Kind.StateAck;
+  readonly ring: RingKey;
+  /** Chunks `0..got-1` received. */
+  readonly got: number;
+}
+
+/** Every wire message. */
+export type WireMsg =
+  | JoinMsg
+  | CommitMsg
+  | TokenMsg
+  | AckMsg
+  | DataMsg
+  | WantMsg
+  | ProbeMsg
+  | StateMsg
+  | StateAckMsg;
+
+/** Encodes a message. */
+export function encode(msg: WireMsg): Uint8Array {
+  const w = new ByteWriter(msg.kind === Kind.Data ? msg.payload.length + 32 : 64);
+  w.u8(WIRE_VERSION).u8(msg.kind);
+  switch (msg.kind) {
+    case Kind.Join:
+      w.uint(msg.inc).uint(msg.promised);
+      writeRefs(w, msg.proc);
+      w.uints(msg.fail);
+      break;
+    case Kind.Commit:
+      writeRing(w, msg.ring);
+      writeRefs(w, msg.members);
+      w.uint(msg.rotation).uint(msg.hop).uint(msg.infos.length);
+      for (const info of msg.infos) writeInfo(w, info);
+      w.bool(msg.plan !== undefined);
+      if (msg.plan) {
+        const p = msg.plan;
+        w.bool(p.primary);
+        writeView(w, p.base);
+        w.uint(p.lo).uint(p.end).uint(p.nextId);
+      }
+      break;
+    case Kind.Token:
+      writeRing(w, msg.ring);
+      w.uint(msg.tokenSeq).uint(msg.phase).uint(msg.seq);
+      w.uints(msg.arus).uints(msg.dlv);
+      w.uint(msg.ready.length);
+      for (const r of msg.ready) w.bool(r);
+      w.uints(msg.rtr).uints(msg.sent).uints(msg.backlog).uint(msg.hurry);
+      break;
+    case Kind.Ack:
+      writeRing(w, msg.ring);
+      w.bool(msg.commit).uint(msg.seq);
+      break;
+    case Kind.Data:
+      w.uint(msg.tag).uint(msg.seq).uint(msg.sender).uint(msg.senderInc).uint(msg.fifo).bytes(msg.payload);
+      break;
+    case Kind.Want:
+    case Kind.Probe:
+      writeRing(w, msg.ring);
+      break;
+    case Kind.State:
+      writeRing(w, msg.ring);
+      w.uint(msg.chunk).uint(msg.total).bytes(msg.bytes);
+      break;
+    case Kind.StateAck:
+      writeRing(w, msg.ring);
+      w.uint(msg.got);
+      break;
+  }
+  return w.finish();
+}
+
+/**
+ * Decodes a message from a group of `members` configured members; throws `MalformedFrameError`
+ * naming what was wrong (truncation, unknown kind or version, member index out of range).
+ */
+export function decode(bytes: Uint8Array, members: number): WireMsg {
+  const r = new ByteReader(bytes);
+  const version = r.u8();
+  if (version !== WIRE_VERSION) throw new MalformedFrameError(`token ring message: unknown version ${version}`);
+  const kind = r.u8();
+  const index = (): number => r.bounded(members - 1, 'member index');
+  let msg: WireMsg;
+  switch (kind) {
+    case Kind.Join: {
+      const inc = r.uint();
+      const promised = r.uint();
+      const proc = readRefs(r, members);
+      const fail = r.uints(members, 'fail list');
+      for (const f of fail) if (f >= members) throw new MalformedFrameError(`token ring message: member index ${f}`);
+      msg = { kind, inc, promised, proc, fail };
+      break;
+    }
+    case Kind.Commit: {
+      const ring = readRing(r);
+      const refs = readRefs(r, members);
+      const rotation = r.uint();
+      if (rotation !== 1 && rotation !== 2) throw new MalformedFrameError(`token ring message: rotation ${rotation}`);
+      const hop = r.uint();
+      const n = r.bounded(members, 'info count');
+      const infos: MemberInfo[] = [];
+      for (let i = 0; i < n; i++) infos.push(readInfo(r, members));
+      let plan: Plan | undefined;
+      if (r.bool()) {
+        const primary = r.bool();
+        const base = readView(r);
+        plan = { primary, base, lo: r.uint(), end: r.uint(), nextId: r.uint() };
+      }
+      msg = { kind, ring, members: refs, rotation, hop, infos, plan };
+      break;
+    }
+    case Kind.Token: {
+      const ring = readRing(r);
+      const tokenSeq = r.uint();
+      const phase = r.bounded(1, 'phase');
+      const seq = r.uint();
+      const arus = r.uints(members, 'aru list');
+      const dlv = r.uints(members, 'delivered list');
+      const nReady = r.bounded(members, 'ready count');
+      const ready: boolean[] = [];
+      for (let i = 0; i < nReady; i++) ready.push(r.bool());
+      const rtr = r.uints(1 << 16, 'retransmission list');
+      const sent = r.uints(members, 'sent list');
+      const backlog = r.uints(members, 'backlog list');
+      msg = { kind, ring, tokenSeq, phase, seq, arus, dlv, ready, rtr, sent, backlog, hurry: r.uint() };
+      break;
+    }
+    case Kind.Ack:
+      msg = { kind, ring: readRing(r), commit: r.bool(), seq: r.uint() };
+      break;
+    case Kind.Data:
+      msg = {
+        kind,
+        tag: r.uint(),
+        seq: r.uint(),
+        sender: index(),
+        senderInc: r.uint(),
+        fifo: r.uint(),
+        payload: r.bytes(),
+      };
+      break;
+    case Kind.Want:
+    case Kind.Probe:
+      msg = { kind, ring: readRing(r) };
+      break;
+    case Kind.State:
+      msg = { kind, ring: readRing(r), chunk: r.uint(), total: r.uint(), bytes: r.bytes() };
+      break;
+    case Kind.StateAck:
+      msg = { kind, ring: readRing(r), got: r.uint() };
+      break;
+    default:
+      throw new MalformedFrameError(`token ring message: unknown kind ${kind}`);
+  }
+  r.end();
+  return msg;
+}
+
+function writeRing(w: ByteWriter, ring: RingKey): void {
+  w.uint(ring.ballot).uint(ring.repInc);
+}
+
+function readRing(r: ByteReader): RingKey {
+  return { ballot: r.uint(), repInc: r.uint() };
+}
+
+function writeRefs(w: ByteWriter, refs: readonly MemberRef[]): void {
+  w.uint(refs.length);
+  for (const ref of refs) w.uint(ref.index).uint(ref.inc);
+}
+
+function readRefs(r: ByteReader, members: number): MemberRef[] {
+  const n = r.bounded(members, 'member count');
+  const out: MemberRef[] = [];
+  for (let i = 0; i < n; i++) out.push({ index: r.bounded(members - 1, 'member index'), inc: r.uint() });
+  return out;
+}
+
+function writeView(w: ByteWriter, v: ViewRecord): void {
+  w.uint(v.id).uint(v.ballot).uint(v.cut);
+}
+
+function readView(r: ByteReader): ViewRecord {
+  return { id: r.uint(), ballot: r.uint(), cut: r.uint() };
+}
+
+function writeInfo(w: ByteWriter, info: MemberInfo): void {
+  w.uint(info.index).uint(info.inc).bool(info.view !== undefined);
+  if (info.view) writeView(w, info.view);
+  w.uint(info.delivered).bool(info.accepted !== undefined);
+  if (info.accepted) {
+    const a = info.accepted;
+    w.uint(a.ballot);
+    writeView(w, a.base);
+    w.uint(a.end).uint(a.nextId);
+  }
+  w.uint(info.heldTag).uint(info.held.length);
+  for (const [from, to] of info.held) w.uint(from).uint(to);
+}
+
+function readInfo(r: ByteReader, members: number): MemberInfo {
+  const index = r.bounded(members - 1, 'member index');
+  const inc = r.uint();
+  const view = r.bool() ? readView(r) : undefined;
+  const delivered = r.uint();
+  let accepted: AcceptedPlan | undefined;
+  if (r.bool()) {
+    const ballot = r.uint();
+    const base = readView(r);
+    accepted = { ballot, base, end: r.uint(), nextId: r.uint() };
+  }
+  const heldTag = r.uint();
+  const n = r.bounded(Math.min(1 << 16, r.remaining), 'range count');
+  const held: [number, number][] = [];
+  for (let i = 0; i < n; i++) {
+    const from = r.uint();
+    const to = r.uint();
+    if (to < from) throw new MalformedFrameError(`token ring message: range [${from}, ${to}]`);
+    held.push([from, to]);
+  }
+  return { index, inc, view, delivered, accepted, heldTag, held };
+}
