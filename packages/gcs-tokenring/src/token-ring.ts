@@ -167,6 +167,8 @@ interface PendingSend {
 }
 
 interface Gather {
+  /** Members of the ring this member left: their fail sets are adopted (Totem). */
+  readonly prev: ReadonlySet<number>;
   readonly fail: Set<number>;
   readonly joins: Map<number, { readonly failKey: string; readonly promised: number }>;
   consensus: boolean;
@@ -230,6 +232,8 @@ export class TokenRing implements OrderingProtocol {
   private accepted?: AcceptedPlan;
   private promised = 0;
   private readonly knownInc: number[];
+  private readonly joinEpoch: number[];
+  private gatherCount = 0;
   private readonly store: Store = { tag: 0, floor: 0, msgs: new Map() };
   private senders: SenderTable;
 
@@ -279,6 +283,7 @@ export class TokenRing implements OrderingProtocol {
       );
     this.knownInc = this.ids.map(() => 0);
     this.knownInc[this.me] = this.inc;
+    this.joinEpoch = this.ids.map(() => 0);
     this.maxInFlight = 2 * options.window;
     this.senders = new SenderTable(this.maxInFlight + options.maxPerVisit);
   }
@@ -412,11 +417,13 @@ export class TokenRing implements OrderingProtocol {
 
   private enterGather(reason: string, failed: readonly number[] = []): void {
     this.log.debug({ reason, failed: failed.map((i) => this.ids[i]) }, 'gather');
+    const prev = new Set(this.ring?.members.map((m) => m.index) ?? []);
     this.leaveRing();
     this.clearGatherTimers();
     this.stats.rounds++;
+    this.gatherCount++;
     this.state = 'gather';
-    this.gather = { fail: new Set(failed.filter((i) => i !== this.me)), joins: new Map(), consensus: false };
+    this.gather = { prev, fail: new Set(failed.filter((i) => i !== this.me)), joins: new Map(), consensus: false };
     this.touch();
     this.sendJoin();
     this.scheduleJoin();
@@ -465,6 +472,7 @@ export class TokenRing implements OrderingProtocol {
       kind: Kind.Join,
       inc: this.inc,
       promised: this.promised,
+      gather: this.gatherCount,
       proc: this.ids.map((_, index) => ({ index, inc: this.knownInc[index]! })),
       fail: [...g.fail].sort((a, b) => a - b),
     };
@@ -475,30 +483,42 @@ export class TokenRing implements OrderingProtocol {
   private onJoin(from: number, m: JoinMsg): void {
     if (m.inc < this.knownInc[from]!) return;
     const restarted = m.inc > this.knownInc[from]!;
+    if (restarted) this.joinEpoch[from] = 0;
+    // Reordered JOINs of an earlier gather of the same sender carry stale fail sets.
+    if (m.gather < this.joinEpoch[from]!) return;
+    this.joinEpoch[from] = m.gather;
     this.knownInc[from] = m.inc;
     for (const ref of m.proc)
       if (ref.index !== this.me && ref.inc > this.knownInc[ref.index]!) this.knownInc[ref.index] = ref.inc;
+    const excludesMe = m.fail.includes(this.me);
 
     if (this.state !== 'gather') {
       const r = this.ring;
       const member = r?.members.find((x) => x.index === from);
-      // A JOIN sent before this ring formed: its sender promised less than our ballot.
-      if (r && member && member.inc === m.inc && m.promised < r.key.ballot) return;
+      if (member && member.inc === m.inc) {
+        // A JOIN sent before this ring formed: its sender promised less than our ballot.
+        if (m.promised < r!.key.ballot) return;
+      } else if (excludesMe && !restarted) {
+        // An outsider that will not have us this round: merge later, through probes, instead of
+        // breaking this ring for a round that cannot include us.
+        return;
+      }
       this.enterGather(`join from ${this.ids[from]}`);
     }
     const g = this.gather!;
     if (restarted) g.fail.delete(from);
     if (g.fail.has(from)) return;
     let changed = false;
-    if (m.fail.includes(this.me)) {
+    if (excludesMe) {
       g.fail.add(from);
       changed = true;
     } else {
-      for (const f of m.fail)
-        if (f !== this.me && !g.fail.has(f)) {
-          g.fail.add(f);
-          changed = true;
-        }
+      if (g.prev.has(from))
+        for (const f of m.fail)
+          if (f !== this.me && !g.fail.has(f)) {
+            g.fail.add(f);
+            changed = true;
+          }
       g.joins.set(from, { failKey: failKey(m.fail), promised: m.promised });
     }
     if (changed) {

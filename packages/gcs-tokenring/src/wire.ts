@@ -103,6 +103,8 @@ export interface JoinMsg {
   readonly inc: number;
   /** Highest ballot the sender has promised. */
   readonly promised: number;
+  /** The sender's gather counter (per incarnation): older gathers' JOINs are ignored. */
+  readonly gather: number;
   /** Members the sender wants in the ring, with the incarnations it knows. */
   readonly proc: readonly MemberRef[];
   /** Members the sender has given up on (indexes). */
@@ -218,7 +220,7 @@ export function encode(msg: WireMsg): Uint8Array {
   w.u8(WIRE_VERSION).u8(msg.kind);
   switch (msg.kind) {
     case Kind.Join:
-      w.uint(msg.inc).uint(msg.promised);
+      w.uint(msg.inc).uint(msg.promised).uint(msg.gather);
       writeRefs(w, msg.proc);
       w.uints(msg.fail);
       break;
@@ -281,10 +283,11 @@ export function decode(bytes: Uint8Array, members: number): WireMsg {
     case Kind.Join: {
       const inc = r.uint();
       const promised = r.uint();
+      const gather = r.uint();
       const proc = readRefs(r, members);
       const fail = r.uints(members, 'fail list');
       for (const f of fail) if (f >= members) throw new MalformedFrameError(`token ring message: member index ${f}`);
-      msg = { kind, inc, promised, proc, fail };
+      msg = { kind, inc, promised, gather, proc, fail };
       break;
     }
     case Kind.Commit: {

@@ -203,9 +203,14 @@ export class Cluster {
     );
   }
 
-  /** Runs until `settled()` (or `timeoutMs` virtual ms pass); returns whether it settled. */
-  async settle(timeoutMs = 30000): Promise<boolean> {
-    return this.sim.runUntil(() => this.settled(), timeoutMs);
+  /**
+   * Runs until `settled()` (or `timeoutMs` virtual ms pass, or `maxEvents` events run: a storm);
+   * returns whether it settled.
+   */
+  async settle(timeoutMs = 30000, maxEvents = 2_000_000): Promise<boolean> {
+    const limit = this.sim.stats.events + maxEvents;
+    await this.sim.runUntil(() => this.sim.stats.events > limit || this.settled(), timeoutMs);
+    return this.settled();
   }
 
   /** Seqs delivered by `id`'s current incarnation. */
@@ -388,11 +393,39 @@ export async function runChaos(c: ChaosOptions): Promise<{ cluster: Cluster; vio
         maxDelayMs: rnd.int(2, 20),
       });
     }
+    if (process.env['CHAOS_TRACE'])
+      console.log(
+        `t=${cluster.sim.now.toFixed(1)} ev=${cluster.sim.stats.events} roll=${roll.toFixed(2)}`,
+        cluster.ids
+          .map((id) => {
+            const l = cluster.current.get(id)!;
+            const st = l.member.status();
+            return `${id}${l.crashed ? 'X' : ''}:${st.role}:v${st.view?.id}:${st.delivered}:${st.details?.['ring']}`;
+          })
+          .join(' '),
+      );
     await cluster.run(rnd.int(5, 250));
   }
   cluster.sim.heal();
   cluster.sim.setFaults({ drop: 0, duplicate: 0, fifo: true, maxDelayMs: 5 });
   for (const id of cluster.ids) if (!cluster.up(id)) await cluster.restart(id);
+  if (process.env['CHAOS_TRACE']) {
+    const timer = setInterval(
+      () =>
+        console.log(
+          `settling t=${cluster.sim.now.toFixed(1)} ev=${cluster.sim.stats.events}`,
+          cluster.ids
+            .map((id) => {
+              const l = cluster.current.get(id)!;
+              const st = l.member.status();
+              return `${id}:${st.role}:v${st.view?.id}:${st.delivered}:${st.pending}:${st.details?.['ring']}`;
+            })
+            .join(' '),
+        ),
+      1000,
+    );
+    await cluster.settle(60000).finally(() => clearInterval(timer));
+  }
   const settled = await cluster.settle(60000);
   const violations = cluster.check(true);
   if (!settled) violations.push('the group did not settle after the faults ended');
