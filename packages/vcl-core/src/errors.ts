@@ -20,6 +20,10 @@ export interface ConfigIssue {
   readonly message: string;
   /** How to fix it, when there is an obvious fix. */
   readonly hint?: string;
+  /** 1-based line in the file, when known (the message also says it). */
+  readonly line?: number;
+  /** 1-based column in the file, when known. */
+  readonly column?: number;
 }
 
 /** A stack file (or options object) that cannot be used; lists every problem found. */
@@ -116,4 +120,53 @@ export class UnavailableError extends VclError {
 /** A replica whose output differs from the majority's (non-deterministic service). */
 export class DivergenceError extends VclError {
   override readonly code = 'VCL_DIVERGENCE';
+}
+
+/**
+ * Options for one plugin (or other component) that fail validation. Its issues carry paths under
+ * `source`; `relativeIssues` carries the same issues relative to the options object, so an
+ * assembly can re-root them under the options' real place in a stack file.
+ */
+export class OptionsError extends ConfigError {
+  /** Where the options sit (`ordering.options`), as given to `parseOptions`. */
+  readonly optionsSource: string;
+  /** The issues with paths relative to the options object (`heartbeatMs`, or `(root)`). */
+  readonly relativeIssues: readonly ConfigIssue[];
+
+  constructor(source: string, relativeIssues: readonly ConfigIssue[], options?: { cause?: unknown }) {
+    super(
+      source,
+      relativeIssues.map((i) => ({ ...i, path: joinConfigPath(source, i.path) })),
+      options,
+    );
+    this.optionsSource = source;
+    this.relativeIssues = relativeIssues;
+  }
+}
+
+/** Joins a config path prefix and a relative path (`ordering.options` + `a[1]` -> `ordering.options.a[1]`). */
+export function joinConfigPath(prefix: string, relative: string): string {
+  if (relative === '(root)' || relative === '') return prefix;
+  if (prefix === '(root)' || prefix === '') return relative;
+  return relative.startsWith('[') ? `${prefix}${relative}` : `${prefix}.${relative}`;
+}
+
+/** A plugin package that cannot be loaded, or that exports no usable registration. */
+export class PluginLoadError extends VclError {
+  override readonly code = 'VCL_PLUGIN_LOAD';
+}
+
+/** Two packages registering a plugin of the same kind under the same name. */
+export class DuplicatePluginError extends VclError {
+  override readonly code = 'VCL_DUPLICATE_PLUGIN';
+}
+
+/** A value that cannot be written into a frame field (out of range, not an integer, too long). */
+export class EncodingError extends VclError {
+  override readonly code = 'VCL_ENCODING';
+}
+
+/** A listener that cannot bind its address (port taken, address not local, no permission). */
+export class ListenError extends VclError {
+  override readonly code = 'VCL_LISTEN';
 }

@@ -19,3 +19,7 @@ export * from './contracts';
 export * from './errors';
 export * from './runtime/real-clock';
 export * from './assembly';
+export * from './registry';
+export * from './config';
+export * from './runtime/logger';
+export * from './link';

@@ -1,1 +1,3 @@
+export * from './assemble-stack';
 export * from './ordering-member';
+export * from './resolve-single';

@@ -5,9 +5,9 @@ import type { Network } from '../contracts/network';
 import type { GroupConfig, OrderingProtocol } from '../contracts/ordering';
 import type { Plugin } from '../contracts/plugin';
 import type { Random } from '../contracts/random';
-import { resolveAll } from '../contracts/token';
 import { CLOCK, GROUP, LOGGER, NETWORK, ORDERING, RANDOM } from '../contracts/tokens';
 import { SlotError } from '../errors';
+import { resolveSingle } from './resolve-single';
 
 /** What an ordering plugin needs from its deployment. */
 export interface OrderingDeps {
@@ -42,11 +42,5 @@ export function createOrderingMember(
   child.register(RANDOM, { useValue: deps.random });
   child.register(LOGGER, { useValue: deps.logger });
   plugin.register(child);
-  const candidates = resolveAll(child, ORDERING);
-  if (candidates.length !== 1)
-    throw new SlotError(
-      `slot ordering needs exactly one ordering protocol, found ${candidates.length}` +
-        (candidates.length ? `: ${candidates.map((c) => c.constructor.name).join(', ')}` : ''),
-    );
-  return candidates[0]!;
+  return resolveSingle(child, ORDERING, 'ordering');
 }

@@ -1,11 +1,13 @@
 import type { Auditor, Authenticator, Authorizer } from './aaa';
 import type { Clock } from './clock';
+import type { LinkSecurity } from './link-security';
 import type { Logger } from './logger';
 import type { Network } from './network';
 import type { GroupConfig, OrderingProtocol } from './ordering';
 import type { Random } from './random';
 import type { Substrate } from './substrate';
 import { token } from './token';
+import type { MemberConfig, Stack } from '../config/stack';
 
 // Every injection token for a core interface, in one place.
 
@@ -29,3 +31,10 @@ export const AUTHENTICATOR = token<Authenticator>('Authenticator');
 export const AUTHORIZER = token<Authorizer>('Authorizer');
 /** The audit trail. */
 export const AUDITOR = token<Auditor>('Auditor');
+
+/** The deployment's validated stack file. */
+export const STACK = token<Stack>('Stack');
+/** This member's entry of the stack's `group.members`. */
+export const MEMBER = token<MemberConfig>('Member');
+/** Link integrity and authentication for member and interceptor links (default: none). */
+export const LINK_SECURITY = token<LinkSecurity>('LinkSecurity');

@@ -1,0 +1,5 @@
+export * from './issues';
+export * from './load-stack';
+export * from './options';
+export * from './stack';
+export * from './stack-schema';

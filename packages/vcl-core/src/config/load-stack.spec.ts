@@ -1,0 +1,277 @@
+import * as path from 'node:path';
+import { ConfigError } from '../errors';
+import { loadStack, memberOf, parseStack } from './load-stack';
+
+const fixtures = path.join(__dirname, '../../test/fixtures/stacks');
+
+// Line numbers in the expectations below refer to this text (line 1 is `group:`).
+const BASE = `group:
+  name: g
+  members:
+    - id: n1
+      host: 127.0.0.1
+      port: 7001
+      clientPort: 7101
+    - id: n2
+      host: 127.0.0.1
+      port: 7002
+      clientPort: 7102
+    - id: n3
+      host: 127.0.0.1
+      port: 7003
+      clientPort: 7103
+substrate: { plugin: tcp }
+service:
+  endpoint: { host: 127.0.0.1, port: 9000 }
+client:
+  listen: { port: 9100 }
+`;
+
+function configError(text: string): ConfigError {
+  try {
+    parseStack(text, 'stack.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('parseStack: valid stacks', () => {
+  it('fills in every default', () => {
+    const stack = parseStack(BASE, 'stack.yaml');
+    expect(stack).toEqual({
+      group: {
+        name: 'g',
+        partition: 'primary-component',
+        members: [
+          { id: 'n1', host: '127.0.0.1', port: 7001, clientPort: 7101 },
+          { id: 'n2', host: '127.0.0.1', port: 7002, clientPort: 7102 },
+          { id: 'n3', host: '127.0.0.1', port: 7003, clientPort: 7103 },
+        ],
+      },
+      ordering: { plugin: 'sequencer' },
+      substrates: [{ plugin: 'tcp' }],
+      service: { endpoint: { host: '127.0.0.1', port: 9000 }, recovery: 'none' },
+      client: { listen: { host: '127.0.0.1', port: 9100 }, failoverTimeoutMs: 10000 },
+      timeouts: { heartbeatMs: 100, suspectMs: 1000, connectMs: 2000, requestMs: 30000 },
+      admin: { host: '127.0.0.1', enabled: true },
+      onDivergence: 'report',
+    });
+  });
+
+  it('loads the full three-member example with every section given', async () => {
+    const stack = await loadStack(path.join(fixtures, 'three-members-tcp.yaml'));
+    expect(stack.group.members.map((m) => `${m.id}@${m.host}:${m.port}/${m.clientPort}/${m.adminPort ?? '-'}`)).toEqual(
+      ['n1@127.0.0.1:7101/7201/7301', 'n2@127.0.0.2:7101/7201/7301', 'n3@127.0.0.3:7101/7201/-'],
+    );
+    expect(stack.ordering).toEqual({ plugin: 'tokenring', options: { rotationMs: 5 } });
+    expect(stack.substrates).toEqual([
+      { plugin: 'tcp', options: { framing: 'line' }, listen: { host: '127.0.0.1', port: 6379 } },
+    ]);
+    expect(stack.service).toEqual({
+      command: ['node', 'kv-server.js', '--port', '6380'],
+      cwd: '/srv/kv',
+      env: { KV_MODE: 'strict' },
+      resetCommand: ['node', 'kv-reset.js'],
+      snapshot: { save: ['node', 'kv-dump.js'], load: ['node', 'kv-load.js'] },
+      recovery: 'snapshot',
+      dataDir: '/var/lib/vcl/kv',
+    });
+    expect(stack.aaa).toEqual({
+      link: { mode: 'hmac', keyFile: 'group.key' },
+      clients: { mode: 'token', tokensFile: 'tokens.txt' },
+      policy: [{ principal: '*', allow: ['connect', 'request'] }],
+      audit: { file: 'audit.log', maxBytes: 1048576 },
+    });
+    expect(stack.timeouts).toEqual({ heartbeatMs: 50, suspectMs: 500, connectMs: 1000, requestMs: 10000 });
+    expect(stack.client.failoverTimeoutMs).toBe(5000);
+    expect(stack.onDivergence).toBe('evict');
+  });
+
+  it('loads the minimal two-member fail-stop example with the substrate shorthand', async () => {
+    const stack = await loadStack(path.join(fixtures, 'two-members-http.yaml'));
+    expect(stack.group.partition).toBe('fail-stop');
+    expect(stack.substrates).toEqual([{ plugin: 'http' }]);
+    expect(stack.client.listen).toEqual({ host: '127.0.0.1', port: 8000 });
+    expect(stack.ordering.plugin).toBe('sequencer');
+    expect(stack.aaa).toBeUndefined();
+    expect(stack.service.recovery).toBe('none');
+  });
+
+  it('passes plugin options through untouched', () => {
+    const options = { nested: { list: [1, 'two', { three: true }] }, 'odd-key': null };
+    const stack = parseStack(`${BASE}ordering:\n  plugin: ./my/paxos\n  options: ${JSON.stringify(options)}\n`, 's');
+    expect(stack.ordering).toEqual({ plugin: './my/paxos', options });
+  });
+
+  it('accepts hmac with keyFile, and tls links and clients with ca, cert and key', () => {
+    expect(parseStack(`${BASE}aaa: { link: { mode: hmac, keyFile: k } }`, 's').aaa?.link).toEqual({
+      mode: 'hmac',
+      keyFile: 'k',
+    });
+    const tls = parseStack(`${BASE}aaa: { link: { mode: tls, ca: c, cert: e, key: k }, clients: { mode: tls } }`, 's');
+    expect(tls.aaa?.clients).toEqual({ mode: 'tls' });
+  });
+});
+
+describe('parseStack: bad input, one ConfigError naming path, expectation and line', () => {
+  it('an unknown key, with a did-you-mean hint', () => {
+    const e = configError(BASE.replace('clientPort: 7102', 'clientport: 7102'));
+    expect(e.message).toBe(
+      'stack.yaml: 2 problems\n' +
+        '  - group.members[1].clientPort: missing; expected a number (line 8:7)\n' +
+        '  - group.members[1].clientport: unknown key "clientport" (line 11:7) (hint: did you mean "clientPort"?)',
+    );
+    expect(e.issues[1]).toMatchObject({ path: 'group.members[1].clientport', line: 11, column: 7 });
+  });
+
+  it('an unknown top-level key that resembles nothing lists the known keys', () => {
+    const e = configError(`${BASE}colour: blue\n`);
+    expect(e.issues).toEqual([
+      {
+        path: 'colour',
+        message: 'unknown key "colour" (line 21:1)',
+        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence',
+        line: 21,
+        column: 1,
+      },
+    ]);
+  });
+
+  it('a wrong type', () => {
+    const e = configError(BASE.replace('port: 7003', 'port: seven'));
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n  - group.members[2].port: expected a number, got "seven" (line 14:13)',
+    );
+  });
+
+  it('a missing field', () => {
+    const e = configError(BASE.replace('  name: g\n', ''));
+    expect(e.message).toBe('stack.yaml: 1 problem\n  - group.name: missing; expected a string (line 2:3)');
+  });
+
+  it('a duplicate member id', () => {
+    const e = configError(BASE.replace('id: n3', 'id: n1'));
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n' +
+        '  - group.members[2].id: duplicate member id "n1" (also group.members[0].id) (line 12:11) (hint: every member needs its own id)',
+    );
+  });
+
+  it('a host:port pair used twice', () => {
+    const e = configError(BASE.replace('clientPort: 7103', 'clientPort: 7001'));
+    expect(e.message).toContain(
+      '  - group.members[2].clientPort: 127.0.0.1:7001 is already used by group.members[0].port (line 15:19)',
+    );
+  });
+
+  it('a bad port, also a fractional one', () => {
+    const e = configError(BASE.replace('port: 7002', 'port: 70000').replace('clientPort: 7101', 'clientPort: 7.5'));
+    expect(e.message).toBe(
+      'stack.yaml: 2 problems\n' +
+        '  - group.members[0].clientPort: expected an integer, got 7.5 (not an integer) (line 7:19)\n' +
+        '  - group.members[1].port: expected a port number 1..65535, got 70000 (line 10:13)',
+    );
+  });
+
+  it('fail-stop with 3 members', () => {
+    const e = configError(BASE.replace('  name: g\n', '  name: g\n  partition: fail-stop\n'));
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n' +
+        '  - group.partition: fail-stop is only allowed with exactly 2 members, this group has 3 (line 3:14) ' +
+        '(hint: use primary-component: with 3 or more members a majority view keeps delivering, without split brain)',
+    );
+  });
+
+  it('a misspelt enum value, with a did-you-mean hint', () => {
+    const e = configError(BASE.replace('  name: g\n', '  name: g\n  partition: primary\n'));
+    expect(e.issues[0]!.message).toBe('expected one of primary-component | fail-stop, got "primary" (line 3:14)');
+  });
+
+  it('a service with both endpoint and command names both alternatives', () => {
+    const e = configError(BASE.replace('service:\n', 'service:\n  command: [./server]\n'));
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n' +
+        '  - service.command: service has both endpoint and command; give exactly one: ' +
+        'endpoint { host, port } (connect to a running service) or command [argv] (start the service) (line 18:3)',
+    );
+  });
+
+  it('a service with neither endpoint nor command', () => {
+    const e = configError(BASE.replace('  endpoint: { host: 127.0.0.1, port: 9000 }\n', '  recovery: replay\n'));
+    expect(e.issues.map((i) => i.message)).toEqual([
+      'missing; give exactly one of endpoint { host, port } (connect to a running service) or command [argv] (start the service) (line 18:3)',
+    ]);
+  });
+
+  it('hmac without keyFile', () => {
+    const e = configError(`${BASE}aaa:\n  link: { mode: hmac }\n`);
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n  - aaa.link.keyFile: missing; link mode hmac needs keyFile (the shared group key) (line 22:9)',
+    );
+  });
+
+  it('tls without ca, cert and key names each', () => {
+    const e = configError(`${BASE}aaa:\n  link: { mode: tls, cert: c.pem }\n`);
+    expect(e.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'aaa.link.ca: missing; link mode tls needs ca, cert and key (line 22:9)',
+      'aaa.link.key: missing; link mode tls needs ca, cert and key (line 22:9)',
+    ]);
+  });
+
+  it('both substrate and substrates, or neither', () => {
+    expect(configError(`${BASE}substrates: [{ plugin: http }]\n`).issues.map((i) => i.message)).toEqual([
+      'give either substrate (one) or substrates (a list), not both (line 16:1)',
+    ]);
+    expect(configError(BASE.replace('substrate: { plugin: tcp }\n', '')).issues.map((i) => i.message)).toEqual([
+      'missing; expected a list of substrates (or a single substrate:) (line 1:1)',
+    ]);
+  });
+
+  it('a YAML syntax error, with its line number', () => {
+    const e = configError(BASE.replace('listen: { port: 9100 }', 'listen: { port: 9100'));
+    expect(e.message).toMatch(/^stack\.yaml: \d+ problems?\n {2}- \(root\): YAML syntax error: .+ \(line 2\d:\d+\)/);
+    expect(e.issues[0]!.line).toBeGreaterThanOrEqual(20);
+  });
+
+  it('a duplicate key is a YAML error too', () => {
+    const e = configError(`${BASE}client: {}\n`);
+    expect(e.issues).toEqual([
+      { path: '(root)', message: 'YAML syntax error: Map keys must be unique (line 21:1)', line: 21, column: 1 },
+    ]);
+  });
+
+  it('every problem in one error, in file order', () => {
+    const e = configError(
+      BASE.replace('port: 7001', 'port: 0').replace('id: n2', 'id: n1').replace('listen: { port: 9100 }', 'listen: {}'),
+    );
+    expect(e.issues.map((i) => i.path)).toEqual(['group.members[0].port', 'group.members[1].id', 'client.listen.port']);
+  });
+
+  it('an empty file', () => {
+    expect(configError('# nothing\n').message).toBe(
+      'stack.yaml: 1 problem\n  - (root): the stack file is empty; expected group, service, client, substrates',
+    );
+  });
+
+  it('a file that does not exist', async () => {
+    const missing = path.join(fixtures, 'nope.yaml');
+    await expect(loadStack(missing)).rejects.toThrow(`${missing}: 1 problem\n  - (root): file not found`);
+  });
+});
+
+describe('memberOf', () => {
+  const stack = parseStack(BASE, 'stack.yaml');
+
+  it('finds a member by id', () => {
+    expect(memberOf(stack, 'n2')).toEqual({ id: 'n2', host: '127.0.0.1', port: 7002, clientPort: 7102 });
+  });
+
+  it('lists the known ids for an unknown member id', () => {
+    expect(() => memberOf(stack, 'n4')).toThrow(ConfigError);
+    expect(() => memberOf(stack, 'n4')).toThrow(
+      'group g: 1 problem\n  - group.members: no member with id "n4"; known member ids: n1, n2, n3 (hint: did you mean "n1"?)',
+    );
+  });
+});

@@ -1,0 +1,237 @@
+import { z } from 'zod';
+import type { PathSegment } from './issues';
+import type { ServiceSection, Stack } from './stack';
+
+const LOOPBACK = '127.0.0.1';
+
+const port = z
+  .number()
+  .int()
+  .superRefine((value, ctx) => {
+    if (value < 1 || value > 65535)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a port number 1..65535, got ${value}` });
+  });
+const positiveMs = z.number().int().positive();
+const nonEmpty = z.string().min(1);
+const argv = z.array(nonEmpty).min(1);
+const pluginOptions = z.record(z.unknown());
+
+const hostPort = z.object({ host: nonEmpty, port }).strict();
+
+const member = z.object({ id: nonEmpty, host: nonEmpty, port, clientPort: port, adminPort: port.optional() }).strict();
+
+const group = z
+  .object({
+    name: nonEmpty,
+    members: z.array(member).min(1),
+    partition: z.enum(['primary-component', 'fail-stop']).default('primary-component'),
+  })
+  .strict()
+  .superRefine((g, ctx) => {
+    const ids = new Map<string, number>();
+    const endpoints = new Map<string, string>();
+    g.members.forEach((m, i) => {
+      const first = ids.get(m.id);
+      if (first !== undefined)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['members', i, 'id'],
+          message: `duplicate member id "${m.id}" (also group.members[${first}].id)`,
+          params: { hint: 'every member needs its own id' },
+        });
+      else ids.set(m.id, i);
+      const ports: Array<[string, number | undefined]> = [
+        ['port', m.port],
+        ['clientPort', m.clientPort],
+        ['adminPort', m.adminPort],
+      ];
+      for (const [field, p] of ports) {
+        if (p === undefined) continue;
+        const key = `${m.host}:${p}`;
+        const owner = endpoints.get(key);
+        if (owner)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['members', i, field],
+            message: `${key} is already used by ${owner}`,
+            params: { hint: 'every member port (port, clientPort, adminPort) needs its own host:port' },
+          });
+        else endpoints.set(key, `group.members[${i}].${field}`);
+      }
+    });
+    if (g.partition === 'fail-stop' && g.members.length !== 2)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['partition'],
+        message: `fail-stop is only allowed with exactly 2 members, this group has ${g.members.length}`,
+        params: {
+          hint: 'use primary-component: with 3 or more members a majority view keeps delivering, without split brain',
+        },
+      });
+  });
+
+const ordering = z.object({ plugin: nonEmpty.default('sequencer'), options: pluginOptions.optional() }).strict();
+
+const substrate = z
+  .object({ plugin: nonEmpty, options: pluginOptions.optional(), listen: hostPort.optional() })
+  .strict();
+
+const BOTH_TARGETS = 'endpoint { host, port } (connect to a running service) or command [argv] (start the service)';
+
+const service = z
+  .object({
+    endpoint: hostPort.optional(),
+    command: argv.optional(),
+    cwd: nonEmpty.optional(),
+    env: z.record(z.string()).optional(),
+    resetCommand: argv.optional(),
+    snapshot: z.object({ save: argv, load: argv }).strict().optional(),
+    recovery: z.enum(['none', 'replay', 'snapshot']).default('none'),
+    dataDir: nonEmpty.optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.endpoint && s.command)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['command'],
+        message: `service has both endpoint and command; give exactly one: ${BOTH_TARGETS}`,
+        params: { atKey: true },
+      });
+    if (!s.endpoint && !s.command)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `missing; give exactly one of ${BOTH_TARGETS}` });
+    if (!s.command)
+      for (const field of ['cwd', 'env'] as const)
+        if (s[field] !== undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [field],
+            message: `${field} only applies when the service is started by command`,
+            params: { atKey: true },
+          });
+    if (s.recovery === 'snapshot' && !s.snapshot)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['recovery'],
+        message: 'recovery snapshot needs service.snapshot { save, load }',
+        params: { hint: 'add the snapshot commands, or use recovery: replay' },
+      });
+  })
+  .transform((s) => s as ServiceSection);
+
+const client = z
+  .object({
+    listen: z.object({ host: nonEmpty.default(LOOPBACK), port }).strict(),
+    failoverTimeoutMs: positiveMs.default(10000),
+  })
+  .strict();
+
+const requireFields = (
+  ctx: z.RefinementCtx,
+  value: Record<string, unknown>,
+  fields: readonly string[],
+  why: string,
+  path: PathSegment[] = [],
+): void => {
+  for (const f of fields)
+    if (value[f] === undefined)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [...path, f], message: `missing; ${why}` });
+};
+
+const aaa = z
+  .object({
+    link: z
+      .object({
+        mode: z.enum(['none', 'hmac', 'tls']).default('none'),
+        keyFile: nonEmpty.optional(),
+        ca: nonEmpty.optional(),
+        cert: nonEmpty.optional(),
+        key: nonEmpty.optional(),
+      })
+      .strict()
+      .default({}),
+    clients: z
+      .object({
+        mode: z.enum(['none', 'token', 'tls']).default('none'),
+        tokensFile: nonEmpty.optional(),
+        ca: nonEmpty.optional(),
+        cert: nonEmpty.optional(),
+        key: nonEmpty.optional(),
+      })
+      .strict()
+      .default({}),
+    policy: z.union([nonEmpty, z.array(z.unknown())]).optional(),
+    audit: z.object({ file: nonEmpty, maxBytes: z.number().int().positive().optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((a, ctx) => {
+    if (a.link.mode === 'hmac')
+      requireFields(ctx, a.link, ['keyFile'], 'link mode hmac needs keyFile (the shared group key)', ['link']);
+    if (a.link.mode === 'tls')
+      requireFields(ctx, a.link, ['ca', 'cert', 'key'], 'link mode tls needs ca, cert and key', ['link']);
+    if (a.clients.mode === 'token')
+      requireFields(ctx, a.clients, ['tokensFile'], 'clients mode token needs tokensFile', ['clients']);
+    if (a.clients.mode === 'tls')
+      for (const f of ['ca', 'cert', 'key'] as const)
+        if (a.clients[f] === undefined && a.link[f] === undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['clients', f],
+            message: `missing; clients mode tls needs ${f} (here or in aaa.link)`,
+          });
+  });
+
+const timeouts = z
+  .object({
+    heartbeatMs: positiveMs.default(100),
+    suspectMs: positiveMs.default(1000),
+    connectMs: positiveMs.default(2000),
+    requestMs: positiveMs.default(30000),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.suspectMs <= t.heartbeatMs)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['suspectMs'],
+        message: `suspectMs (${t.suspectMs}) must be larger than heartbeatMs (${t.heartbeatMs})`,
+        params: { hint: 'a member is suspected only after several missed heartbeats' },
+      });
+  });
+
+const admin = z.object({ host: nonEmpty.default(LOOPBACK), enabled: z.boolean().default(true) }).strict();
+
+/** The zod schema of a stack file (input: the parsed YAML; output: a `Stack`). */
+export const stackSchema = z
+  .object({
+    group,
+    ordering: ordering.default({}),
+    substrate: substrate.optional(),
+    substrates: z.array(substrate).min(1).optional(),
+    service,
+    client,
+    aaa: aaa.optional(),
+    timeouts: timeouts.default({}),
+    admin: admin.default({}),
+    onDivergence: z.enum(['report', 'evict']).default('report'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (s.substrate && s.substrates)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['substrate'],
+        message: 'give either substrate (one) or substrates (a list), not both',
+        params: { atKey: true },
+      });
+    if (!s.substrate && !s.substrates)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['substrates'],
+        message: 'missing; expected a list of substrates (or a single substrate:)',
+      });
+  })
+  .transform(({ substrate: single, substrates, ...rest }): Stack => ({
+    ...rest,
+    substrates: substrates ?? (single ? [single] : []),
+  }));

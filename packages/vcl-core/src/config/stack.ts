@@ -1,0 +1,210 @@
+import type { PartitionMode } from '../contracts/ordering';
+
+// The typed form of a stack file, after validation and with every default filled in. The zod
+// schema in stack-schema.ts produces exactly this shape.
+
+/** A TCP address. */
+export interface HostPort {
+  /** Host name or IP address (loopback or a name). */
+  readonly host: string;
+  /** TCP port, 1..65535. */
+  readonly port: number;
+}
+
+/** One configured group member. */
+export interface MemberConfig {
+  /** Member id, unique in the group (`n1`). */
+  readonly id: string;
+  /** Host name or address of the member's ports. */
+  readonly host: string;
+  /** Member<->member link port, 1..65535. */
+  readonly port: number;
+  /** Port where client-side interceptors connect to this member, 1..65535. */
+  readonly clientPort: number;
+  /** Port of this member's admin/metrics endpoint; no endpoint when absent. */
+  readonly adminPort?: number;
+}
+
+/** `group:` the replica group. */
+export interface GroupSection {
+  /** Group name, for logs and `vcl status`. */
+  readonly name: string;
+  /** The configured members (at least one; ids and host:port pairs unique). */
+  readonly members: readonly MemberConfig[];
+  /** Which views may deliver; default `primary-component`; `fail-stop` only with exactly 2 members. */
+  readonly partition: PartitionMode;
+}
+
+/** Plugin options: plain data from the stack file, validated by the plugin's `create`. */
+export type PluginOptions = Readonly<Record<string, unknown>>;
+
+/** `ordering:` the ordering (group communication) plugin. */
+export interface OrderingSection {
+  /** Plugin short name (`sequencer`, `tokenring`) or package name; default `sequencer`. */
+  readonly plugin: string;
+  /** Passed untouched to the plugin's `create`; absent when not given. */
+  readonly options?: PluginOptions;
+}
+
+/** One entry of `substrates:` (or the single `substrate:` shorthand). */
+export interface SubstrateSection {
+  /** Plugin short name (`tcp`, `http`, `cli`) or package name. */
+  readonly plugin: string;
+  /** Passed untouched to the plugin's `create`; absent when not given. */
+  readonly options?: PluginOptions;
+  /** Where the client-side interceptor listens for this substrate; default `client.listen`. */
+  readonly listen?: HostPort;
+}
+
+/** How a replica's service is reached: a running endpoint, or a command that starts it. */
+export type ServiceTarget =
+  | {
+      /** Connect to an already running service at this address. */
+      readonly endpoint: HostPort;
+      readonly command?: undefined;
+      readonly cwd?: undefined;
+      readonly env?: undefined;
+    }
+  | {
+      readonly endpoint?: undefined;
+      /** Start the service with this argv (first element is the program). */
+      readonly command: readonly string[];
+      /** Working directory of the command; default the interceptor's. */
+      readonly cwd?: string;
+      /** Extra environment variables for the command; default none. */
+      readonly env?: Readonly<Record<string, string>>;
+    };
+
+/** Commands that save and load the service's state. */
+export interface SnapshotCommands {
+  /** argv that writes a snapshot of the service's state to its standard output. */
+  readonly save: readonly string[];
+  /** argv that loads a snapshot from its standard input into the service. */
+  readonly load: readonly string[];
+}
+
+/** How a restarted replica gets back the state of the group. */
+export type RecoveryMode =
+  /** Nothing is transferred; the service is expected to be stateless or externally restored. */
+  | 'none'
+  /** The ordered requests are replayed to a freshly reset service. */
+  | 'replay'
+  /** A snapshot is taken at a member and loaded at the joiner (needs `snapshot`). */
+  | 'snapshot';
+
+/** `service:` the replicated service, as each member's service-side interceptor reaches it. */
+export type ServiceSection = ServiceTarget & {
+  /** argv that resets the service to its initial state; default none. */
+  readonly resetCommand?: readonly string[];
+  /** Snapshot commands; required when `recovery` is `snapshot`. */
+  readonly snapshot?: SnapshotCommands;
+  /** How a restarted replica recovers; default `none`. */
+  readonly recovery: RecoveryMode;
+  /** Directory for the member's own files (logs, snapshots); default none. */
+  readonly dataDir?: string;
+};
+
+/** `client:` the client-side interceptor. */
+export interface ClientSection {
+  /** Where it accepts the real clients; `host` defaults to `127.0.0.1`. */
+  readonly listen: HostPort;
+  /** How long it tries to reach another member before failing a client; default 10000 ms. */
+  readonly failoverTimeoutMs: number;
+}
+
+/** `aaa.link:` integrity and authentication of member<->member and interceptor links. */
+export interface LinkAuth {
+  /** `none` (default), `hmac` (shared group key, HMAC per frame) or `tls` (mutual TLS). */
+  readonly mode: 'none' | 'hmac' | 'tls';
+  /** The shared group key file; required with `hmac`. */
+  readonly keyFile?: string;
+  /** CA certificate file; required with `tls`. */
+  readonly ca?: string;
+  /** This member's certificate file; required with `tls`. */
+  readonly cert?: string;
+  /** This member's private key file; required with `tls`. */
+  readonly key?: string;
+}
+
+/** `aaa.clients:` authentication of client-side interceptors. */
+export interface ClientAuth {
+  /** `none` (default), `token` (bearer tokens) or `tls` (client certificates). */
+  readonly mode: 'none' | 'token' | 'tls';
+  /** File of accepted tokens; required with `token`. */
+  readonly tokensFile?: string;
+  /** CA file for client certificates; with `tls`, defaults to `aaa.link.ca`. */
+  readonly ca?: string;
+  /** Server certificate file; with `tls`, defaults to `aaa.link.cert`. */
+  readonly cert?: string;
+  /** Server private key file; with `tls`, defaults to `aaa.link.key`. */
+  readonly key?: string;
+}
+
+/** `aaa.audit:` the audit trail. */
+export interface AuditSection {
+  /** The append-only audit file. */
+  readonly file: string;
+  /** Size at which the file is rotated; default no rotation. */
+  readonly maxBytes?: number;
+}
+
+/** `aaa:` authentication, authorization and auditing. */
+export interface AaaSection {
+  /** Link integrity; default `{ mode: none }`. */
+  readonly link: LinkAuth;
+  /** Client authentication; default `{ mode: none }`. */
+  readonly clients: ClientAuth;
+  /** Access policy: a list of rules (given to the policy plugin), or a policy file name; default allow all. */
+  readonly policy?: readonly unknown[] | string;
+  /** Audit trail; default none. */
+  readonly audit?: AuditSection;
+}
+
+/** `timeouts:` failure detection and I/O limits, in milliseconds. */
+export interface TimeoutsSection {
+  /** Period of liveness messages between members; default 100. */
+  readonly heartbeatMs: number;
+  /** Silence after which a member is suspected to have failed; default 1000. */
+  readonly suspectMs: number;
+  /** Limit for opening a connection; default 2000. */
+  readonly connectMs: number;
+  /** Limit for one request to the service; default 30000. */
+  readonly requestMs: number;
+}
+
+/** `admin:` the per-member admin/metrics endpoint (port: `group.members[].adminPort`). */
+export interface AdminSection {
+  /** Address the admin endpoint binds to; default `127.0.0.1`. */
+  readonly host: string;
+  /** Whether members with an `adminPort` serve it; default true. */
+  readonly enabled: boolean;
+}
+
+/** What a member does when its replica's output differs from the majority's. */
+export type DivergencePolicy =
+  /** Log and audit it, keep serving (default). */
+  | 'report'
+  /** Leave the group, so the diverged replica serves no client. */
+  | 'evict';
+
+/** A validated stack file: one replicated deployment. */
+export interface Stack {
+  /** The group and its members. */
+  readonly group: GroupSection;
+  /** The ordering plugin; default `{ plugin: sequencer }`. */
+  readonly ordering: OrderingSection;
+  /** The substrates (at least one); the file may say `substrate:` for a single one. */
+  readonly substrates: readonly SubstrateSection[];
+  /** The replicated service. */
+  readonly service: ServiceSection;
+  /** The client-side interceptor. */
+  readonly client: ClientSection;
+  /** Authentication, authorization and auditing; absent means none. */
+  readonly aaa?: AaaSection;
+  /** Timeouts; every field has a default. */
+  readonly timeouts: TimeoutsSection;
+  /** Admin endpoint settings; every field has a default. */
+  readonly admin: AdminSection;
+  /** Divergence policy; default `report`. */
+  readonly onDivergence: DivergencePolicy;
+}

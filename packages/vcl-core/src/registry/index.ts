@@ -1,0 +1,2 @@
+export * from './builtins';
+export * from './plugin-registry';
