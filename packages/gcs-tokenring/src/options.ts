@@ -1,4 +1,4 @@
-import { ConfigError, token, type ConfigIssue } from '@vcl/core';
+import { parseOptions, token, z } from '@vcl/core';
 
 /** Options of the token ring ordering plugin. Every field is optional; defaults are stated per field. */
 export interface TokenRingOptions {
@@ -22,7 +22,7 @@ export interface TokenRingOptions {
   readonly mergeMs?: number;
   /** Most messages stamped during one token rotation, shared by backlog (Totem's window_size). Default 50. */
   readonly window?: number;
-  /** Most messages one member stamps per token visit (Totem's max_messages). Default 17. */
+  /** Most messages one member stamps per token visit (Totem's max_messages). Default 17 (at most `window`). */
   readonly maxPerVisit?: number;
   /**
    * Consecutive rotations a member may go without receiving what the ring stamped before it is
@@ -56,64 +56,58 @@ export const TOKEN_RING_DEFAULTS: ResolvedTokenRingOptions = Object.freeze({
 /** The token under which `tokenRing()` registers its resolved options. */
 export const TOKEN_RING_OPTIONS = token<ResolvedTokenRingOptions>('@vcl/gcs-tokenring:Options');
 
-const INTEGER_FIELDS = new Set<keyof TokenRingOptions>([
-  'window',
-  'maxPerVisit',
-  'failToReceiveRotations',
-  'stateChunkBytes',
-]);
+const ms = (max: number) => z.number().positive().max(max).optional();
+const int = (min: number, max: number) => z.number().int().min(min).max(max).optional();
+
+/** The schema of `TokenRingOptions` (strict: unknown keys are errors with a "did you mean" hint). */
+export const tokenRingOptionsSchema = z
+  .object({
+    tokenLossMs: ms(600_000),
+    tokenRetransmitMs: ms(60_000),
+    holdMs: ms(60_000),
+    joinMs: ms(60_000),
+    consensusMs: ms(600_000),
+    mergeMs: ms(600_000),
+    window: int(1, 100_000),
+    maxPerVisit: int(1, 100_000),
+    failToReceiveRotations: int(1, 1_000_000),
+    stateChunkBytes: int(1024, 2 ** 30),
+    stateRetransmitMs: ms(60_000),
+  })
+  .strict()
+  .transform((o) => {
+    const out = { ...TOKEN_RING_DEFAULTS, ...stripUndefined(o) };
+    // A small window given alone brings the per-visit default down with it.
+    if (o.maxPerVisit === undefined) out.maxPerVisit = Math.min(out.maxPerVisit, out.window);
+    return out;
+  })
+  .superRefine((o, ctx) => {
+    const issue = (path: string, message: string, hint: string) =>
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [path], message, params: { hint } });
+    if (o.tokenRetransmitMs >= o.tokenLossMs)
+      issue(
+        'tokenRetransmitMs',
+        `must be less than tokenLossMs (${o.tokenLossMs}), got ${o.tokenRetransmitMs}`,
+        'a lost hop must be re-sent before the token counts as lost',
+      );
+    if (o.joinMs >= o.consensusMs)
+      issue(
+        'joinMs',
+        `must be less than consensusMs (${o.consensusMs}), got ${o.joinMs}`,
+        "members must hear each other's joins before giving up on each other",
+      );
+    if (o.maxPerVisit > o.window)
+      issue('maxPerVisit', `must be at most window (${o.window}), got ${o.maxPerVisit}`, 'a visit stamps within the window');
+  });
 
 /**
- * Validates options given in code or in a stack file and fills in the defaults. Throws `ConfigError`
- * listing every bad field.
+ * Validates plain option data (from a stack file or code; `undefined` means none) and fills in the
+ * defaults. Throws an `OptionsError` (a `ConfigError`) listing every bad field under `source`.
  */
 export function parseTokenRingOptions(input: unknown, source = 'tokenring options'): ResolvedTokenRingOptions {
-  if (input === undefined || input === null) return TOKEN_RING_DEFAULTS;
-  if (typeof input !== 'object' || Array.isArray(input))
-    throw new ConfigError(source, [{ path: '(root)', message: `expected an object, got ${describe(input)}` }]);
-  const issues: ConfigIssue[] = [];
-  const given = input as Record<string, unknown>;
-  const out: Record<string, number> = { ...TOKEN_RING_DEFAULTS };
-  for (const [key, value] of Object.entries(given)) {
-    if (!(key in TOKEN_RING_DEFAULTS)) {
-      issues.push({
-        path: key,
-        message: 'unknown option',
-        hint: `known options: ${Object.keys(TOKEN_RING_DEFAULTS).join(', ')}`,
-      });
-      continue;
-    }
-    if (value === undefined) continue;
-    const integer = INTEGER_FIELDS.has(key as keyof TokenRingOptions);
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-      issues.push({
-        path: key,
-        message: `expected a positive ${integer ? 'integer' : 'number'}, got ${describe(value)}`,
-      });
-      continue;
-    }
-    out[key] = value;
-  }
-  if (issues.length === 0) {
-    const o = out as ResolvedTokenRingOptions;
-    if (o.tokenRetransmitMs >= o.tokenLossMs)
-      issues.push({
-        path: 'tokenRetransmitMs',
-        message: `must be less than tokenLossMs (${o.tokenLossMs}), got ${o.tokenRetransmitMs}`,
-      });
-    if (o.joinMs >= o.consensusMs)
-      issues.push({ path: 'joinMs', message: `must be less than consensusMs (${o.consensusMs}), got ${o.joinMs}` });
-    if (o.maxPerVisit > o.window)
-      issues.push({ path: 'maxPerVisit', message: `must be at most window (${o.window}), got ${o.maxPerVisit}` });
-  }
-  if (issues.length) throw new ConfigError(source, issues);
-  return Object.freeze(out) as ResolvedTokenRingOptions;
+  return Object.freeze(parseOptions(tokenRingOptionsSchema, input ?? {}, source));
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'object') return 'an object';
-  return String(v);
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,5 +1,4 @@
-import { ByteReader, ByteWriter } from './codec';
-import type { Ordered } from '@vcl/core';
+import { MalformedFrameError, type BodyReader, type BodyWriter, type Ordered } from '@vcl/core';
 
 interface Entry {
   readonly index: number;
@@ -47,26 +46,28 @@ export class SenderTable {
   }
 
   /** Appends the table to `w`. */
-  write(w: ByteWriter): void {
-    w.uint(this.entries.size);
+  write(w: BodyWriter): void {
+    w.varint(this.entries.size);
     for (const e of this.entries.values()) {
-      w.uint(e.index).uint(e.inc).uint(e.last).uint(e.recent.size);
-      for (const [fifo, at] of e.recent) w.uint(fifo).uint(at.view).uint(at.seq);
+      w.varint(e.index).varint(e.inc).varint(e.last).varint(e.recent.size);
+      for (const [fifo, at] of e.recent) w.varint(fifo).varint(at.view).varint(at.seq);
     }
   }
 
   /** Replaces the table with one read from `r` (written by `write`). */
-  read(r: ByteReader, members: number): void {
+  read(r: BodyReader, members: number): void {
     this.entries.clear();
-    const n = r.bounded(r.remaining, 'sender count');
+    const n = r.varint('sender count');
     for (let i = 0; i < n; i++) {
-      const index = r.bounded(members - 1, 'member index');
-      const inc = r.uint();
-      const e: Entry = { index, inc, last: r.uint(), recent: new Map() };
-      const m = r.bounded(r.remaining, 'record count');
+      const index = r.varint('sender index');
+      if (index >= members) throw new MalformedFrameError(`sender table: member index ${index}`);
+      const inc = r.varint('sender inc');
+      const e: Entry = { index, inc, last: r.varint('last fifo'), recent: new Map() };
+      const m = r.varint('record count');
+      if (m > r.remaining) throw new MalformedFrameError(`sender table: ${m} records in ${r.remaining} bytes`);
       for (let j = 0; j < m; j++) {
-        const fifo = r.uint();
-        e.recent.set(fifo, { view: r.uint(), seq: r.uint() });
+        const fifo = r.varint('fifo');
+        e.recent.set(fifo, { view: r.varint('view'), seq: r.varint('seq') });
       }
       this.entries.set(`${index}:${inc}`, e);
     }

@@ -80,6 +80,8 @@
  */
 import { inject, injectable } from 'tsyringe';
 import {
+  BodyReader,
+  BodyWriter,
   CLOCK,
   ConfigError,
   GROUP,
@@ -102,7 +104,6 @@ import {
   type Timer,
   type View,
 } from '@vcl/core';
-import { ByteReader, ByteWriter } from './codec';
 import { TOKEN_RING_OPTIONS, type ResolvedTokenRingOptions } from './options';
 import {
   decidePlan,
@@ -238,6 +239,7 @@ export class TokenRing implements OrderingProtocol {
   private senders: SenderTable;
 
   private fifo = 0;
+  private installing?: Promise<void>;
   private backlog: Outbound[] = [];
   private readonly outstanding = new Map<number, Outbound>();
 
@@ -754,7 +756,7 @@ export class TokenRing implements OrderingProtocol {
     this.requestGaps(t, e, plan.end);
     this.detectStall(r, t, plan.end);
     if (this.ring !== r) return;
-    if (!r.installed && Math.min(...t.arus) >= plan.end) this.install(r);
+    if (!r.installed && !this.installing && Math.min(...t.arus) >= plan.end) this.install(r);
     if (this.ring !== r) return;
     t.ready[r.pos] = r.ready;
     if (t.ready.every(Boolean)) {
@@ -786,7 +788,7 @@ export class TokenRing implements OrderingProtocol {
     t.arus[r.pos] = r.myAru;
     this.requestGaps(t, r.myAru, t.seq);
     const safe = Math.min(...t.arus);
-    this.deliverUpTo(safe, r.newView!.view.id);
+    if (!this.installing) this.deliverUpTo(safe, r.newView!.view.id);
     if (this.ring !== r) return;
     t.dlv[r.pos] = this.delivered;
     this.collect(Math.min(...t.dlv));
@@ -1055,10 +1057,12 @@ export class TokenRing implements OrderingProtocol {
       if (this.ring !== r) return;
       this.requeue([...this.outstanding.values()]);
       this.commitView(r);
+      r.ready = true;
       if (r.provider === this.me) this.captureState(r);
     } else if (r.provider === undefined) {
       // The group's first view: nothing to transfer.
       this.commitView(r);
+      r.ready = true;
     } else {
       this.log.debug({ view: view.id, cut: plan.end, provider: this.ids[r.provider] }, 'waiting for state');
       const inc = r.incoming;
@@ -1077,7 +1081,6 @@ export class TokenRing implements OrderingProtocol {
     this.accepted = undefined;
     this.resetStore(r.key.ballot, nv.record.cut);
     r.myAru = nv.record.cut;
-    r.ready = true;
     this.stats.views++;
     this.log.info({ view: nv.view.id, members: nv.view.members, cut: nv.view.cut }, 'view installed');
     try {
@@ -1089,7 +1092,7 @@ export class TokenRing implements OrderingProtocol {
 
   private captureState(r: Ring): void {
     const cut = r.plan!.end;
-    const w = new ByteWriter(256);
+    const w = new BodyWriter(256);
     this.senders.write(w);
     const table = w.finish().slice();
     let captured: Uint8Array | Promise<Uint8Array>;
@@ -1101,7 +1104,7 @@ export class TokenRing implements OrderingProtocol {
     Promise.resolve(captured).then(
       (state) => {
         if (this.ring !== r) return;
-        const bundle = new ByteWriter(table.length + state.length + 16).bytes(table).bytes(state).finish();
+        const bundle = new BodyWriter(table.length + state.length + 16).bytes(table).bytes(state).finish();
         const size = this.options.stateChunkBytes;
         const chunks: Uint8Array[] = [];
         for (let off = 0; off === 0 || off < bundle.length; off += size) chunks.push(bundle.slice(off, off + size));
@@ -1172,33 +1175,20 @@ export class TokenRing implements OrderingProtocol {
         all.set(c, off);
         off += c.length;
       }
-      const rd = new ByteReader(all);
-      const tableBytes = rd.bytes();
-      state = rd.bytes();
+      const rd = new BodyReader(all, 'state transfer');
+      const tableBytes = rd.bytes('sender table');
+      state = rd.bytes('state').slice();
       rd.end();
-      table.read(new ByteReader(tableBytes), this.ids.length);
+      const tr = new BodyReader(tableBytes, 'sender table');
+      table.read(tr, this.ids.length);
+      tr.end();
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'malformed state transfer; starting a new round');
       this.enterGather('malformed state transfer');
       return;
     }
-    let installing: void | Promise<void>;
-    try {
-      installing = this.hook?.install(state, cut);
-    } catch (err) {
-      installing = Promise.reject(err);
-    }
-    Promise.resolve(installing).then(
-      () => this.finishJoin(r, table),
-      (err) => {
-        this.log.error({ err: (err as Error)?.message, cut }, 'state install failed');
-        this.finishJoin(r, table);
-      },
-    );
-  }
-
-  private finishJoin(r: Ring, table: SenderTable): void {
-    if (this.ring !== r || r.ready) return;
+    if (this.ring !== r) return;
+    // The joiner installs the view, then the state at its cut, then delivers.
     this.senders = table;
     this.commitView(r);
     // Broadcasts stamped in views this member missed: the group's sender table says which were
@@ -1215,7 +1205,24 @@ export class TokenRing implements OrderingProtocol {
       }
     }
     this.requeue(again);
-    this.sendWant(r);
+    let installing: void | Promise<void>;
+    try {
+      installing = this.hook?.install(state, cut);
+    } catch (err) {
+      installing = Promise.reject(err);
+    }
+    const done = Promise.resolve(installing).then(
+      () => undefined,
+      (err) => this.log.error({ err: (err as Error)?.message, cut }, 'state install failed'),
+    );
+    // Nothing is delivered until the application has the state, even if the ring changes meanwhile.
+    this.installing = done;
+    void done.then(() => {
+      if (this.installing === done) this.installing = undefined;
+      if (this.ring !== r || this.state === 'stopped') return;
+      r.ready = true;
+      this.sendWant(r);
+    });
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
-import { MalformedFrameError } from '@vcl/core';
-import { ByteReader, ByteWriter } from './codec';
+import { BodyReader, BodyWriter, MalformedFrameError } from '@vcl/core';
 
 // The token ring's wire messages and their binary layouts. Members are named by their index in the
 // configured member list, so a message is a handful of varints plus payload bytes.
@@ -214,43 +213,47 @@ export type WireMsg =
   | StateMsg
   | StateAckMsg;
 
-/** Encodes a message. */
+/** Encodes a message (fields through @vcl/core's link body codec). */
 export function encode(msg: WireMsg): Uint8Array {
-  const w = new ByteWriter(msg.kind === Kind.Data ? msg.payload.length + 32 : 64);
+  const w = new BodyWriter(msg.kind === Kind.Data ? msg.payload.length + 32 : 64);
   w.u8(WIRE_VERSION).u8(msg.kind);
   switch (msg.kind) {
     case Kind.Join:
-      w.uint(msg.inc).uint(msg.promised).uint(msg.gather);
+      w.varint(msg.inc).varint(msg.promised).varint(msg.gather);
       writeRefs(w, msg.proc);
-      w.uints(msg.fail);
+      writeUints(w, msg.fail);
       break;
     case Kind.Commit:
       writeRing(w, msg.ring);
       writeRefs(w, msg.members);
-      w.uint(msg.rotation).uint(msg.hop).uint(msg.infos.length);
+      w.varint(msg.rotation).varint(msg.hop).varint(msg.infos.length);
       for (const info of msg.infos) writeInfo(w, info);
       w.bool(msg.plan !== undefined);
       if (msg.plan) {
         const p = msg.plan;
         w.bool(p.primary);
         writeView(w, p.base);
-        w.uint(p.lo).uint(p.end).uint(p.nextId);
+        w.varint(p.lo).varint(p.end).varint(p.nextId);
       }
       break;
     case Kind.Token:
       writeRing(w, msg.ring);
-      w.uint(msg.tokenSeq).uint(msg.phase).uint(msg.seq);
-      w.uints(msg.arus).uints(msg.dlv);
-      w.uint(msg.ready.length);
+      w.varint(msg.tokenSeq).varint(msg.phase).varint(msg.seq);
+      writeUints(w, msg.arus);
+      writeUints(w, msg.dlv);
+      w.varint(msg.ready.length);
       for (const r of msg.ready) w.bool(r);
-      w.uints(msg.rtr).uints(msg.sent).uints(msg.backlog).uint(msg.hurry);
+      writeUints(w, msg.rtr);
+      writeUints(w, msg.sent);
+      writeUints(w, msg.backlog);
+      w.varint(msg.hurry);
       break;
     case Kind.Ack:
       writeRing(w, msg.ring);
-      w.bool(msg.commit).uint(msg.seq);
+      w.bool(msg.commit).varint(msg.seq);
       break;
     case Kind.Data:
-      w.uint(msg.tag).uint(msg.seq).uint(msg.sender).uint(msg.senderInc).uint(msg.fifo).bytes(msg.payload);
+      w.varint(msg.tag).varint(msg.seq).varint(msg.sender).varint(msg.senderInc).varint(msg.fifo).bytes(msg.payload);
       break;
     case Kind.Want:
     case Kind.Probe:
@@ -258,11 +261,11 @@ export function encode(msg: WireMsg): Uint8Array {
       break;
     case Kind.State:
       writeRing(w, msg.ring);
-      w.uint(msg.chunk).uint(msg.total).bytes(msg.bytes);
+      w.varint(msg.chunk).varint(msg.total).bytes(msg.bytes);
       break;
     case Kind.StateAck:
       writeRing(w, msg.ring);
-      w.uint(msg.got);
+      w.varint(msg.got);
       break;
   }
   return w.finish();
@@ -273,80 +276,80 @@ export function encode(msg: WireMsg): Uint8Array {
  * naming what was wrong (truncation, unknown kind or version, member index out of range).
  */
 export function decode(bytes: Uint8Array, members: number): WireMsg {
-  const r = new ByteReader(bytes);
-  const version = r.u8();
+  const r = new BodyReader(bytes, 'token ring message');
+  const version = r.u8('version');
   if (version !== WIRE_VERSION) throw new MalformedFrameError(`token ring message: unknown version ${version}`);
-  const kind = r.u8();
-  const index = (): number => r.bounded(members - 1, 'member index');
+  const kind = r.u8('kind');
   let msg: WireMsg;
   switch (kind) {
     case Kind.Join: {
-      const inc = r.uint();
-      const promised = r.uint();
-      const gather = r.uint();
+      const inc = r.varint('inc');
+      const promised = r.varint('promised');
+      const gather = r.varint('gather');
       const proc = readRefs(r, members);
-      const fail = r.uints(members, 'fail list');
-      for (const f of fail) if (f >= members) throw new MalformedFrameError(`token ring message: member index ${f}`);
+      const fail = readUints(r, members, 'fail');
+      for (const f of fail) checkIndex(f, members);
       msg = { kind, inc, promised, gather, proc, fail };
       break;
     }
     case Kind.Commit: {
       const ring = readRing(r);
       const refs = readRefs(r, members);
-      const rotation = r.uint();
+      const rotation = r.varint('rotation');
       if (rotation !== 1 && rotation !== 2) throw new MalformedFrameError(`token ring message: rotation ${rotation}`);
-      const hop = r.uint();
-      const n = r.bounded(members, 'info count');
+      const hop = r.varint('hop');
+      const n = bounded(r, members, 'info count');
       const infos: MemberInfo[] = [];
       for (let i = 0; i < n; i++) infos.push(readInfo(r, members));
       let plan: Plan | undefined;
-      if (r.bool()) {
-        const primary = r.bool();
+      if (r.bool('has plan')) {
+        const primary = r.bool('primary');
         const base = readView(r);
-        plan = { primary, base, lo: r.uint(), end: r.uint(), nextId: r.uint() };
+        plan = { primary, base, lo: r.varint('lo'), end: r.varint('end'), nextId: r.varint('nextId') };
       }
       msg = { kind, ring, members: refs, rotation, hop, infos, plan };
       break;
     }
     case Kind.Token: {
       const ring = readRing(r);
-      const tokenSeq = r.uint();
-      const phase = r.bounded(1, 'phase');
-      const seq = r.uint();
-      const arus = r.uints(members, 'aru list');
-      const dlv = r.uints(members, 'delivered list');
-      const nReady = r.bounded(members, 'ready count');
+      const tokenSeq = r.varint('tokenSeq');
+      const phase = bounded(r, 1, 'phase');
+      const seq = r.varint('seq');
+      const arus = readUints(r, members, 'arus');
+      const dlv = readUints(r, members, 'dlv');
+      const nReady = bounded(r, members, 'ready count');
       const ready: boolean[] = [];
-      for (let i = 0; i < nReady; i++) ready.push(r.bool());
-      const rtr = r.uints(1 << 16, 'retransmission list');
-      const sent = r.uints(members, 'sent list');
-      const backlog = r.uints(members, 'backlog list');
-      msg = { kind, ring, tokenSeq, phase, seq, arus, dlv, ready, rtr, sent, backlog, hurry: r.uint() };
+      for (let i = 0; i < nReady; i++) ready.push(r.bool('ready'));
+      const rtr = readUints(r, 1 << 16, 'rtr');
+      const sent = readUints(r, members, 'sent');
+      const backlog = readUints(r, members, 'backlog');
+      msg = { kind, ring, tokenSeq, phase, seq, arus, dlv, ready, rtr, sent, backlog, hurry: r.varint('hurry') };
       break;
     }
     case Kind.Ack:
-      msg = { kind, ring: readRing(r), commit: r.bool(), seq: r.uint() };
+      msg = { kind, ring: readRing(r), commit: r.bool('commit'), seq: r.varint('seq') };
       break;
-    case Kind.Data:
-      msg = {
-        kind,
-        tag: r.uint(),
-        seq: r.uint(),
-        sender: index(),
-        senderInc: r.uint(),
-        fifo: r.uint(),
-        payload: r.bytes(),
-      };
+    case Kind.Data: {
+      const tag = r.varint('tag');
+      const seq = r.varint('seq');
+      const sender = r.varint('sender');
+      checkIndex(sender, members);
+      const senderInc = r.varint('senderInc');
+      const fifo = r.varint('fifo');
+      msg = { kind, tag, seq, sender, senderInc, fifo, payload: r.bytes('payload').slice() };
       break;
+    }
     case Kind.Want:
     case Kind.Probe:
       msg = { kind, ring: readRing(r) };
       break;
-    case Kind.State:
-      msg = { kind, ring: readRing(r), chunk: r.uint(), total: r.uint(), bytes: r.bytes() };
+    case Kind.State: {
+      const ring = readRing(r);
+      msg = { kind, ring, chunk: r.varint('chunk'), total: r.varint('total'), bytes: r.bytes('state').slice() };
       break;
+    }
     case Kind.StateAck:
-      msg = { kind, ring: readRing(r), got: r.uint() };
+      msg = { kind, ring: readRing(r), got: r.varint('got') };
       break;
     default:
       throw new MalformedFrameError(`token ring message: unknown kind ${kind}`);
@@ -355,65 +358,93 @@ export function decode(bytes: Uint8Array, members: number): WireMsg {
   return msg;
 }
 
-function writeRing(w: ByteWriter, ring: RingKey): void {
-  w.uint(ring.ballot).uint(ring.repInc);
+function bounded(r: BodyReader, max: number, field: string): number {
+  const v = r.varint(field);
+  if (v > max) throw new MalformedFrameError(`token ring message: ${field} ${v} exceeds ${max}`);
+  return v;
 }
 
-function readRing(r: ByteReader): RingKey {
-  return { ballot: r.uint(), repInc: r.uint() };
+function checkIndex(index: number, members: number): void {
+  if (index >= members)
+    throw new MalformedFrameError(`token ring message: member index ${index} of a group of ${members}`);
 }
 
-function writeRefs(w: ByteWriter, refs: readonly MemberRef[]): void {
-  w.uint(refs.length);
-  for (const ref of refs) w.uint(ref.index).uint(ref.inc);
+function writeUints(w: BodyWriter, vs: readonly number[]): void {
+  w.varint(vs.length);
+  for (const v of vs) w.varint(v);
 }
 
-function readRefs(r: ByteReader, members: number): MemberRef[] {
-  const n = r.bounded(members, 'member count');
-  const out: MemberRef[] = [];
-  for (let i = 0; i < n; i++) out.push({ index: r.bounded(members - 1, 'member index'), inc: r.uint() });
+function readUints(r: BodyReader, maxCount: number, field: string): number[] {
+  const n = bounded(r, Math.min(maxCount, r.remaining), `${field} count`);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) out[i] = r.varint(field);
   return out;
 }
 
-function writeView(w: ByteWriter, v: ViewRecord): void {
-  w.uint(v.id).uint(v.ballot).uint(v.cut);
+function writeRing(w: BodyWriter, ring: RingKey): void {
+  w.varint(ring.ballot).varint(ring.repInc);
 }
 
-function readView(r: ByteReader): ViewRecord {
-  return { id: r.uint(), ballot: r.uint(), cut: r.uint() };
+function readRing(r: BodyReader): RingKey {
+  return { ballot: r.varint('ballot'), repInc: r.varint('repInc') };
 }
 
-function writeInfo(w: ByteWriter, info: MemberInfo): void {
-  w.uint(info.index).uint(info.inc).bool(info.view !== undefined);
+function writeRefs(w: BodyWriter, refs: readonly MemberRef[]): void {
+  w.varint(refs.length);
+  for (const ref of refs) w.varint(ref.index).varint(ref.inc);
+}
+
+function readRefs(r: BodyReader, members: number): MemberRef[] {
+  const n = bounded(r, members, 'member count');
+  const out: MemberRef[] = [];
+  for (let i = 0; i < n; i++) {
+    const index = r.varint('member index');
+    checkIndex(index, members);
+    out.push({ index, inc: r.varint('member inc') });
+  }
+  return out;
+}
+
+function writeView(w: BodyWriter, v: ViewRecord): void {
+  w.varint(v.id).varint(v.ballot).varint(v.cut);
+}
+
+function readView(r: BodyReader): ViewRecord {
+  return { id: r.varint('view id'), ballot: r.varint('view ballot'), cut: r.varint('view cut') };
+}
+
+function writeInfo(w: BodyWriter, info: MemberInfo): void {
+  w.varint(info.index).varint(info.inc).bool(info.view !== undefined);
   if (info.view) writeView(w, info.view);
-  w.uint(info.delivered).bool(info.accepted !== undefined);
+  w.varint(info.delivered).bool(info.accepted !== undefined);
   if (info.accepted) {
     const a = info.accepted;
-    w.uint(a.ballot);
+    w.varint(a.ballot);
     writeView(w, a.base);
-    w.uint(a.end).uint(a.nextId);
+    w.varint(a.end).varint(a.nextId);
   }
-  w.uint(info.heldTag).uint(info.held.length);
-  for (const [from, to] of info.held) w.uint(from).uint(to);
+  w.varint(info.heldTag).varint(info.held.length);
+  for (const [from, to] of info.held) w.varint(from).varint(to);
 }
 
-function readInfo(r: ByteReader, members: number): MemberInfo {
-  const index = r.bounded(members - 1, 'member index');
-  const inc = r.uint();
-  const view = r.bool() ? readView(r) : undefined;
-  const delivered = r.uint();
+function readInfo(r: BodyReader, members: number): MemberInfo {
+  const index = r.varint('info index');
+  checkIndex(index, members);
+  const inc = r.varint('info inc');
+  const view = r.bool('has view') ? readView(r) : undefined;
+  const delivered = r.varint('delivered');
   let accepted: AcceptedPlan | undefined;
-  if (r.bool()) {
-    const ballot = r.uint();
+  if (r.bool('has accepted')) {
+    const ballot = r.varint('accepted ballot');
     const base = readView(r);
-    accepted = { ballot, base, end: r.uint(), nextId: r.uint() };
+    accepted = { ballot, base, end: r.varint('accepted end'), nextId: r.varint('accepted nextId') };
   }
-  const heldTag = r.uint();
-  const n = r.bounded(Math.min(1 << 16, r.remaining), 'range count');
+  const heldTag = r.varint('heldTag');
+  const n = bounded(r, Math.min(1 << 16, r.remaining), 'range count');
   const held: [number, number][] = [];
   for (let i = 0; i < n; i++) {
-    const from = r.uint();
-    const to = r.uint();
+    const from = r.varint('range from');
+    const to = r.varint('range to');
     if (to < from) throw new MalformedFrameError(`token ring message: range [${from}, ${to}]`);
     held.push([from, to]);
   }
