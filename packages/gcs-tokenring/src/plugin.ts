@@ -29,5 +29,5 @@ export const registration: PluginRegistration = {
   name: TOKEN_RING_NAME,
   packageName: '@vcl/gcs-tokenring',
   description: 'rotating token total order (Totem single-ring style): safe delivery, flow control, primary component',
-  create: (options: unknown) => tokenRing(parseTokenRingOptions(options, 'ordering.options (tokenring)')),
+  create: (options: unknown) => tokenRing(parseTokenRingOptions(options, 'ordering.options')),
 };
