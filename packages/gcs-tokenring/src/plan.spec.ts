@@ -10,15 +10,14 @@ import {
 import type { MemberInfo, ViewRecord } from './wire';
 
 const V3: ViewRecord = { id: 3, ballot: 5 * 1024, cut: 10 };
-const V4: ViewRecord = { id: 4, ballot: 7 * 1024 + 1, cut: 20 };
 
 function info(index: number, over: Partial<MemberInfo> = {}): MemberInfo {
-  return { index, inc: 1, delivered: 0, heldTag: 0, held: [], ...over };
+  return { index, inc: 1, delivered: 0, holdings: [], ...over };
 }
 
 /** A transitional member of V3 that delivered `delivered` and holds `held` of V3's ring. */
 function inV3(index: number, delivered: number, held: [number, number][] = []): MemberInfo {
-  return info(index, { view: V3, delivered, heldTag: V3.ballot, held });
+  return info(index, { view: V3, delivered, holdings: [{ tag: V3.ballot, ranges: held }] });
 }
 
 describe('decidePlan', () => {
@@ -71,8 +70,8 @@ describe('decidePlan', () => {
     const plan = decidePlan(
       [
         inV3(0, 11, [[11, 16]]),
-        info(1, { view: V3, delivered: 11, accepted, heldTag: V3.ballot, held: [[11, 13]] }),
-        info(2, { view: V3, delivered: 11, accepted: older, heldTag: V3.ballot, held: [[11, 15]] }),
+        info(1, { view: V3, delivered: 11, accepted, holdings: [{ tag: V3.ballot, ranges: [[11, 13]] }] }),
+        info(2, { view: V3, delivered: 11, accepted: older, holdings: [{ tag: V3.ballot, ranges: [[11, 15]] }] }),
       ],
       3,
       false,
@@ -83,7 +82,7 @@ describe('decidePlan', () => {
   it('recomputes the end when the accepted plan is no longer held (it cannot have been installed)', () => {
     const accepted = { ballot: 9 * 1024, base: V3, end: 18, nextId: 6 };
     const plan = decidePlan(
-      [inV3(0, 11, [[11, 14]]), info(1, { view: V3, delivered: 11, accepted, heldTag: V3.ballot, held: [[11, 14]] })],
+      [inV3(0, 11, [[11, 14]]), info(1, { view: V3, delivered: 11, accepted, holdings: [{ tag: V3.ballot, ranges: [[11, 14]] }] })],
       3,
       false,
     );
@@ -91,16 +90,32 @@ describe('decidePlan', () => {
     expect(plan.nextId).toBe(7);
   });
 
-  it('ignores accepted plans of older bases and blocks on a plan for a view nobody present installed', () => {
+  it('ignores accepted plans of older bases', () => {
     const stale = { ballot: 2 * 1024, base: { id: 2, ballot: 1024, cut: 0 }, end: 99, nextId: 3 };
     expect(decidePlan([inV3(0, 12, [[11, 12]]), info(1, { accepted: stale }), inV3(2, 12)], 3, false)).toMatchObject({
       primary: true,
       end: 12,
     });
-    const ahead = { ballot: 9 * 1024, base: V4, end: 25, nextId: 5 };
-    expect(decidePlan([inV3(0, 12), inV3(1, 12, [[11, 12]]), info(2, { accepted: ahead })], 3, false).primary).toBe(
+  });
+
+  it('finishes the base at the cut of a later view only absent members installed', () => {
+    // V4 (cut 14) was installed by members now gone; a round based on it was accepted here.
+    const v4 = { id: 4, ballot: 7 * 1024 + 1, cut: 14 };
+    const onV4 = { ballot: 9 * 1024, base: v4, end: 14, nextId: 5 };
+    const sameBase = { ballot: 10 * 1024, base: V3, end: 16, nextId: 6 };
+    const infos = [
+      info(0, { view: V3, delivered: 11, accepted: onV4, holdings: [{ tag: V3.ballot, ranges: [[11, 16]] }] }),
+      info(1, { view: V3, delivered: 12, accepted: sameBase, holdings: [{ tag: V3.ballot, ranges: [[11, 16]] }] }),
+      inV3(2, 12, [[11, 12]]),
+    ];
+    expect(decidePlan(infos, 3, false)).toEqual({ primary: true, base: V3, lo: 11, end: 14, nextId: 7 });
+    // Not held any more, or the later view's own ring moved on: this side cannot finish it.
+    expect(decidePlan([info(0, { ...infos[0]!, holdings: [{ tag: V3.ballot, ranges: [[11, 12]] }] }), inV3(1, 11, [[11, 12]]), inV3(2, 11)], 3, false).primary).toBe(false);
+    expect(decidePlan([info(0, { ...infos[0]!, accepted: { ...onV4, end: 15 } }), infos[2]!], 3, false).primary).toBe(
       false,
     );
+    // A transitional member already past that cut contradicts it: wait.
+    expect(decidePlan([infos[0]!, inV3(1, 15, [[11, 16]]), inV3(2, 12)], 3, false).primary).toBe(false);
   });
 
   it('numbers the next view above every view and plan it hears of', () => {

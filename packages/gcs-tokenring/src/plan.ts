@@ -31,7 +31,9 @@ export function sameView(a: ViewRecord | undefined, b: ViewRecord | undefined): 
  * `end`: if some member accepted a plan for the same base, the highest-ballot one's `end` is kept
  * (it may already be installed somewhere: Paxos phase 1), provided the members still hold those
  * messages, which they must if it was installed anywhere; otherwise `end` is the longest prefix the
- * members hold between them, which covers everything any member of the base view delivered.
+ * members hold between them, which covers everything any member of the base view delivered. A plan
+ * accepted for a later base (a view installed only by absent members, which therefore never
+ * operated) fixes `end` at that view's cut.
  */
 export function decidePlan(infos: readonly MemberInfo[], configured: number, failStop: boolean): Plan {
   const nonFresh = infos.filter((i) => i.view !== undefined).length;
@@ -41,25 +43,37 @@ export function decidePlan(infos: readonly MemberInfo[], configured: number, fai
 
   let base = GENESIS;
   for (const i of infos) if (i.view && compareViews(i.view, base) > 0) base = i.view;
-  // Someone accepted a plan finishing a view none of us installed: the members that installed it
-  // are all absent and its ring's fate is unknown here, so this side must wait for them.
-  if (infos.some((i) => i.accepted && compareViews(i.accepted.base, base) > 0)) return blocked;
 
   const transitional = infos.filter((i) => sameView(i.view, base));
   const lo = transitional.length ? Math.min(...transitional.map((i) => i.delivered)) : base.cut;
   const maxDelivered = transitional.length ? Math.max(...transitional.map((i) => i.delivered)) : base.cut;
   const cover = coverEnd(infos, base, lo);
 
+  // The accepted plan to honour: one finishing a later view than `base` proves that view was
+  // installed somewhere (with `base`'s ring finished at its cut); otherwise the highest ballot.
   let adopted: MemberInfo['accepted'];
-  for (const i of infos)
-    if (i.accepted && sameView(i.accepted.base, base) && (!adopted || i.accepted.ballot > adopted.ballot))
-      adopted = i.accepted;
-  const end = adopted && cover >= adopted.end && adopted.end >= maxDelivered ? adopted.end : cover;
+  for (const i of infos) {
+    const a = i.accepted;
+    if (!a || compareViews(a.base, base) < 0) continue;
+    const order = adopted ? compareViews(a.base, adopted.base) || a.ballot - adopted.ballot : 1;
+    if (order > 0) adopted = a;
+  }
+  let end = cover;
+  if (adopted && sameView(adopted.base, base)) {
+    if (cover >= adopted.end && adopted.end >= maxDelivered) end = adopted.end;
+  } else if (adopted) {
+    // `adopted.base` was installed by members all absent now. A present non-fresh member of it
+    // never installed it, so it never operated: its cut is where `base`'s ring ended, and its own
+    // ring holds nothing (the plan finishing it ends at its cut). Anything else: wait for them.
+    const target = adopted.base.cut;
+    if (adopted.end !== target || cover < target || target < maxDelivered) return blocked;
+    end = target;
+  }
 
   let top = base.id;
   for (const i of infos) {
     if (i.view) top = Math.max(top, i.view.id);
-    if (i.accepted) top = Math.max(top, i.accepted.nextId);
+    if (i.accepted) top = Math.max(top, i.accepted.nextId, i.accepted.base.id);
   }
   return { primary: true, base, lo, end, nextId: top + 1 };
 }
@@ -69,7 +83,7 @@ export function coverEnd(infos: readonly MemberInfo[], base: ViewRecord, lo: num
   const ranges: (readonly [number, number])[] = [];
   for (const i of infos) {
     if (sameView(i.view, base)) ranges.push([0, i.delivered]);
-    if (base.ballot !== 0 && i.heldTag === base.ballot) ranges.push(...i.held);
+    if (base.ballot !== 0) for (const h of i.holdings) if (h.tag === base.ballot) ranges.push(...h.ranges);
   }
   ranges.sort((a, b) => a[0] - b[0]);
   let e = lo;
@@ -92,8 +106,9 @@ export function recoveryStart(plan: Plan, info: MemberInfo): number {
 
 /** Whether `info` reported holding seq `s` of the base ring. */
 export function holds(plan: Plan, info: MemberInfo, s: number): boolean {
-  if (plan.base.ballot === 0 || info.heldTag !== plan.base.ballot) return false;
-  for (const [from, to] of info.held) if (from <= s && s <= to) return true;
+  if (plan.base.ballot === 0) return false;
+  for (const h of info.holdings)
+    if (h.tag === plan.base.ballot) for (const [from, to] of h.ranges) if (from <= s && s <= to) return true;
   return false;
 }
 

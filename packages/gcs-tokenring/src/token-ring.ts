@@ -188,6 +188,8 @@ interface Ring {
   transitional: boolean;
   provider?: number;
   recoveryStart: number;
+  /** Where this member keeps the base ring's messages during recovery. */
+  baseStore?: Store;
   installed: boolean;
   ready: boolean;
   joining: boolean;
@@ -233,9 +235,13 @@ export class TokenRing implements OrderingProtocol {
   private accepted?: AcceptedPlan;
   private promised = 0;
   private readonly knownInc: number[];
-  private readonly joinEpoch: number[];
+  /** Per member: incarnation and gather counter of the latest JOIN heard. */
+  private readonly joinEpoch: { inc: number; gather: number }[];
   private gatherCount = 0;
+  /** Messages of the installed view's ring (tag 0: none yet). */
   private readonly store: Store = { tag: 0, floor: 0, msgs: new Map() };
+  /** Messages of the ring the accepted plan finishes, when that is not the installed view's ring. */
+  private planStore?: Store;
   private senders: SenderTable;
 
   private fifo = 0;
@@ -285,7 +291,7 @@ export class TokenRing implements OrderingProtocol {
       );
     this.knownInc = this.ids.map(() => 0);
     this.knownInc[this.me] = this.inc;
-    this.joinEpoch = this.ids.map(() => 0);
+    this.joinEpoch = this.ids.map(() => ({ inc: 0, gather: 0 }));
     this.maxInFlight = 2 * options.window;
     this.senders = new SenderTable(this.maxInFlight + options.maxPerVisit);
   }
@@ -445,7 +451,12 @@ export class TokenRing implements OrderingProtocol {
   private scheduleConsensus(): void {
     this.consensusTimer = this.clock.setTimer(this.options.consensusMs, () => {
       const g = this.gather;
-      if (this.state !== 'gather' || !g || g.consensus) return;
+      if (this.state !== 'gather' || !g) return;
+      // Agreement can be lost again (a member changes its fail set): keep the timer running.
+      if (g.consensus) {
+        this.scheduleConsensus();
+        return;
+      }
       const mine = failKey(g.fail);
       let changed = false;
       for (let i = 0; i < this.ids.length; i++) {
@@ -485,10 +496,10 @@ export class TokenRing implements OrderingProtocol {
   private onJoin(from: number, m: JoinMsg): void {
     if (m.inc < this.knownInc[from]!) return;
     const restarted = m.inc > this.knownInc[from]!;
-    if (restarted) this.joinEpoch[from] = 0;
     // Reordered JOINs of an earlier gather of the same sender carry stale fail sets.
-    if (m.gather < this.joinEpoch[from]!) return;
-    this.joinEpoch[from] = m.gather;
+    const epoch = this.joinEpoch[from]!;
+    if (m.inc === epoch.inc && m.gather < epoch.gather) return;
+    this.joinEpoch[from] = { inc: m.inc, gather: m.gather };
     this.knownInc[from] = m.inc;
     for (const ref of m.proc)
       if (ref.index !== this.me && ref.inc > this.knownInc[ref.index]!) this.knownInc[ref.index] = ref.inc;
@@ -628,10 +639,15 @@ export class TokenRing implements OrderingProtocol {
     r.transitional = isTransitional(plan, mine);
     r.provider = stateProvider(plan, infos);
     r.recoveryStart = recoveryStart(plan, mine);
-    if (this.store.tag !== plan.base.ballot) this.resetStore(plan.base.ballot, r.recoveryStart);
-    else this.store.floor = Math.min(this.store.floor, r.recoveryStart);
+    const tag = plan.base.ballot;
+    let st = this.storeFor(tag);
+    // A member keeps its own view's messages even when the plan finishes another ring: a later
+    // round may have to finish its own view instead, if the plan's base installers all vanish.
+    if (!st) st = this.planStore = { tag, floor: r.recoveryStart, msgs: new Map() };
+    else st.floor = Math.min(st.floor, r.recoveryStart);
+    r.baseStore = st;
     for (const [seq, to] of recoveryDuties(plan, infos, this.me)) {
-      const d = this.store.msgs.get(seq);
+      const d = st.msgs.get(seq);
       if (!d) continue;
       const bytes = encode(d);
       for (const t of to) this.network.send(this.ids[t]!, bytes);
@@ -643,16 +659,24 @@ export class TokenRing implements OrderingProtocol {
   }
 
   private info(): MemberInfo {
-    const keys = [...this.store.msgs.keys()].sort((a, b) => a - b);
+    const holding = (st: Store) => ({ tag: st.tag, ranges: toRanges([...st.msgs.keys()].sort((a, b) => a - b)) });
+    const holdings = [];
+    if (this.store.tag !== 0) holdings.push(holding(this.store));
+    if (this.planStore) holdings.push(holding(this.planStore));
     return {
       index: this.me,
       inc: this.inc,
       view: this.installed?.record,
       delivered: this.delivered,
       accepted: this.accepted,
-      heldTag: this.store.tag,
-      held: toRanges(keys),
+      holdings,
     };
+  }
+
+  private storeFor(tag: number): Store | undefined {
+    if (tag === 0) return undefined;
+    if (this.store.tag === tag) return this.store;
+    return this.planStore?.tag === tag ? this.planStore : undefined;
   }
 
   private newRing(key: RingKey, members: readonly MemberRef[]): Ring {
@@ -748,12 +772,13 @@ export class TokenRing implements OrderingProtocol {
 
   private recoveryVisit(r: Ring, t: MutableToken): void {
     const plan = r.plan!;
-    this.serveRetransmissions(r, t);
+    const st = r.baseStore;
+    if (st) this.serveRetransmissions(r, t, st);
     let e = r.recoveryStart;
     if (r.installed) e = plan.end;
-    else while (e < plan.end && this.store.msgs.has(e + 1)) e++;
+    else while (e < plan.end && st?.msgs.has(e + 1)) e++;
     t.arus[r.pos] = e;
-    this.requestGaps(t, e, plan.end);
+    if (st) this.requestGaps(t, e, plan.end, st);
     this.detectStall(r, t, plan.end);
     if (this.ring !== r) return;
     if (!r.installed && !this.installing && Math.min(...t.arus) >= plan.end) this.install(r);
@@ -782,11 +807,11 @@ export class TokenRing implements OrderingProtocol {
       return;
     }
     if (r.myAru < r.newView!.record.cut) r.myAru = r.newView!.record.cut;
-    this.serveRetransmissions(r, t);
+    this.serveRetransmissions(r, t, this.store);
     this.stamp(r, t);
     while (this.store.msgs.has(r.myAru + 1)) r.myAru++;
     t.arus[r.pos] = r.myAru;
-    this.requestGaps(t, r.myAru, t.seq);
+    this.requestGaps(t, r.myAru, t.seq, this.store);
     const safe = Math.min(...t.arus);
     if (!this.installing) this.deliverUpTo(safe, r.newView!.view.id);
     if (this.ring !== r) return;
@@ -803,12 +828,12 @@ export class TokenRing implements OrderingProtocol {
     this.passOrHold(r, t, idle);
   }
 
-  private serveRetransmissions(r: Ring, t: MutableToken): void {
+  private serveRetransmissions(r: Ring, t: MutableToken, st: Store): void {
     if (t.rtr.length === 0) return;
     const keep: number[] = [];
     let budget = this.options.window;
     for (const s of t.rtr) {
-      const d = this.store.msgs.get(s);
+      const d = st.msgs.get(s);
       if (!d || budget === 0) {
         keep.push(s);
         continue;
@@ -821,10 +846,10 @@ export class TokenRing implements OrderingProtocol {
     t.rtr = keep;
   }
 
-  private requestGaps(t: MutableToken, from: number, to: number): void {
+  private requestGaps(t: MutableToken, from: number, to: number, st: Store): void {
     if (from >= to) return;
     const want = new Set(t.rtr);
-    for (let s = from + 1; s <= to && want.size < RTR_MAX; s++) if (!this.store.msgs.has(s)) want.add(s);
+    for (let s = from + 1; s <= to && want.size < RTR_MAX; s++) if (!st.msgs.has(s)) want.add(s);
     t.rtr = [...want];
   }
 
@@ -978,8 +1003,8 @@ export class TokenRing implements OrderingProtocol {
   // Messages, delivery
 
   private onData(d: DataMsg): void {
-    const s = this.store;
-    if (d.tag !== s.tag || d.seq <= s.floor || s.msgs.has(d.seq)) return;
+    const s = this.storeFor(d.tag);
+    if (!s || d.seq <= s.floor || s.msgs.has(d.seq)) return;
     s.msgs.set(d.seq, d);
   }
 
@@ -1080,6 +1105,7 @@ export class TokenRing implements OrderingProtocol {
     this.delivered = nv.record.cut;
     this.accepted = undefined;
     this.resetStore(r.key.ballot, nv.record.cut);
+    this.planStore = undefined;
     r.myAru = nv.record.cut;
     this.stats.views++;
     this.log.info({ view: nv.view.id, members: nv.view.members, cut: nv.view.cut }, 'view installed');
@@ -1264,7 +1290,7 @@ export class TokenRing implements OrderingProtocol {
         this.enterGather('token loss');
         return;
       }
-      this.armLoss(Math.max(1, this.options.tokenLossMs - waited));
+      this.armLoss(watched ? Math.max(1, this.options.tokenLossMs - waited) : this.options.tokenLossMs);
     });
   }
 }

@@ -32,13 +32,18 @@ const samples: WireMsg[] = [
         view: { id: 4, ballot: 2048, cut: 10 },
         delivered: 12,
         accepted: { ballot: 3072, base: { id: 4, ballot: 2048, cut: 10 }, end: 15, nextId: 5 },
-        heldTag: 2048,
-        held: [
-          [11, 15],
-          [18, 18],
+        holdings: [
+          {
+            tag: 2048,
+            ranges: [
+              [11, 15],
+              [18, 18],
+            ],
+          },
+          { tag: 3072, ranges: [] },
         ],
       },
-      { index: 1, inc: 1, delivered: 0, heldTag: 0, held: [] },
+      { index: 1, inc: 1, delivered: 0, holdings: [] },
     ],
     plan: { primary: true, base: { id: 4, ballot: 2048, cut: 10 }, lo: 12, end: 15, nextId: 5 },
   },

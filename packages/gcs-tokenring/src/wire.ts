@@ -75,10 +75,16 @@ export interface MemberInfo {
   readonly delivered: number;
   /** Its accepted, not yet installed plan, if any. */
   readonly accepted?: AcceptedPlan;
-  /** Ring ballot of the messages it holds (0: none). */
-  readonly heldTag: number;
-  /** Seq ranges `[from, to]` it holds for `heldTag`, ascending, the contiguous one first. */
-  readonly held: readonly (readonly [number, number])[];
+  /** Messages it holds, per ring (its own view's ring, and the ring its accepted plan finishes). */
+  readonly holdings: readonly Holding[];
+}
+
+/** Messages of one ring a member holds. */
+export interface Holding {
+  /** Ballot of the ring that stamped them. */
+  readonly tag: number;
+  /** Seq ranges `[from, to]`, ascending, the lowest first. */
+  readonly ranges: readonly (readonly [number, number])[];
 }
 
 /** A round's decision, computed by its representative from every member's info. */
@@ -423,8 +429,11 @@ function writeInfo(w: BodyWriter, info: MemberInfo): void {
     writeView(w, a.base);
     w.varint(a.end).varint(a.nextId);
   }
-  w.varint(info.heldTag).varint(info.held.length);
-  for (const [from, to] of info.held) w.varint(from).varint(to);
+  w.varint(info.holdings.length);
+  for (const h of info.holdings) {
+    w.varint(h.tag).varint(h.ranges.length);
+    for (const [from, to] of h.ranges) w.varint(from).varint(to);
+  }
 }
 
 function readInfo(r: BodyReader, members: number): MemberInfo {
@@ -439,14 +448,19 @@ function readInfo(r: BodyReader, members: number): MemberInfo {
     const base = readView(r);
     accepted = { ballot, base, end: r.varint('accepted end'), nextId: r.varint('accepted nextId') };
   }
-  const heldTag = r.varint('heldTag');
-  const n = bounded(r, Math.min(1 << 16, r.remaining), 'range count');
-  const held: [number, number][] = [];
-  for (let i = 0; i < n; i++) {
-    const from = r.varint('range from');
-    const to = r.varint('range to');
-    if (to < from) throw new MalformedFrameError(`token ring message: range [${from}, ${to}]`);
-    held.push([from, to]);
+  const holdings: Holding[] = [];
+  const nh = bounded(r, 2, 'holding count');
+  for (let h = 0; h < nh; h++) {
+    const tag = r.varint('holding tag');
+    const n = bounded(r, Math.min(1 << 16, r.remaining), 'range count');
+    const ranges: [number, number][] = [];
+    for (let i = 0; i < n; i++) {
+      const from = r.varint('range from');
+      const to = r.varint('range to');
+      if (to < from) throw new MalformedFrameError(`token ring message: range [${from}, ${to}]`);
+      ranges.push([from, to]);
+    }
+    holdings.push({ tag, ranges });
   }
-  return { index, inc, view, delivered, accepted, heldTag, held };
+  return { index, inc, view, delivered, accepted, holdings };
 }
