@@ -858,13 +858,18 @@ export class TokenRing implements OrderingProtocol {
     const mine = this.backlog.length;
     let others = 0;
     let othersBacklog = 0;
+    let waiting = mine > 0 ? 1 : 0;
     for (let j = 0; j < r.n; j++)
       if (j !== r.pos) {
         others += t.sent[j]!;
         othersBacklog += t.backlog[j]!;
+        if (t.backlog[j]! > 0) waiting++;
       }
+    // Shares in proportion to backlog, rounded so that every member with a backlog gets at least
+    // one message per rotation and the shares still fit in the window (no sender is starved).
     const total = mine + othersBacklog;
-    const share = total === 0 ? 0 : Math.ceil((o.window * mine) / total);
+    const room0 = Math.max(1, o.window - (waiting - 1));
+    const share = mine === 0 ? 0 : Math.max(1, Math.floor((room0 * mine) / total));
     const room = this.maxInFlight - (t.seq - Math.min(...t.arus));
     const allow = Math.max(0, Math.min(o.maxPerVisit, o.window - others, share, mine, room));
     const tag = r.key.ballot;
