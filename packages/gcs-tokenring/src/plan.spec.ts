@@ -118,6 +118,21 @@ describe('decidePlan', () => {
     expect(decidePlan([infos[0]!, inV3(1, 15, [[11, 16]]), inV3(2, 12)], 3, false).primary).toBe(false);
   });
 
+  it('goes on from what is left when the round stands only because every member is present', () => {
+    // V4 operated (its plan ends past its cut) and everyone who knew it restarted: nobody can finish it.
+    const v4 = { id: 4, ballot: 7 * 1024 + 1, cut: 14 };
+    const onV4 = { ballot: 9 * 1024, base: v4, end: 17, nextId: 5 };
+    const remembering = info(0, { view: V3, delivered: 11, accepted: onV4, holdings: [{ tag: V3.ballot, ranges: [[11, 13]] }] });
+    expect(decidePlan([remembering, info(1), info(2)], 3, false)).toEqual({
+      primary: true,
+      base: V3,
+      lo: 11,
+      end: 13,
+      nextId: 6,
+    });
+    expect(decidePlan([remembering, inV3(1, 11), info(2)], 3, false).primary).toBe(false);
+  });
+
   it('numbers the next view above every view and plan it hears of', () => {
     const accepted = { ballot: 9 * 1024, base: { id: 1, ballot: 1, cut: 0 }, end: 0, nextId: 8 };
     expect(decidePlan([inV3(0, 10), inV3(1, 10), info(2, { accepted })], 3, false).nextId).toBe(9);

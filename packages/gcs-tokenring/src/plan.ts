@@ -33,11 +33,14 @@ export function sameView(a: ViewRecord | undefined, b: ViewRecord | undefined): 
  * messages, which they must if it was installed anywhere; otherwise `end` is the longest prefix the
  * members hold between them, which covers everything any member of the base view delivered. A plan
  * accepted for a later base (a view installed only by absent members, which therefore never
- * operated) fixes `end` at that view's cut.
+ * operated) fixes `end` at that view's cut; if that cannot be honoured the round waits for those
+ * members, unless the round stands only because every configured member is present (then it goes
+ * on from what the members hold: a majority lost its memory, and waiting would be for ever).
  */
 export function decidePlan(infos: readonly MemberInfo[], configured: number, failStop: boolean): Plan {
   const nonFresh = infos.filter((i) => i.view !== undefined).length;
-  const primary = failStop ? infos.length > 0 : 2 * nonFresh > configured || infos.length === configured;
+  const quorum = 2 * nonFresh > configured;
+  const primary = failStop ? infos.length > 0 : quorum || infos.length === configured;
   const blocked: Plan = { primary: false, base: GENESIS, lo: 0, end: 0, nextId: 0 };
   if (!primary) return blocked;
 
@@ -66,8 +69,11 @@ export function decidePlan(infos: readonly MemberInfo[], configured: number, fai
     // never installed it, so it never operated: its cut is where `base`'s ring ended, and its own
     // ring holds nothing (the plan finishing it ends at its cut). Anything else: wait for them.
     const target = adopted.base.cut;
-    if (adopted.end !== target || cover < target || target < maxDelivered) return blocked;
-    end = target;
+    if (adopted.end === target && cover >= target && target >= maxDelivered) end = target;
+    // Without a remembering majority (every member present, most restarted) nobody left can
+    // finish that view: go on from what is left rather than block for ever; messages only the
+    // restarted members delivered are lost (the amnesia no protocol without storage survives).
+    else if (failStop || quorum) return blocked;
   }
 
   let top = base.id;

@@ -619,6 +619,13 @@ export class TokenRing implements OrderingProtocol {
   private decide(r: Ring, m: CommitMsg): void {
     const plan = decidePlan(m.infos, this.ids.length, this.failStop);
     this.log.debug({ plan, members: r.ids }, 'round decided');
+    const remembering = m.infos.filter((i) => i.view !== undefined).length;
+    if (plan.primary && !this.failStop && plan.base.id > 0 && 2 * remembering <= this.ids.length)
+      this.log.error(
+        { remembering, members: this.ids.length, base: plan.base.id, end: plan.end },
+        'a majority of the members restarted and lost their state; going on from what the others remember ' +
+          '(messages only the restarted members had delivered may be lost)',
+      );
     this.applyPlan(r, plan, m.infos);
     if (r.n === 1) this.startToken(r);
     else this.forwardCommit(r, { ...m, rotation: 2, hop: m.hop + 1, plan });
