@@ -97,7 +97,11 @@ export const tokenRingOptionsSchema = z
         "members must hear each other's joins before giving up on each other",
       );
     if (o.maxPerVisit > o.window)
-      issue('maxPerVisit', `must be at most window (${o.window}), got ${o.maxPerVisit}`, 'a visit stamps within the window');
+      issue(
+        'maxPerVisit',
+        `must be at most window (${o.window}), got ${o.maxPerVisit}`,
+        'a visit stamps within the window',
+      );
   });
 
 /**

@@ -1,12 +1,4 @@
-import {
-  GENESIS,
-  coverEnd,
-  decidePlan,
-  recoveryDuties,
-  recoveryStart,
-  stateProvider,
-  toRanges,
-} from './plan';
+import { GENESIS, coverEnd, decidePlan, recoveryDuties, recoveryStart, stateProvider, toRanges } from './plan';
 import type { MemberInfo, ViewRecord } from './wire';
 
 const V3: ViewRecord = { id: 3, ballot: 5 * 1024, cut: 10 };
@@ -82,7 +74,10 @@ describe('decidePlan', () => {
   it('recomputes the end when the accepted plan is no longer held (it cannot have been installed)', () => {
     const accepted = { ballot: 9 * 1024, base: V3, end: 18, nextId: 6 };
     const plan = decidePlan(
-      [inV3(0, 11, [[11, 14]]), info(1, { view: V3, delivered: 11, accepted, holdings: [{ tag: V3.ballot, ranges: [[11, 14]] }] })],
+      [
+        inV3(0, 11, [[11, 14]]),
+        info(1, { view: V3, delivered: 11, accepted, holdings: [{ tag: V3.ballot, ranges: [[11, 14]] }] }),
+      ],
       3,
       false,
     );
@@ -110,7 +105,17 @@ describe('decidePlan', () => {
     ];
     expect(decidePlan(infos, 3, false)).toEqual({ primary: true, base: V3, lo: 11, end: 14, nextId: 7 });
     // Not held any more, or the later view's own ring moved on: this side cannot finish it.
-    expect(decidePlan([info(0, { ...infos[0]!, holdings: [{ tag: V3.ballot, ranges: [[11, 12]] }] }), inV3(1, 11, [[11, 12]]), inV3(2, 11)], 3, false).primary).toBe(false);
+    expect(
+      decidePlan(
+        [
+          info(0, { ...infos[0]!, holdings: [{ tag: V3.ballot, ranges: [[11, 12]] }] }),
+          inV3(1, 11, [[11, 12]]),
+          inV3(2, 11),
+        ],
+        3,
+        false,
+      ).primary,
+    ).toBe(false);
     expect(decidePlan([info(0, { ...infos[0]!, accepted: { ...onV4, end: 15 } }), infos[2]!], 3, false).primary).toBe(
       false,
     );
@@ -122,7 +127,12 @@ describe('decidePlan', () => {
     // V4 operated (its plan ends past its cut) and everyone who knew it restarted: nobody can finish it.
     const v4 = { id: 4, ballot: 7 * 1024 + 1, cut: 14 };
     const onV4 = { ballot: 9 * 1024, base: v4, end: 17, nextId: 5 };
-    const remembering = info(0, { view: V3, delivered: 11, accepted: onV4, holdings: [{ tag: V3.ballot, ranges: [[11, 13]] }] });
+    const remembering = info(0, {
+      view: V3,
+      delivered: 11,
+      accepted: onV4,
+      holdings: [{ tag: V3.ballot, ranges: [[11, 13]] }],
+    });
     expect(decidePlan([remembering, info(1), info(2)], 3, false)).toEqual({
       primary: true,
       base: V3,

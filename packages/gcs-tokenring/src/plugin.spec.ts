@@ -38,12 +38,12 @@ describe('tokenRing plugin', () => {
   it('fails fast on bad options and on a group it is not part of', () => {
     expect(() => tokenRing({ window: -1 })).toThrow(ConfigError);
     const sim = new Simulator({ seed: 1, members: ['a', 'b'] });
-    expect(() => createOrderingMember(tokenRing(), { ...deps(sim, 'a'), group: { ...deps(sim, 'a').group, self: 'z' } })).toThrow(
-      /z is not a configured member/,
-    );
     expect(() =>
-      createOrderingMember({ kind: 'substrate', name: 'x', register() {} }, deps(sim, 'a')),
-    ).toThrow(SlotError);
+      createOrderingMember(tokenRing(), { ...deps(sim, 'a'), group: { ...deps(sim, 'a').group, self: 'z' } }),
+    ).toThrow(/z is not a configured member/);
+    expect(() => createOrderingMember({ kind: 'substrate', name: 'x', register() {} }, deps(sim, 'a'))).toThrow(
+      SlotError,
+    );
   });
 
   it('has a registry entry that validates stack-file options', () => {

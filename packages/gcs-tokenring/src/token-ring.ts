@@ -105,14 +105,7 @@ import {
   type View,
 } from '@vcl/core';
 import { TOKEN_RING_OPTIONS, type ResolvedTokenRingOptions } from './options';
-import {
-  decidePlan,
-  isTransitional,
-  recoveryDuties,
-  recoveryStart,
-  stateProvider,
-  toRanges,
-} from './plan';
+import { decidePlan, isTransitional, recoveryDuties, recoveryStart, stateProvider, toRanges } from './plan';
 import { SenderTable } from './sender-table';
 import {
   BALLOT_SPAN,

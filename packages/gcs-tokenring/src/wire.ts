@@ -208,16 +208,7 @@ export interface StateAckMsg {
 }
 
 /** Every wire message. */
-export type WireMsg =
-  | JoinMsg
-  | CommitMsg
-  | TokenMsg
-  | AckMsg
-  | DataMsg
-  | WantMsg
-  | ProbeMsg
-  | StateMsg
-  | StateAckMsg;
+export type WireMsg = JoinMsg | CommitMsg | TokenMsg | AckMsg | DataMsg | WantMsg | ProbeMsg | StateMsg | StateAckMsg;
 
 /** Encodes a message (fields through @vcl/core's link body codec). */
 export function encode(msg: WireMsg): Uint8Array {
@@ -420,7 +411,9 @@ function readView(r: BodyReader): ViewRecord {
 }
 
 function writeInfo(w: BodyWriter, info: MemberInfo): void {
-  w.varint(info.index).varint(info.inc).bool(info.view !== undefined);
+  w.varint(info.index)
+    .varint(info.inc)
+    .bool(info.view !== undefined);
   if (info.view) writeView(w, info.view);
   w.varint(info.delivered).bool(info.accepted !== undefined);
   if (info.accepted) {

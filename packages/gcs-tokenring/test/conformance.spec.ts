@@ -15,21 +15,27 @@ const PROFILES: readonly [FaultProfile, number, number][] = [
 ];
 
 describe('token ring conformance (runOrderingSweep)', () => {
-  it.each(PROFILES)('%s, %i members, %i seeds: no violations', async (faults, members, seeds) => {
-    const result = await runOrderingSweep({
-      plugin: tokenRing(),
-      seeds,
-      firstSeed: 1,
-      members,
-      faults,
-      durationMs: 3000,
-      keepFailures: 1,
-    });
-    const first = result.failures[0];
-    expect(
-      first ? `seed ${first.seed}: ${formatViolations(first.violations, 5)}` : `seeds with violations: ${result.failingSeeds.join(', ')}`,
-    ).toBe('seeds with violations: ');
-    expect(result.seedsRun).toBe(seeds);
-    expect(result.totals.deliveries).toBeGreaterThan(seeds * 50);
-  }, 120000);
+  it.each(PROFILES)(
+    '%s, %i members, %i seeds: no violations',
+    async (faults, members, seeds) => {
+      const result = await runOrderingSweep({
+        plugin: tokenRing(),
+        seeds,
+        firstSeed: 1,
+        members,
+        faults,
+        durationMs: 3000,
+        keepFailures: 1,
+      });
+      const first = result.failures[0];
+      expect(
+        first
+          ? `seed ${first.seed}: ${formatViolations(first.violations, 5)}`
+          : `seeds with violations: ${result.failingSeeds.join(', ')}`,
+      ).toBe('seeds with violations: ');
+      expect(result.seedsRun).toBe(seeds);
+      expect(result.totals.deliveries).toBeGreaterThan(seeds * 50);
+    },
+    120000,
+  );
 });

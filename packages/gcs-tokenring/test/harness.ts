@@ -119,7 +119,14 @@ export class Cluster {
     member.onView((view) => h.views.push({ ...view, members: [...view.members], at: this.sim.now, step: l.step++ }));
     member.onDeliver((d) => {
       const id = decodeWorkloadPayload(d.payload)?.id;
-      h.deliveries.push({ view: d.view, seq: d.seq, sender: d.sender, messageId: id, at: this.sim.now, step: l.step++ });
+      h.deliveries.push({
+        view: d.view,
+        seq: d.seq,
+        sender: d.sender,
+        messageId: id,
+        at: this.sim.now,
+        step: l.step++,
+      });
       l.digest = chainDigest(l.digest, id ?? `?${d.sender}@${d.seq}`);
       l.applied = d.seq;
     });

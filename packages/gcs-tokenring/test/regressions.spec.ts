@@ -14,9 +14,13 @@ const SEEDS: readonly [number, number, FaultProfile, string][] = [
 ];
 
 describe('token ring regressions', () => {
-  it.each(SEEDS)('seed %i, %i members, %s: %s', async (seed, members, faults) => {
-    const r = await runOrderingSeed({ plugin: tokenRing(), seed, members, faults });
-    expect(r.violations.length ? formatViolations(r.violations, 5) : '').toBe('');
-    expect(r.stats.deliveries).toBeGreaterThan(100);
-  }, 60000);
+  it.each(SEEDS)(
+    'seed %i, %i members, %s: %s',
+    async (seed, members, faults) => {
+      const r = await runOrderingSeed({ plugin: tokenRing(), seed, members, faults });
+      expect(r.violations.length ? formatViolations(r.violations, 5) : '').toBe('');
+      expect(r.stats.deliveries).toBeGreaterThan(100);
+    },
+    60000,
+  );
 });
