@@ -35,4 +35,4 @@ export {
   type ResolvedTokenRingOptions,
   type TokenRingOptions,
 } from './options';
-export { TokenRing, DeliveryUnknownError } from './token-ring';
+export { TokenRing, BroadcastRejectedError, DeliveryUnknownError } from './token-ring';

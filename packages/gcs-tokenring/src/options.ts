@@ -29,6 +29,8 @@ export interface TokenRingOptions {
    * removed from the ring (Totem's fail_recv_const). Default 100.
    */
   readonly failToReceiveRotations?: number;
+  /** Largest payload `broadcast` accepts; larger ones reject with `BroadcastRejectedError`. Default 1 MiB. */
+  readonly maxMessageBytes?: number;
   /** Size of one state-transfer chunk. Default 32768 bytes. */
   readonly stateChunkBytes?: number;
   /** The state provider re-sends unacknowledged chunks this often. Default 100 ms. */
@@ -49,6 +51,7 @@ export const TOKEN_RING_DEFAULTS: ResolvedTokenRingOptions = Object.freeze({
   window: 50,
   maxPerVisit: 17,
   failToReceiveRotations: 100,
+  maxMessageBytes: 1024 * 1024,
   stateChunkBytes: 32768,
   stateRetransmitMs: 100,
 });
@@ -71,6 +74,7 @@ export const tokenRingOptionsSchema = z
     window: int(1, 100_000),
     maxPerVisit: int(1, 100_000),
     failToReceiveRotations: int(1, 1_000_000),
+    maxMessageBytes: int(1, 2 ** 30),
     stateChunkBytes: int(1024, 2 ** 30),
     stateRetransmitMs: ms(60_000),
   })

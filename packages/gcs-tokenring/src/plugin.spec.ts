@@ -65,4 +65,20 @@ describe('tokenRing plugin', () => {
     await expect(member.broadcast(new Uint8Array([2]))).rejects.toMatchObject({ code: 'VCL_STOPPED' });
     expect(member.status().role).toBe('stopped');
   });
+
+  it('rejects payloads that are not bytes or are too large, and keeps serving', async () => {
+    const sim = new Simulator({ seed: 1, members: ['a'] });
+    const member = createOrderingMember(tokenRing({ maxMessageBytes: 4 }), deps(sim, 'a'));
+    await sim.node('a').network.start();
+    await member.start();
+    await expect(member.broadcast(new Uint8Array(5))).rejects.toThrow(
+      'broadcast payload of 5 bytes exceeds maxMessageBytes (4)',
+    );
+    await expect(member.broadcast('text' as unknown as Uint8Array)).rejects.toMatchObject({
+      code: 'VCL_BROADCAST_REJECTED',
+    });
+    const ok = member.broadcast(new Uint8Array(4));
+    await sim.runFor(2000);
+    await expect(ok).resolves.toEqual({ view: 1, seq: 1 });
+  });
 });

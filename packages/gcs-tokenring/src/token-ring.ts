@@ -128,6 +128,11 @@ import {
   type WireMsg,
 } from './wire';
 
+/** A payload that is not a `Uint8Array` or is larger than `maxMessageBytes`. */
+export class BroadcastRejectedError extends VclError {
+  override readonly code = 'VCL_BROADCAST_REJECTED';
+}
+
 /** A broadcast whose outcome was lost with the history of a view this member was not part of. */
 export class DeliveryUnknownError extends VclError {
   override readonly code = 'VCL_DELIVERY_UNKNOWN';
@@ -313,6 +318,14 @@ export class TokenRing implements OrderingProtocol {
 
   broadcast(payload: Uint8Array, signal?: AbortSignal): Promise<Ordered> {
     if (this.state === 'stopped') return Promise.reject(new StoppedError(`token ring member ${this.self} stopped`));
+    if (!(payload instanceof Uint8Array))
+      return Promise.reject(new BroadcastRejectedError('broadcast payload must be a Uint8Array'));
+    if (payload.length > this.options.maxMessageBytes)
+      return Promise.reject(
+        new BroadcastRejectedError(
+          `broadcast payload of ${payload.length} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`,
+        ),
+      );
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Ordered>((resolve, reject) => {
       const ob: Outbound = { fifo: ++this.fifo, payload: payload.slice(), settled: false, resolve, reject };
@@ -938,8 +951,8 @@ export class TokenRing implements OrderingProtocol {
 
   private pass(r: Ring, t: MutableToken): void {
     if (t.hurry > 0) t.hurry--;
+    // The next hop's number; not recorded as seen, so a one-member ring accepts its own token back.
     t.tokenSeq = r.lastTokenSeq + 1;
-    r.lastTokenSeq = t.tokenSeq;
     this.sendReliably(r, r.ids[(r.pos + 1) % r.n]!, encode(t as TokenMsg), t.tokenSeq, false);
   }
 
