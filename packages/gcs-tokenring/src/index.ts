@@ -23,7 +23,7 @@
  *   await m.start();
  * }
  * const sent = members[1]!.broadcast(new TextEncoder().encode('hello'));
- * await sim.runUntil(() => members[0]!.status().delivered > 0, 5000);
+ * await sim.runFor(1000); // virtual time: the ring forms, orders and delivers
  * console.log(await sent); // { view: 1, seq: 1 }
  * ```
  */

@@ -44,6 +44,11 @@ describe('tokenRing plugin', () => {
     expect(() => createOrderingMember({ kind: 'substrate', name: 'x', register() {} }, deps(sim, 'a'))).toThrow(
       SlotError,
     );
+    const three = new Simulator({ seed: 1, members: ['a', 'b', 'c'] });
+    const d = deps(three, 'a');
+    expect(() => createOrderingMember(tokenRing(), { ...d, group: { ...d.group, partition: 'fail-stop' } })).toThrow(
+      /fail-stop is only for 2-member groups/,
+    );
   });
 
   it('has a registry entry that validates stack-file options', () => {

@@ -278,15 +278,16 @@ export class TokenRing implements OrderingProtocol {
       issues.push({ path: 'group.members', message: 'member ids must be unique' });
     if (this.ids.length > MAX_MEMBERS)
       issues.push({ path: 'group.members', message: `at most ${MAX_MEMBERS} members, got ${this.ids.length}` });
+    if (group.partition === 'fail-stop' && this.ids.length > 2)
+      issues.push({
+        path: 'group.partition',
+        message: `fail-stop is only for 2-member groups, this one has ${this.ids.length}`,
+        hint: 'use primary-component: with 3 or more members a majority can always go on',
+      });
     if (issues.length) throw new ConfigError('tokenring group', issues);
     this.inc = network.incarnation;
     this.failStop = group.partition === 'fail-stop';
     this.log = logger.child({ member: this.self, plugin: 'tokenring' });
-    if (this.failStop && this.ids.length > 2)
-      this.log.warn(
-        { members: this.ids.length },
-        'partition fail-stop in a group of more than 2 members: a partition lets every side deliver',
-      );
     this.knownInc = this.ids.map(() => 0);
     this.knownInc[this.me] = this.inc;
     this.joinEpoch = this.ids.map(() => ({ inc: 0, gather: 0 }));
