@@ -28,6 +28,9 @@ describe('decidePlan', () => {
     expect(decidePlan([inV3(0, 10), info(1)], 3, false).primary).toBe(false);
     expect(decidePlan([inV3(0, 10), inV3(1, 10)], 3, false).primary).toBe(true);
     expect(decidePlan([inV3(0, 10), inV3(1, 10)], 4, false).primary).toBe(false);
+    // Two remembering members of four meet every majority of four.
+    expect(decidePlan([inV3(0, 10), inV3(1, 10), info(2)], 4, false).primary).toBe(true);
+    expect(decidePlan([inV3(0, 10), info(1), info(2)], 4, false).primary).toBe(false);
   });
 
   it('makes every round primary under fail-stop', () => {

@@ -20,12 +20,12 @@ export function sameView(a: ViewRecord | undefined, b: ViewRecord | undefined): 
 /**
  * Decides a round.
  *
- * Primary: under `primary-component`, a strict majority of the configured members must be
- * non-fresh (have installed a view in their current incarnation): a restarted member has forgotten
- * what it accepted, so only members that remember count towards the quorum whose intersection
- * makes the decision safe. The exception is a round holding every configured member (cold start,
- * or every member restarted), which can only continue from what is left. Under `fail-stop` every
- * round is primary.
+ * Primary: under `primary-component`, a strict majority of the configured members must be present,
+ * and enough of them must be non-fresh (have installed a view in their current incarnation) to
+ * meet every majority: a restarted member has forgotten what it accepted, so only members that
+ * remember carry the intersection that makes the decision safe. The exception is a round holding
+ * every configured member (cold start, or too many members restarted), which can only continue
+ * from what is left. Under `fail-stop` every round is primary.
  *
  * Base: the latest installed view among the members. Its ring's messages are recovered up to
  * `end`: if some member accepted a plan for the same base, the highest-ballot one's `end` is kept
@@ -39,7 +39,7 @@ export function sameView(a: ViewRecord | undefined, b: ViewRecord | undefined): 
  */
 export function decidePlan(infos: readonly MemberInfo[], configured: number, failStop: boolean): Plan {
   const nonFresh = infos.filter((i) => i.view !== undefined).length;
-  const quorum = 2 * nonFresh > configured;
+  const quorum = 2 * infos.length > configured && rememberEnough(nonFresh, configured);
   const primary = failStop ? infos.length > 0 : quorum || infos.length === configured;
   const blocked: Plan = { primary: false, base: GENESIS, lo: 0, end: 0, nextId: 0 };
   if (!primary) return blocked;
@@ -82,6 +82,14 @@ export function decidePlan(infos: readonly MemberInfo[], configured: number, fai
     if (i.accepted) top = Math.max(top, i.accepted.nextId, i.accepted.base.id);
   }
   return { primary: true, base, lo, end, nextId: top + 1 };
+}
+
+/**
+ * Whether `remembering` members meet every strict majority of `configured` members, so that any
+ * decision a majority accepted is known to one of them: `remembering >= ceil(configured / 2)`.
+ */
+export function rememberEnough(remembering: number, configured: number): boolean {
+  return 2 * remembering >= configured;
 }
 
 /** The highest `e >= lo` such that every seq in `(lo, e]` of `base`'s ring is held by some member. */

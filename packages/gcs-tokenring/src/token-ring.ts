@@ -105,7 +105,15 @@ import {
   type View,
 } from '@vcl/core';
 import { TOKEN_RING_OPTIONS, type ResolvedTokenRingOptions } from './options';
-import { decidePlan, isTransitional, recoveryDuties, recoveryStart, stateProvider, toRanges } from './plan';
+import {
+  decidePlan,
+  isTransitional,
+  recoveryDuties,
+  recoveryStart,
+  rememberEnough,
+  stateProvider,
+  toRanges,
+} from './plan';
 import { SenderTable } from './sender-table';
 import {
   BALLOT_SPAN,
@@ -141,6 +149,8 @@ export class DeliveryUnknownError extends VclError {
 type State = 'idle' | 'gather' | 'commit' | 'recovery' | 'operational' | 'stopped';
 
 const RTR_MAX = 256;
+/** State chunks in flight to one joiner beyond what it acknowledged. */
+const STATE_WINDOW = 16;
 
 interface Outbound {
   readonly fifo: number;
@@ -202,6 +212,7 @@ interface Ring {
   stall: number[];
   stateChunks?: Uint8Array[];
   stateAcked: Map<number, number>;
+  stateSent: Map<number, number>;
   stateTimer?: Timer;
   incoming?: { total: number; chunks: (Uint8Array | undefined)[]; got: number };
 }
@@ -627,7 +638,7 @@ export class TokenRing implements OrderingProtocol {
     const plan = decidePlan(m.infos, this.ids.length, this.failStop);
     this.log.debug({ plan, members: r.ids }, 'round decided');
     const remembering = m.infos.filter((i) => i.view !== undefined).length;
-    if (plan.primary && !this.failStop && plan.base.id > 0 && 2 * remembering <= this.ids.length)
+    if (plan.primary && !this.failStop && plan.base.id > 0 && !rememberEnough(remembering, this.ids.length))
       this.log.error(
         { remembering, members: this.ids.length, base: plan.base.id, end: plan.end },
         'a majority of the members restarted and lost their state; going on from what the others remember ' +
@@ -714,6 +725,7 @@ export class TokenRing implements OrderingProtocol {
       lastArus: new Array<number>(n).fill(-1),
       stall: new Array<number>(n).fill(0),
       stateAcked: new Map(),
+      stateSent: new Map(),
     };
   }
 
@@ -1165,7 +1177,11 @@ export class TokenRing implements OrderingProtocol {
     );
   }
 
-  private sendState(r: Ring): void {
+  /**
+   * Sends every joiner the next chunks of the state, at most STATE_WINDOW beyond what it has
+   * acknowledged (acknowledgements clock the rest out); a period without progress re-sends them.
+   */
+  private sendState(r: Ring, resend = true): void {
     const chunks = r.stateChunks;
     if (!chunks || this.ring !== r) return;
     let outstanding = false;
@@ -1175,18 +1191,26 @@ export class TokenRing implements OrderingProtocol {
       const got = r.stateAcked.get(m.index) ?? 0;
       if (got >= chunks.length) continue;
       outstanding = true;
-      for (let c = got; c < chunks.length; c++) {
+      const upTo = Math.min(chunks.length, got + STATE_WINDOW);
+      const from = resend ? got : Math.max(got, r.stateSent.get(m.index) ?? 0);
+      for (let c = from; c < upTo; c++) {
         const msg: StateMsg = { kind: Kind.State, ring: r.key, chunk: c, total: chunks.length, bytes: chunks[c]! };
         this.network.send(this.ids[m.index]!, encode(msg));
       }
+      r.stateSent.set(m.index, Math.max(r.stateSent.get(m.index) ?? 0, upTo));
     }
-    if (outstanding) r.stateTimer = this.clock.setTimer(this.options.stateRetransmitMs, () => this.sendState(r));
+    if (resend && outstanding) {
+      r.stateTimer?.cancel();
+      r.stateTimer = this.clock.setTimer(this.options.stateRetransmitMs, () => this.sendState(r));
+    }
   }
 
   private onStateAck(from: number, ring: RingKey, got: number): void {
     const r = this.ring;
     if (!r || !sameKey(r.key, ring)) return;
-    r.stateAcked.set(from, Math.max(r.stateAcked.get(from) ?? 0, got));
+    if (got <= (r.stateAcked.get(from) ?? 0)) return;
+    r.stateAcked.set(from, got);
+    this.sendState(r, false);
   }
 
   private onState(from: number, m: StateMsg): void {

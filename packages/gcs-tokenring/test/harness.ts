@@ -58,8 +58,16 @@ export interface ClusterOptions {
   readonly faults?: Partial<LinkFaults>;
   readonly options?: TokenRingOptions;
   readonly partition?: PartitionMode;
+  /** Bytes of filler appended to every transferred state (and checked on install): large states. */
+  readonly statePadding?: number;
   /** Lets a test put a typed fake between a member and its simulated links (sniffing, filtering). */
   readonly wrapNetwork?: (id: MemberId, network: Network) => Network;
+}
+
+function filler(n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i++) out += String.fromCharCode(97 + ((i * 7) % 26));
+  return out;
 }
 
 interface Live {
@@ -133,10 +141,13 @@ export class Cluster {
     member.setStateTransfer({
       capture: (cut) => {
         h.stateCaptures.push({ cut, digest: l.digest, applied: l.applied, at: this.sim.now, step: l.step++ });
-        return new TextEncoder().encode(JSON.stringify({ cut, digest: l.digest }));
+        const pad = this.opts.statePadding ?? 0;
+        return new TextEncoder().encode(JSON.stringify({ cut, digest: l.digest }) + '\n' + filler(pad));
       },
       install: (state, cut) => {
-        const s = JSON.parse(new TextDecoder().decode(state)) as { cut: number; digest: string };
+        const [json, pad] = new TextDecoder().decode(state).split('\n');
+        if (pad !== filler(this.opts.statePadding ?? 0)) throw new Error(`state filler of ${pad?.length} chars corrupted`);
+        const s = JSON.parse(json!) as { cut: number; digest: string };
         h.stateInstalls.push({ cut, digest: s.digest, capturedCut: s.cut, at: this.sim.now, step: l.step++ });
         l.digest = s.digest;
         l.applied = cut;
