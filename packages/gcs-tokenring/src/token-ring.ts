@@ -604,7 +604,13 @@ export class TokenRing implements OrderingProtocol {
       if (r.pos === 0) {
         if (m.rotation === 1 && this.state === 'commit' && m.infos.length === r.n) this.decide(r, m);
         else if (m.rotation === 2 && r.plan) this.startToken(r);
-      } else if (m.rotation === 2 && this.state === 'commit' && m.plan && m.infos.length === r.n) {
+      } else if (
+        m.rotation === 2 &&
+        this.state === 'commit' &&
+        m.plan &&
+        m.infos.length === r.n &&
+        m.infos.every((info, k) => info.index === r.members[k]!.index)
+      ) {
         this.applyPlan(r, m.plan, m.infos);
         this.forwardCommit(r, { ...m, hop: m.hop + 1 });
       }
@@ -615,6 +621,12 @@ export class TokenRing implements OrderingProtocol {
     if (m.ring.ballot <= this.promised) return;
     const mine = this.candidates(g);
     if (mine.length !== m.members.length || mine.some((idx, k) => m.members[k]!.index !== idx)) return;
+    const pos = m.members.findIndex((x) => x.index === this.me);
+    if (m.infos.length !== pos || m.infos.some((info, k) => info.index !== m.members[k]!.index)) {
+      this.stats.malformed++;
+      this.log.warn({ from: this.ids[from] }, 'commit token with infos out of ring order; dropped');
+      return;
+    }
     for (const ref of m.members) {
       if (ref.index === this.me ? ref.inc !== this.inc : ref.inc < this.knownInc[ref.index]!) return;
       this.knownInc[ref.index] = Math.max(this.knownInc[ref.index]!, ref.inc);
@@ -768,15 +780,18 @@ export class TokenRing implements OrderingProtocol {
     if (from !== this.me) this.ack(from, t.ring, false, t.tokenSeq);
     if (t.tokenSeq <= r.lastTokenSeq) return;
     const n = r.n;
+    const top = t.phase === 0 ? r.plan!.end : t.seq;
     if (
       t.arus.length !== n ||
       t.dlv.length !== n ||
       t.ready.length !== n ||
       t.sent.length !== n ||
-      t.backlog.length !== n
+      t.backlog.length !== n ||
+      t.arus.some((a) => a > top) ||
+      t.dlv.some((d) => d > top)
     ) {
       this.stats.malformed++;
-      this.log.warn({ from: this.ids[from] }, 'token with vectors of the wrong length; dropped');
+      this.log.warn({ from: this.ids[from] }, 'token with inconsistent vectors; dropped');
       return;
     }
     r.lastTokenSeq = t.tokenSeq;
@@ -1048,7 +1063,8 @@ export class TokenRing implements OrderingProtocol {
   private collect(floor: number): void {
     const s = this.store;
     if (floor <= s.floor) return;
-    for (let q = s.floor + 1; q <= floor; q++) s.msgs.delete(q);
+    if (floor - s.floor <= s.msgs.size) for (let q = s.floor + 1; q <= floor; q++) s.msgs.delete(q);
+    else for (const q of s.msgs.keys()) if (q <= floor) s.msgs.delete(q);
     s.floor = floor;
   }
 
@@ -1056,7 +1072,11 @@ export class TokenRing implements OrderingProtocol {
     while (this.delivered < safe) {
       const seq = this.delivered + 1;
       const d = this.store.msgs.get(seq);
-      if (!d) throw new Error(`token ring invariant: seq ${seq} safe but not held`);
+      if (!d) {
+        // Every member reported holding it; this member too. Not reachable unless a peer lies.
+        this.log.error({ seq, safe }, 'seq reported held by every member is missing here; not delivering');
+        return;
+      }
       this.delivered = seq;
       const at: Ordered = { view: viewId, seq };
       this.senders.record(d.sender, d.senderInc, d.fifo, at);

@@ -146,7 +146,8 @@ export class Cluster {
       },
       install: (state, cut) => {
         const [json, pad] = new TextDecoder().decode(state).split('\n');
-        if (pad !== filler(this.opts.statePadding ?? 0)) throw new Error(`state filler of ${pad?.length} chars corrupted`);
+        if (pad !== filler(this.opts.statePadding ?? 0))
+          throw new Error(`state filler of ${pad?.length} chars corrupted`);
         const s = JSON.parse(json!) as { cut: number; digest: string };
         h.stateInstalls.push({ cut, digest: s.digest, capturedCut: s.cut, at: this.sim.now, step: l.step++ });
         l.digest = s.digest;
