@@ -26,8 +26,9 @@
  *
  * Flow control: over any rotation at most `window` messages are stamped (`window - sum(sent of
  * the others)` is free), at most `maxPerVisit` per visit, split in proportion to each member's
- * backlog; no message is stamped while `2 * window` stamped messages are not yet held by all.
- * Broadcasts wait in the local backlog meanwhile.
+ * backlog (every member with a backlog gets at least one per rotation); no message is stamped
+ * while `2 * window` stamped messages are not yet held by all. Broadcasts wait in the local
+ * backlog meanwhile.
  *
  * Idle: when nothing is pending anywhere (`min(arus) == min(dlv) == seq`, no rtr, no backlog) the
  * holder keeps the token for `holdMs` (capped at `tokenLossMs / (2 * ring size)` so the token
@@ -35,40 +36,46 @@
  * the holder lets the token go at once with `hurry` set for one rotation.
  *
  * ## States
- * - gather: JOIN `{ inc, promised, proc, fail }` to every configured member every `joinMs`;
- *   merge fail sets (a member that lists me as failed goes in mine). Consensus: every member not
- *   in my fail set has sent me a JOIN, in this gather, with my fail set. Members silent or still
- *   disagreeing after `consensusMs` join the fail set. On consensus the representative (first
- *   non-failed member) creates the commit token with a ballot above every promise it has heard.
+ * - gather: JOIN `{ inc, promised, gather, proc, fail }` to every configured member every
+ *   `joinMs`. Fail sets are adopted only from members of the ring this member left (Totem); a
+ *   member that lists me as failed goes in mine; JOINs of an older gather of the same sender
+ *   incarnation are ignored. Consensus: every member not in my fail set has sent me a JOIN, in this
+ *   gather, with my fail set. Members silent or still disagreeing after `consensusMs` join the fail
+ *   set. On consensus the representative (first non-failed member) creates the commit token with a
+ *   ballot above every promise it has heard. A ring member that receives a JOIN from an outsider
+ *   that excludes it does not break its ring for it: merge probes bring the two together later.
  * - commit: rotation 1 of the commit token: each member promises the ballot (refusing any lower
  *   one ever after: Paxos phase 1) and appends its info (installed view, delivered, accepted plan,
  *   messages held of that view's ring). Back at the representative, `decidePlan` (plan.ts) decides
  *   the round; rotation 2 carries plan and infos to everyone, who *accepts* it (Paxos phase 2).
  * - recovery: the regular token circulates with `phase = 0`. Every member must hold the base
- *   view's messages `(lo, end]` (joiners too, so a later round can always finish the plan); the
- *   first holder of each missing message sends it, and `rtr` covers losses. When the token shows
- *   every member holds all of it, a member installs: transitional members deliver up to `end` in
- *   the base view, install the new view (cut `end`), and the state provider captures the state;
- *   joiners install the transferred state, then the view. When every member is ready the token
- *   turns operational.
+ *   view's messages `(lo, end]` (joiners too, so a later round can always finish the plan; a
+ *   member keeps its own view's messages beside them, in case a later round must finish that view
+ *   instead); the first holder of each missing message sends it, and `rtr` covers losses. When the
+ *   token shows every member holds all of it, a member installs: transitional members deliver up
+ *   to `end` in the base view, install the new view (cut `end`), and the state provider captures
+ *   the state; joiners receive it (acknowledged chunks), install the view, then the state, and
+ *   only then deliver. When every member is ready the token turns operational.
  * - operational: as above. Token loss (`tokenLossMs` without the token), a JOIN from a
  *   non-member (or from a member that has left this ring), a merge probe, a peer-down hint or a
  *   member that fails to receive for `failToReceiveRotations` rotations start a gather.
  *
  * ## Quorum and decisions (plan.ts)
- * A round is primary when a strict majority of the configured members are non-fresh (have
- * installed a view in this incarnation; a restarted member remembers nothing), or when it holds
- * every configured member (cold start; and the only way on after a majority lost its memory).
- * `fail-stop` makes every round primary. The base is the latest view installed among the members;
- * `end` is the highest-ballot accepted plan's for that base if any (it may be installed somewhere),
- * else the longest prefix of the base ring the members hold between them.
+ * A round is primary when it holds a strict majority of the configured members and at least
+ * half of the configured members are non-fresh (installed a view in this incarnation: a restarted
+ * member remembers nothing), so the remembering members meet every majority; or when it holds
+ * every configured member (cold start; and the only way on after a majority lost its memory,
+ * logged as an error). `fail-stop` makes every round primary. The base is the latest view
+ * installed among the members; `end` is the highest-ballot accepted plan's for that base if any
+ * (it may be installed somewhere), or the cut of a later view only absent members installed (it
+ * never operated), else the longest prefix of the base ring the members hold between them.
  *
  * ## Invariants
  * 1. A message stamped `s` in view V is delivered in V, at every member, only once every member
  *    of V holds it (min(arus) >= s), or during recovery once every member of the next ring holds it.
- * 2. A plan installs only after every member of its round accepted it and holds `(lo, end]`; two
- *    non-fresh majorities intersect, and promises make a later round see the accepted plan, so no
- *    two installed plans for the same base differ in `end` (no two histories).
+ * 2. A plan installs only after every member of its round accepted it and holds `(lo, end]`; the
+ *    remembering members of a later round meet that round, and promises make them report the
+ *    accepted plan, so no two installed plans for the same base differ in `end` (no two histories).
  * 3. `end` covers everything any member of the base view delivered (each such message is held by
  *    every base member, so by every transitional member of any later round).
  * 4. A view installs only after its predecessor's messages up to its cut were delivered, at every
