@@ -1,4 +1,4 @@
-import { ConfigError, ORDERING, SlotError, createOrderingMember, type Logger } from '@vcl/core';
+import { ConfigError, ORDERING, PluginRegistry, SlotError, createOrderingMember, type Logger } from '@vcl/core';
 import { Simulator } from '@vcl/core/testing';
 import { container } from 'tsyringe';
 import { TOKEN_RING_DEFAULTS, TOKEN_RING_OPTIONS, TokenRing, registration, tokenRing } from './index';
@@ -49,6 +49,12 @@ describe('tokenRing plugin', () => {
     expect(() => createOrderingMember(tokenRing(), { ...d, group: { ...d.group, partition: 'fail-stop' } })).toThrow(
       /fail-stop is only for 2-member groups/,
     );
+  });
+
+  it('is found by the plugin registry under its short name', async () => {
+    const found = await new PluginRegistry().load('ordering', 'tokenring');
+    expect(found.packageName).toBe('@vcl/gcs-tokenring');
+    expect(found.create({ window: 9 }).name).toBe('tokenring');
   });
 
   it('has a registry entry that validates stack-file options', () => {
