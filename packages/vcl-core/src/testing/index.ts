@@ -14,3 +14,4 @@
  */
 export * from './sim';
 export * from './conformance';
+export * from './process';
