@@ -29,5 +29,7 @@ export function ensureBuilt(tsconfigs: readonly string[]): void {
   }
   const entry = memberEntryPath();
   if (!existsSync(entry))
-    throw new MissingBuildError(`the member process entry ${entry} is missing after the build; run \`npx nx run @vcl/core:build\``);
+    throw new MissingBuildError(
+      `the member process entry ${entry} is missing after the build; run \`npx nx run @vcl/core:build\``,
+    );
 }

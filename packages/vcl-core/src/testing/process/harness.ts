@@ -8,7 +8,13 @@ import type { PartitionMode, View } from '../../contracts/ordering';
 import { TimeoutError } from '../../errors';
 import type { LogLevel } from '../../runtime/logger';
 import { checkOrderingHistory } from '../conformance/check';
-import type { FaultRecord, IncarnationHistory, OrderingHistory, RecordedBroadcast, Violation } from '../conformance/history';
+import type {
+  FaultRecord,
+  IncarnationHistory,
+  OrderingHistory,
+  RecordedBroadcast,
+  Violation,
+} from '../conformance/history';
 import { formatTimeline, formatViolations } from '../conformance/report';
 import { MemberProcessError, MissingBuildError } from './errors';
 import type { MemberLogMode, MemberProcessConfig, ProcessMemberAddress, Workload } from './member-config';
@@ -226,7 +232,7 @@ export class OrderingProcessGroup {
       used.add(port);
       addresses.push({ id, host, port });
     }
-    const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), `vcl-${options.plugin}-`));
+    const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), `vcl-proc-${options.plugin}-`));
     mkdirSync(dir, { recursive: true });
     const group = new OrderingProcessGroup(options, addresses, dir);
     try {
@@ -255,7 +261,10 @@ export class OrderingProcessGroup {
     const config: MemberProcessConfig = {
       id,
       members: [...this.slots.values()].map((s) => s.address),
-      plugin: { name: this.options.plugin, ...(this.options.pluginOptions !== undefined ? { options: this.options.pluginOptions } : {}) },
+      plugin: {
+        name: this.options.plugin,
+        ...(this.options.pluginOptions !== undefined ? { options: this.options.pluginOptions } : {}),
+      },
       incarnation,
       ...(this.options.partition ? { partition: this.options.partition } : {}),
       ...(workload ? { workload } : {}),
@@ -327,7 +336,11 @@ export class OrderingProcessGroup {
 
   private async waitListening(id: MemberId): Promise<void> {
     const inc = this.latest(id);
-    await this.waitFor(`${id}#${inc.incarnation} listening`, () => inc.listening, this.options.startTimeoutMs ?? 20_000);
+    await this.waitFor(
+      `${id}#${inc.incarnation} listening`,
+      () => inc.listening,
+      this.options.startTimeoutMs ?? 20_000,
+    );
   }
 
   private note(action: string): void {
@@ -354,7 +367,8 @@ export class OrderingProcessGroup {
   /** Freezes a member with SIGSTOP: its process keeps its sockets but runs no code until `thaw`. */
   freeze(id: MemberId): void {
     const slot = this.slot(id);
-    if (slot.status !== 'running' || !slot.child) throw new MemberProcessError(`cannot freeze ${id}: it is ${slot.status}`);
+    if (slot.status !== 'running' || !slot.child)
+      throw new MemberProcessError(`cannot freeze ${id}: it is ${slot.status}`);
     slot.child.kill('SIGSTOP');
     slot.status = 'frozen';
     this.note(`freeze ${id} (SIGSTOP)`);
@@ -363,7 +377,8 @@ export class OrderingProcessGroup {
   /** Resumes a frozen member with SIGCONT. */
   thaw(id: MemberId): void {
     const slot = this.slot(id);
-    if (slot.status !== 'frozen' || !slot.child) throw new MemberProcessError(`cannot thaw ${id}: it is ${slot.status}`);
+    if (slot.status !== 'frozen' || !slot.child)
+      throw new MemberProcessError(`cannot thaw ${id}: it is ${slot.status}`);
     slot.child.kill('SIGCONT');
     slot.status = 'running';
     this.note(`thaw ${id} (SIGCONT)`);
@@ -520,7 +535,9 @@ export class OrderingProcessGroup {
     return this.members
       .map((id) => {
         const m = this.member(id);
-        const view = m.view ? `view ${m.view.id} {${m.view.members.join(',')}}${m.view.primary ? '' : ' non-primary'}` : 'no view';
+        const view = m.view
+          ? `view ${m.view.id} {${m.view.members.join(',')}}${m.view.primary ? '' : ' non-primary'}`
+          : 'no view';
         const exit = this.slot(id).exit;
         return (
           `  ${id}#${m.incarnation} ${m.status}${exit ? ` (exit code ${exit.code} signal ${exit.signal})` : ''}: ${view}, ` +
@@ -545,7 +562,9 @@ export class OrderingProcessGroup {
       if (condition(this)) return;
       if (Date.now() > deadline) {
         this.troubled = true;
-        throw new TimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}; members:\n${this.describe()}\nlogs: ${this.dir}`);
+        throw new TimeoutError(
+          `timed out after ${timeoutMs} ms waiting for ${what}; members:\n${this.describe()}\nlogs: ${this.dir}`,
+        );
       }
       await sleep(25);
     }
@@ -569,7 +588,10 @@ export class OrderingProcessGroup {
    * Waits until each of `among` (default: exactly `members`) has installed a primary view whose
    * members are exactly `members`.
    */
-  waitForView(members: readonly MemberId[], options: { among?: readonly MemberId[]; timeoutMs?: number } = {}): Promise<void> {
+  waitForView(
+    members: readonly MemberId[],
+    options: { among?: readonly MemberId[]; timeoutMs?: number } = {},
+  ): Promise<void> {
     const want = [...members].sort().join(',');
     const among = options.among ?? members;
     return this.waitFor(
@@ -715,7 +737,7 @@ function apply(inc: Incarnation, e: MemberLogEvent): void {
       inc.unresolved.delete(e.id);
       break;
     case 'error':
-      inc.error = `${e.stage}: ${e.error}`;
+      inc.error ??= `${e.stage}: ${e.error}`;
       break;
     default:
       break;
@@ -741,7 +763,14 @@ function toIncarnationHistory(inc: Incarnation, at: (t: number) => number): Inca
         h.views.push({ id: e.id, members: [...e.members], primary: e.primary, cut: e.cut, at: at(e.t), step });
         break;
       case 'deliver':
-        h.deliveries.push({ view: e.view, seq: e.seq, sender: e.sender, messageId: e.id ?? undefined, at: at(e.t), step });
+        h.deliveries.push({
+          view: e.view,
+          seq: e.seq,
+          sender: e.sender,
+          messageId: e.id ?? undefined,
+          at: at(e.t),
+          step,
+        });
         break;
       case 'broadcast': {
         const b: RecordedBroadcast = { messageId: e.id, counter: e.counter, at: at(e.t) };
@@ -766,7 +795,7 @@ function toIncarnationHistory(inc: Incarnation, at: (t: number) => number): Inca
         h.stateCaptures.push({ cut: e.cut, digest: e.digest, applied: e.applied, at: at(e.t), step });
         break;
       case 'error':
-        h.startError = `${e.stage}: ${e.error}`;
+        h.startError ??= `${e.stage}: ${e.error}`;
         break;
       default:
         break;

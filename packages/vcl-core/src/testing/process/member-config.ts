@@ -85,14 +85,24 @@ const workloadSchema = z.discriminatedUnion('mode', [
     .object({
       mode: z.literal('rate'),
       perSecond: z.number().positive().max(1_000_000),
-      payloadBytes: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
+      payloadBytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(16 * 1024 * 1024)
+        .optional(),
       maxPending: positiveInt.max(1_000_000).optional(),
     })
     .strict(),
   z
     .object({
       mode: z.literal('saturate'),
-      payloadBytes: z.number().int().min(0).max(16 * 1024 * 1024).optional(),
+      payloadBytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(16 * 1024 * 1024)
+        .optional(),
       maxPending: positiveInt.max(1_000_000).optional(),
     })
     .strict(),
@@ -103,9 +113,7 @@ const configSchema = z
     id: z.string().min(1),
     members: z
       .array(
-        z
-          .object({ id: z.string().min(1), host: z.string().min(1), port: z.number().int().min(1).max(65535) })
-          .strict(),
+        z.object({ id: z.string().min(1), host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict(),
       )
       .min(1),
     plugin: z.object({ name: z.string().min(1), options: z.unknown().optional() }).strict(),
@@ -130,7 +138,11 @@ const configSchema = z
     const seen = new Set<string>();
     c.members.forEach((m, i) => {
       if (seen.has(m.id))
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['members', i, 'id'], message: `duplicate member id ${m.id}` });
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['members', i, 'id'],
+          message: `duplicate member id ${m.id}`,
+        });
       seen.add(m.id);
     });
   });

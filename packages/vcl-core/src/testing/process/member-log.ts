@@ -109,7 +109,9 @@ function parseLine(line: string, source: string, lineNo: number): MemberLogEvent
   const type = (value as { type?: unknown } | null)?.type;
   const t = (value as { t?: unknown } | null)?.t;
   if (typeof type !== 'string' || !TYPES.has(type) || typeof t !== 'number')
-    throw new MalformedLogError(`${source}:${lineNo}: not a member log event (needs a known "type" and a numeric "t"): ${line.slice(0, 120)}`);
+    throw new MalformedLogError(
+      `${source}:${lineNo}: not a member log event (needs a known "type" and a numeric "t"): ${line.slice(0, 120)}`,
+    );
   return value as MemberLogEvent;
 }
 

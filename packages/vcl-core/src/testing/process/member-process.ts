@@ -79,19 +79,25 @@ export async function runMemberProcess(config: MemberProcessConfig): Promise<voi
   const inc = config.incarnation;
   write({ type: 'start', t: wallNow(), member: self, incarnation: inc, pid: process.pid, plugin: config.plugin.name });
 
+  let failed = false;
   const fail = (stage: string, err: unknown, code: number): never => {
-    write({ type: 'error', t: wallNow(), stage, error: errorText(err) });
+    // Only the first failure is the cause; anything thrown while exiting is a consequence.
+    if (!failed) write({ type: 'error', t: wallNow(), stage, error: errorText(err) });
+    failed = true;
     process.exit(code);
   };
   process.on('uncaughtException', (err) => fail('uncaught', err, 70));
   process.on('unhandledRejection', (err) => fail('unhandled-rejection', err, 70));
 
-  const diagnostics: Logger = config.diagnosticsFile
-    ? createLogger({ level: config.diagnosticsLevel ?? 'info', destination: config.diagnosticsFile }).child({
-        member: self,
-        incarnation: inc,
-      })
-    : silentLogger();
+  // Synchronous writes, like the event log: a SIGKILL or an early exit loses no diagnostic line.
+  const diagFd = config.diagnosticsFile ? openSync(config.diagnosticsFile, 'a') : undefined;
+  const diagnostics: Logger =
+    diagFd === undefined
+      ? silentLogger()
+      : createLogger({
+          level: config.diagnosticsLevel ?? 'info',
+          destination: { write: (line: string) => writeSync(diagFd, line) },
+        }).child({ member: self, incarnation: inc });
 
   let member: OrderingProtocol;
   let network: TcpNetwork;
@@ -243,7 +249,10 @@ export async function runMemberProcess(config: MemberProcessConfig): Promise<voi
   process.on('SIGTERM', () => void stop());
   // Orphan protection: the harness holds the IPC channel; when it goes away, so does the member.
   process.on('disconnect', () => process.exit(0));
-  setTimeout(() => fail('lifetime', new Error(`maxLifetimeMs ${config.maxLifetimeMs ?? 600_000} passed`), 0), config.maxLifetimeMs ?? 600_000).unref();
+  setTimeout(
+    () => fail('lifetime', new Error(`maxLifetimeMs ${config.maxLifetimeMs ?? 600_000} passed`), 0),
+    config.maxLifetimeMs ?? 600_000,
+  ).unref();
   process.on('message', (raw: unknown) => {
     const request = raw as MemberRequest;
     const reply = (r: MemberReply): void => {

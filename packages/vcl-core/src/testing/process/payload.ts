@@ -15,9 +15,7 @@ export function encodeProcessPayload(sender: MemberId, incarnation: number, coun
 }
 
 /** Decodes a payload made by `encodeProcessPayload` (padded or not); `undefined` when it is not one. */
-export function decodeProcessPayload(
-  payload: Uint8Array,
-): ReturnType<typeof decodeWorkloadPayload> {
+export function decodeProcessPayload(payload: Uint8Array): ReturnType<typeof decodeWorkloadPayload> {
   const end = payload.indexOf(0);
   return decodeWorkloadPayload(end < 0 ? payload : payload.subarray(0, end));
 }

@@ -72,9 +72,7 @@ async function failoverTime(
   timeoutMs: number,
 ): Promise<number> {
   const firstNew = (id: MemberId) => {
-    const e = group
-      .events(id)
-      .find((x) => x.type === 'deliver' && x.view > afterView && x.t >= since);
+    const e = group.events(id).find((x) => x.type === 'deliver' && x.view > afterView && x.t >= since);
     return e?.t;
   };
   await group.waitFor(
@@ -142,7 +140,9 @@ export async function killFreezeScenario(options: ProcessScenarioOptions): Promi
     await group.waitForView(four, { timeoutMs: step });
     failoverMs.push(await failoverTime(group, four, viewBefore, killedAt, step));
     await group.waitForDelivered(group.maxDelivered() + progress, { among: four, timeoutMs: step });
-    trace(`killed ${first}; ${four.join(',')} deliver again (fail-over ${failoverMs[0]!.toFixed(0)} ms), seq ${group.maxDelivered()}`);
+    trace(
+      `killed ${first}; ${four.join(',')} deliver again (fail-over ${failoverMs[0]!.toFixed(0)} ms), seq ${group.maxDelivered()}`,
+    );
 
     const second = await pickLeader(group);
     const viewBefore2 = group.member(second).view!.id;
@@ -153,7 +153,9 @@ export async function killFreezeScenario(options: ProcessScenarioOptions): Promi
     await group.waitForView(three, { timeoutMs: step });
     failoverMs.push(await failoverTime(group, three, viewBefore2, frozenAt, step));
     await group.waitForDelivered(group.maxDelivered() + progress, { among: three, timeoutMs: step });
-    trace(`froze ${second}; ${three.join(',')} deliver again (fail-over ${failoverMs[1]!.toFixed(0)} ms), seq ${group.maxDelivered()}`);
+    trace(
+      `froze ${second}; ${three.join(',')} deliver again (fail-over ${failoverMs[1]!.toFixed(0)} ms), seq ${group.maxDelivered()}`,
+    );
 
     faults.push({ action: 'SIGCONT', member: second, atSeq: group.maxDelivered() });
     group.thaw(second);
@@ -205,7 +207,9 @@ export async function killRestartScenario(options: ProcessScenarioOptions): Prom
     await group.waitForView(rest, { timeoutMs: step });
     failoverMs.push(await failoverTime(group, rest, viewBefore, killedAt, step));
     await group.waitForDelivered(group.maxDelivered() + progress, { among: rest, timeoutMs: step });
-    trace(`killed ${leader}; ${rest.join(',')} deliver again (fail-over ${failoverMs[0]!.toFixed(0)} ms), seq ${group.maxDelivered()}`);
+    trace(
+      `killed ${leader}; ${rest.join(',')} deliver again (fail-over ${failoverMs[0]!.toFixed(0)} ms), seq ${group.maxDelivered()}`,
+    );
 
     faults.push({ action: 'restart', member: leader, atSeq: group.maxDelivered() });
     await group.restart(leader);
