@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import {
   ensureBuilt,
@@ -74,6 +75,30 @@ describe('OrderingProcessGroup (members as separate processes on loopback TCP)',
       await group.stop();
       expect(pids.filter(alive)).toEqual([]); // the frozen one too
       expect(existsSync(group.dir)).toBe(false);
+    }
+  }, 60_000);
+
+  it('leaves no process behind when its host dies without stopping the group, a frozen member included', async () => {
+    // A host process that starts a group, freezes a member, prints the pids and exits abruptly.
+    const dist = path.join(__dirname, '..', 'dist');
+    const script = `
+      require(${JSON.stringify(require.resolve('reflect-metadata'))});
+      const { OrderingProcessGroup } = require(${JSON.stringify(path.join(dist, 'testing'))});
+      OrderingProcessGroup.start({ plugin: 'naive', members: 3, keepLogs: false }).then((g) => {
+        g.freeze('n2');
+        console.log(JSON.stringify({ dir: g.dir, pids: g.members.map((id) => g.member(id).pid) }));
+        process.kill(process.pid, 'SIGKILL');
+      });`;
+    const host = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const { dir, pids } = JSON.parse(host.stdout.trim().split('\n').at(-1)!) as { dir: string; pids: number[] };
+    try {
+      expect(pids).toHaveLength(3);
+      const deadline = Date.now() + 5000;
+      while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(pids.filter(alive)).toEqual([]);
+    } finally {
+      for (const pid of pids.filter(alive)) process.kill(pid, 'SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
 

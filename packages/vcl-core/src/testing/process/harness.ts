@@ -115,6 +115,33 @@ interface Slot {
 
 const children = new Set<ChildProcess>();
 let exitHookInstalled = false;
+let reaper: ChildProcess | undefined;
+
+/**
+ * Tells the reaper process (started on first use) to SIGKILL `pid` if this process goes away
+ * without stopping it. Jest runs test code with a sandboxed `process` whose exit hooks never
+ * fire, and a frozen member cannot notice its harness is gone, so a separate process does it.
+ */
+function reapLater(pid: number | undefined): void {
+  if (pid === undefined) return;
+  if (!reaper || !reaper.connected) {
+    const entry = path.join(path.dirname(memberEntryPath()), 'reaper-main.js');
+    if (!existsSync(entry)) return;
+    reaper = spawn(process.execPath, [entry], {
+      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
+    reaper.on('error', () => undefined);
+    reaper.unref();
+    (reaper.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+  reaper.send({ type: 'watch', pid });
+}
+
+/** Tells the reaper that `pid` has exited (so a reused pid is never killed). */
+function reaped(pid: number | undefined): void {
+  if (pid !== undefined && reaper?.connected) reaper.send({ type: 'unwatch', pid });
+}
 
 /** Kills every member process still alive when the host process exits (a failed test, a crash). */
 function installExitHook(): void {
@@ -287,6 +314,7 @@ export class OrderingProcessGroup {
     }
     installExitHook();
     children.add(child);
+    reapLater(child.pid);
     const inc: Incarnation = {
       member: id,
       incarnation,
@@ -310,6 +338,7 @@ export class OrderingProcessGroup {
     slot.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         children.delete(child);
+        reaped(child.pid);
         inc.exited = true;
         if (slot.child === child) {
           slot.exit = { code, signal };
