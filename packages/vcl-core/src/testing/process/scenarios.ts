@@ -42,6 +42,8 @@ export interface ProcessScenarioResult {
   readonly rejoinedDeliveries?: number;
   /** For the restart scenario: broadcasts of the restarted incarnation that resolved. */
   readonly rejoinedResolved?: number;
+  /** For the restart scenario: the cuts at which the restarted incarnation installed transferred state. */
+  readonly rejoinedStateCuts?: readonly number[];
 }
 
 const DEFAULT_WORKLOAD: Workload = { mode: 'rate', perSecond: 25, maxPending: 8 };
@@ -228,6 +230,7 @@ export async function killRestartScenario(options: ProcessScenarioOptions): Prom
     return finish(group, rest, group.check({ ended: true }), faults, failoverMs, {
       rejoinedDeliveries: group.member(leader).deliveries,
       rejoinedResolved: ownResolved(),
+      rejoinedStateCuts: group.events(leader).flatMap((e) => (e.type === 'install' ? [e.cut] : [])),
     });
   } catch (err) {
     group.markFailed();
@@ -269,4 +272,14 @@ export function scenarioProblems(result: ProcessScenarioResult): string[] {
       );
   }
   return problems;
+}
+
+/**
+ * `'ok'` when `scenarioProblems` finds nothing, else the problems followed by the run's report
+ * (violations, member states, timeline, log directory): `expect(scenarioVerdict(r)).toBe('ok')`
+ * shows everything needed to read a failure.
+ */
+export function scenarioVerdict(result: ProcessScenarioResult): string {
+  const problems = scenarioProblems(result);
+  return problems.length ? `${problems.join('\n')}\n${result.report}` : 'ok';
 }
