@@ -13,5 +13,7 @@
  * ```
  */
 export * from './sim';
+export * from './substrate';
 export * from './conformance';
+export * from './vcl';
 export * from './process';
