@@ -23,3 +23,5 @@ export * from './registry';
 export * from './config';
 export * from './runtime/logger';
 export * from './link';
+/** The YAML parser the stack loader uses, for plugins that read their own YAML files (AAA policy). */
+export { parse as parseYaml } from 'yaml';
