@@ -144,6 +144,12 @@ export interface ProcessStackHandle extends ReplicatedStackHandle {
   servingMember(): Promise<ProcessMember>;
 }
 
+/** The process fail-over hook; its stacks are `ProcessStackHandle`s. */
+export interface ProcessFailoverHarness extends SubstrateFailoverHarness {
+  /** Starts the members, their services and the `vcl client`; resolves once clients can connect. */
+  start(options: Parameters<SubstrateFailoverHarness['start']>[0]): Promise<ProcessStackHandle>;
+}
+
 /** Ports nobody listens on right now. */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -199,9 +205,7 @@ function serviceSection(endpoint: Endpoint): Record<string, unknown> {
  * describeSubstrateConformance({ ...fixture, failover });
  * ```
  */
-export function processFailoverHarness(options: ProcessFailoverOptions): SubstrateFailoverHarness & {
-  start(o: Parameters<SubstrateFailoverHarness['start']>[0]): Promise<ProcessStackHandle>;
-} {
+export function processFailoverHarness(options: ProcessFailoverOptions): ProcessFailoverHarness {
   const cli = options.cli ?? path.resolve(__dirname, '../../../dist/cli/main.js');
   const timeoutMs = options.startTimeoutMs ?? 30_000;
   return {
