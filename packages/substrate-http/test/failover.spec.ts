@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { processFailoverHarness, type ProcessStackHandle, type RunningService } from '@vcl/core/testing';
-import { startService, TEST_LIMITS } from './fixture';
+import { checkFailover, processFailoverHarness, type ProcessStackHandle, type RunningService } from '@vcl/core/testing';
+import { fixture, startService, TEST_LIMITS } from './fixture';
 
 // End to end with real processes: three `vcl service` members (sequencer) each in front of its own
 // node:http service, one `vcl client` speaking HTTP to real clients (node:http with one keep-alive
@@ -135,5 +135,12 @@ describe('http substrate behind vcl service x3 + vcl client (real processes)', (
     // The services never saw the rejected input.
     for (const m of stack.members.filter((x) => !x.killed))
       expect(seen[stack.members.indexOf(m)]!.filter((l) => l.includes('/big') || l.startsWith('GARBAGE'))).toEqual([]);
+  });
+
+  it("the conformance kit's fail-over check (checkFailover) passes with the process harness", async () => {
+    await checkFailover({
+      ...fixture,
+      failover: processFailoverHarness({ plugin: 'http', options: { ...TEST_LIMITS } }),
+    });
   });
 });
