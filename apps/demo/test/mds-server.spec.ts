@@ -101,7 +101,7 @@ describe('mds-server process', () => {
   it('serves many connections at once: a workload of 8 clients over 4 connections sees zero errors', async () => {
     const conns = await Promise.all(Array.from({ length: 4 }, () => MdsClient.connect({ port: server.port })));
     try {
-      const report = await new Workload(conns, { clients: 8, ops: 2000, seed: 11, root: '/load' }).run();
+      const report = await new Workload(conns, { clients: 8, ops: 1000, seed: 11, root: '/load' }).run();
       expect(report).toMatchObject({ clientErrors: 0, mismatches: 0, lost: 0, phase: 'done' });
       expect(report.answered).toBe(report.sent);
       expect(report.expectedErrors).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ export interface Mismatch {
 
 /** Live counters of a run; read them at any time. */
 export interface WorkloadStats {
-  /** Requests planned (setup + operations; verification reads come on top). */
+  /** Requests planned: setup and operations, plus the verification reads once they are known. */
   planned: number;
   /** Requests sent. */
   sent: number;
@@ -188,6 +188,8 @@ export class Workload {
       Array.from({ length: this.clients }, (_, i) => this.runClient(i, quota(i), signal)),
     );
     if (this.verify && !signal?.aborted) {
+      for (const m of models)
+        if (m) this.stats.planned += 1 + m.readdir({ path: '/' }).entries.filter((e) => e.type === 'dir').length;
       this.stats.phase = 'verifying';
       await Promise.all(models.map((m, i) => (m ? this.verifyClient(i, m) : undefined)));
     }
@@ -234,40 +236,70 @@ export class Workload {
 
   private step(client: number, model: Namespace, rng: Prng): Step {
     if (rng.next() < this.malformedRatio) return this.malformed(client, rng);
+    // Blind choices from small name pools make collisions (and so predicted errors) common;
+    // informed choices from the model make most requests succeed, like a real client's.
     const file = (): string => (rng.next() < 0.5 ? `/${rng.pick(FILES)}` : `/${rng.pick(DIRS)}/${rng.pick(NESTED)}`);
     const dir = (): string => `/${rng.pick(DIRS)}`;
     const any = (): string => (rng.next() < 0.7 ? file() : dir());
+    const informed = rng.next() < 0.75;
+    const dirs = model
+      .readdir({ path: '/' })
+      .entries.filter((e) => e.type === 'dir')
+      .map((e) => `/${e.name}`);
+    const files = ['/', ...dirs].flatMap((d) =>
+      model
+        .readdir({ path: d })
+        .entries.filter((e) => e.type === 'file')
+        .map((e) => (d === '/' ? `/${e.name}` : `${d}/${e.name}`)),
+    );
+    const existing = (): string | undefined =>
+      files.length > 0 && (dirs.length === 0 || rng.next() < 0.8)
+        ? rng.pick(files)
+        : dirs.length
+          ? rng.pick(dirs)
+          : undefined;
+    const freshFile = (): string => {
+      const parent = rng.pick(['/', ...dirs]);
+      const pool = parent === '/' ? FILES : NESTED;
+      const free = pool.filter((n) => !files.includes(parent === '/' ? `/${n}` : `${parent}/${n}`));
+      return free.length === 0 ? file() : parent === '/' ? `/${rng.pick(free)}` : `${parent}/${rng.pick(free)}`;
+    };
+    const freshDir = (): string => {
+      const free = DIRS.filter((n) => !dirs.includes(`/${n}`) && !files.includes(`/${n}`));
+      return free.length ? `/${rng.pick(free)}` : dir();
+    };
     const op = rng.weighted(OP_WEIGHTS);
     let local: Request;
     switch (op) {
-      case 'create':
-        local = rng.next() < 0.2 ? { op, path: file(), mode: 0o600 } : { op, path: file() };
+      case 'create': {
+        const path = informed ? freshFile() : file();
+        local = rng.next() < 0.2 ? { op, path, mode: 0o600 } : { op, path };
         break;
+      }
       case 'mkdir':
-        local = { op, path: dir() };
+        local = { op, path: informed ? freshDir() : dir() };
         break;
       case 'readdir':
-        local = { op, path: rng.next() < 0.4 ? '/' : dir() };
+        local = { op, path: rng.next() < 0.4 ? '/' : informed && dirs.length ? rng.pick(dirs) : dir() };
         break;
       case 'stat':
       case 'lookup':
-        local = { op, path: any() };
+        local = { op, path: (informed && existing()) || any() };
         break;
-      case 'setattr':
-        local =
-          rng.next() < 0.7
-            ? { op, path: file(), size: rng.int(1 << 20) }
-            : { op, path: any(), mode: 0o600 + rng.int(0o100) };
+      case 'setattr': {
+        const path = informed && files.length ? rng.pick(files) : rng.next() < 0.7 ? file() : any();
+        local = rng.next() < 0.7 ? { op, path, size: rng.int(1 << 20) } : { op, path, mode: 0o600 + rng.int(0o100) };
         break;
+      }
       case 'rename': {
-        const from = any();
-        const to =
-          rng.next() < 0.8 ? (from.split('/').length === 2 && DIRS.includes(from.slice(1)) ? dir() : file()) : any();
+        const from = (informed && existing()) || any();
+        const isDir = dirs.includes(from) || (from.split('/').length === 2 && DIRS.includes(from.slice(1)));
+        const to = informed ? (isDir ? freshDir() : freshFile()) : rng.next() < 0.8 ? (isDir ? dir() : file()) : any();
         local = { op, from, to };
         break;
       }
       case 'remove':
-        local = { op, path: any() };
+        local = { op, path: (informed && existing()) || any() };
         break;
     }
     let expected: Step['expected'];
