@@ -15,6 +15,9 @@ commands (a target is an absolute path, or a handle of 16 hex digits):
   rename <from> <to>                  move a file or directory
   remove <path>                       remove a file or an empty directory
   digest                              hash of the whole namespace
+  snapshot                            print the whole namespace as one JSON line (state transfer)
+  restore [file]                      replace the namespace with a snapshot from file or stdin
+  reset                               empty the namespace (only the root remains)
   raw <line>                          send one line as it is (to see the server refuse bad input)
 
 prints the result as JSON; an error answer goes to stderr as "CODE: message" with exit status 1
@@ -34,8 +37,10 @@ export interface ClientCommand {
   readonly host: string;
   /** Server port. */
   readonly port: number;
-  /** What to send: a request, or a raw line. */
-  readonly send: { readonly request: Request } | { readonly line: string };
+  /** What to send: a request, a raw line, or a restore whose snapshot is read from a file or stdin. */
+  readonly send: { readonly request: Request } | { readonly line: string } | { readonly restoreFrom: string };
+  /** Print the result as one compact line (snapshot) rather than indented JSON. */
+  readonly compact?: boolean;
 }
 
 function octal(flag: string, value: string): number {
@@ -139,9 +144,15 @@ export function parseClientArgs(argv: readonly string[]): ClientCommand {
       request = { op: 'remove', path: args[0]! };
       break;
     case 'digest':
+    case 'snapshot':
+    case 'reset':
       arity(command, args, 0, '');
-      request = { op: 'digest' };
+      request = { op: command };
+      if (command === 'snapshot') return { host: values.host, port, send: { request }, compact: true };
       break;
+    case 'restore':
+      if (args.length > 1) throw new UsageError(`restore takes at most one file, got ${args.length} arguments`);
+      return { host: values.host, port, send: { restoreFrom: args[0] ?? '-' } };
     case 'raw':
       arity(command, args, 1, 'one line');
       return { host: values.host, port, send: { line: args[0]! } };

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { MdsError, type MdsErrorCode } from './errors';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Namespace, parsePath } from './namespace';
 
@@ -386,6 +387,47 @@ describe('Namespace', () => {
       expect(copy.digest()).toEqual(ns.digest());
       expect(copy.stat({ path: '/z' })).toEqual(ns.stat({ path: '/z' }));
       expect(copy.stat({ path: '/' })).toEqual(ns.stat({ path: '/' }));
+    });
+
+    it('loads a snapshot in place, or changes nothing when it is inconsistent, and resets', () => {
+      const source = history(new Namespace());
+      const ns = new Namespace();
+      ns.create('/other');
+      const before = ns.digest();
+      expect(code(() => ns.load({ ...source.snapshot(), nextIno: 1 }))).toBe('EINVAL');
+      expect(ns.digest()).toEqual(before);
+      ns.load(source.snapshot());
+      expect(ns.digest()).toEqual(source.digest());
+      expect(ns.create('/a/next').ino).toBe(source.create('/a/next').ino);
+      ns.reset();
+      expect(ns.digest()).toEqual(new Namespace().digest());
+      expect(ns.mkdir('/x').ino).toBe(2);
+    });
+
+    it('answers any corruption of a snapshot with EINVAL or a consistent namespace, never another error (fuzzed)', () => {
+      const snap = history(new Namespace()).snapshot();
+      const fields = ['path', 'ino', 'handle', 'type', 'mode', 'uid', 'gid', 'size', 'mtime', 'ctime'];
+      fc.assert(
+        fc.property(
+          fc.nat({ max: snap.inodes.length - 1 }),
+          fc.constantFrom(...fields, 'version', 'nextIno', 'inodes', 'format', '(entry)'),
+          fc.anything(),
+          (i, field, value) => {
+            const s = JSON.parse(JSON.stringify(snap));
+            if (field === '(entry)') s.inodes[i] = value;
+            else if (fields.includes(field)) s.inodes[i][field] = value;
+            else s[field] = value;
+            try {
+              const ns = Namespace.restore(s);
+              expect(Namespace.restore(ns.snapshot()).digest()).toEqual(ns.digest());
+            } catch (e) {
+              expect(e).toBeInstanceOf(MdsError);
+              expect((e as MdsError).code).toBe('EINVAL');
+            }
+          },
+        ),
+        { numRuns: 2000, seed: 7 },
+      );
     });
 
     it('refuses inconsistent snapshots with EINVAL naming the problem', () => {

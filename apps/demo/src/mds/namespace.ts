@@ -226,8 +226,8 @@ function handleFor(ino: number, salt: number): string {
  * Every operation either changes nothing and throws an `MdsError`, or succeeds completely.
  */
 export class Namespace {
-  private readonly root: Inode;
-  private readonly byHandle = new Map<string, Inode>();
+  private root: Inode;
+  private byHandle = new Map<string, Inode>();
   private nextIno = 2;
   private changes = 0;
   private inodeCount = 1;
@@ -406,6 +406,16 @@ export class Namespace {
     return { format: SNAPSHOT_FORMAT, version: this.changes, nextIno: this.nextIno, inodes };
   }
 
+  /** Replaces the whole state with a snapshot's; EINVAL (and nothing changed) if the snapshot is inconsistent. */
+  load(snapshot: NamespaceSnapshot): void {
+    this.adopt(Namespace.restore(snapshot));
+  }
+
+  /** Goes back to the initial state: only the root, version 0, next inode 2. */
+  reset(): void {
+    this.adopt(new Namespace());
+  }
+
   /** Rebuilds a namespace from `snapshot()`; EINVAL naming the first inconsistency found. */
   static restore(snapshot: NamespaceSnapshot): Namespace {
     const bad = (what: string): MdsError => new MdsError('EINVAL', `bad snapshot: ${what}`);
@@ -484,6 +494,14 @@ export class Namespace {
     ns.nextIno = snapshot.nextIno;
     ns.changes = snapshot.version;
     return ns;
+  }
+
+  private adopt(other: Namespace): void {
+    this.root = other.root;
+    this.byHandle = other.byHandle;
+    this.nextIno = other.nextIno;
+    this.changes = other.changes;
+    this.inodeCount = other.inodeCount;
   }
 
   private tick(): number {

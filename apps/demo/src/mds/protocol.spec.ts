@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { MdsError } from './errors';
 import { Namespace } from './namespace';
 import { LineSplitter, handleLine, parseRequest, parseResponse, tooLongResponse, type Response } from './protocol';
@@ -31,6 +32,9 @@ describe('parseRequest', () => {
       '{"op":"rename","from":"/a/f","to":"/a/g"}',
       '{"op":"remove","path":"/a/g"}',
       '{"op":"digest"}',
+      '{"op":"snapshot"}',
+      '{"op":"restore","snapshot":{"format":"mds-namespace/1"}}',
+      '{"op":"reset"}',
     ];
     for (const line of lines) expect(parseRequest(line)).toEqual(JSON.parse(line));
   });
@@ -60,6 +64,8 @@ describe('parseRequest', () => {
     ['{"op":"lookup","parent":"0123456789abcdef"}', 'lookup needs either "path"'],
     ['{"op":"lookup","path":"/a","name":"b"}', 'lookup needs either "path"'],
     ['{"op":"mkdir","path":"/a","__proto__":{"x":1}}', 'unknown field "__proto__"'],
+    ['{"op":"restore"}', 'restore needs field "snapshot"'],
+    ['{"op":"restore","snapshot":[1]}', 'field "snapshot" of restore must be a JSON object'],
   ])('refuses %j with EBADREQ: %s', (line, words) => {
     expect(badRequest(line)).toContain(words);
   });
@@ -96,6 +102,68 @@ describe('handleLine', () => {
       expect(answer(ns, line)).toMatchObject({ ok: false, error: { code: 'EBADREQ' } });
     expect(ns.digest()).toEqual(before);
     expect(answer(ns, '{"op":"remove","path":"/f"}')).toMatchObject({ ok: true });
+  });
+
+  it('transfers state: snapshot from one namespace, restore into another, reset', () => {
+    const a = new Namespace();
+    a.mkdir('/d');
+    a.create('/d/f');
+    const snap = answer(a, '{"op":"snapshot"}');
+    expect(snap).toMatchObject({ ok: true, result: { format: 'mds-namespace/1', version: 2 } });
+    const b = new Namespace();
+    const restored = answer(b, JSON.stringify({ op: 'restore', snapshot: (snap as { result: unknown }).result }));
+    expect(restored).toEqual({ ok: true, result: a.digest() });
+    expect(answer(b, '{"op":"restore","snapshot":{"format":"x"}}')).toMatchObject({
+      ok: false,
+      error: { code: 'EINVAL' },
+    });
+    expect(b.digest()).toEqual(a.digest());
+    expect(answer(b, '{"op":"reset"}')).toEqual({ ok: true, result: new Namespace().digest() });
+  });
+
+  it('never throws and always answers one well-formed response, whatever the line (fuzzed)', () => {
+    const ns = new Namespace();
+    ns.mkdir('/d');
+    const ops = [
+      'mkdir',
+      'create',
+      'lookup',
+      'readdir',
+      'stat',
+      'setattr',
+      'rename',
+      'remove',
+      'digest',
+      'restore',
+      'x',
+    ];
+    const request = fc.record(
+      {
+        op: fc.constantFrom(...ops),
+        path: fc.oneof(fc.constantFrom('/', '/d', '/d/f', 'd', '/d/'), fc.string(), fc.integer()),
+        from: fc.oneof(fc.constantFrom('/d', '/d/f'), fc.string()),
+        to: fc.oneof(fc.constantFrom('/e', '/d/g'), fc.string()),
+        handle: fc.oneof(fc.stringMatching(/^[0-9a-f]{16}$/), fc.string()),
+        mode: fc.oneof(fc.nat(), fc.integer(), fc.double()),
+        size: fc.oneof(fc.nat(), fc.string()),
+        snapshot: fc.oneof(fc.object(), fc.constant(ns.snapshot()), fc.anything()),
+      },
+      { requiredKeys: ['op'] },
+    );
+    const line = fc.oneof(
+      request.map((r) => JSON.stringify(r)),
+      fc.string(),
+      fc.json(),
+    );
+    fc.assert(
+      fc.property(line, (l) => {
+        const out = handleLine(ns, l);
+        const r = parseResponse(out.response);
+        expect(out.response.includes('\n')).toBe(false);
+        return r.ok === true || typeof r.error.message === 'string';
+      }),
+      { numRuns: 3000, seed: 42 },
+    );
   });
 
   it('gives byte-identical answers for the same history (replicas agree)', () => {

@@ -19,6 +19,7 @@ import type {
   DirEntry,
   LookupResult,
   Namespace,
+  NamespaceSnapshot,
   RemoveResult,
   RenameResult,
 } from './namespace';
@@ -100,6 +101,23 @@ export interface DigestRequest {
   readonly op: 'digest';
 }
 
+/** The whole namespace as data, for state transfer: `{"op":"snapshot"}`. */
+export interface SnapshotRequest {
+  readonly op: 'snapshot';
+}
+
+/** Replaces the whole namespace with a snapshot, for state transfer: `{"op":"restore","snapshot":{…}}`. */
+export interface RestoreRequest {
+  readonly op: 'restore';
+  /** What `snapshot` answered. */
+  readonly snapshot: NamespaceSnapshot;
+}
+
+/** Empties the namespace (only the root, version 0), for state transfer by replay: `{"op":"reset"}`. */
+export interface ResetRequest {
+  readonly op: 'reset';
+}
+
 /** Any request the metadata server understands. */
 export type Request =
   | MkdirRequest
@@ -110,7 +128,10 @@ export type Request =
   | SetattrRequest
   | RenameRequest
   | RemoveRequest
-  | DigestRequest;
+  | DigestRequest
+  | SnapshotRequest
+  | RestoreRequest
+  | ResetRequest;
 
 /** The name of an operation. */
 export type Op = Request['op'];
@@ -126,6 +147,9 @@ export interface ResultOf {
   rename: RenameResult;
   remove: RemoveResult;
   digest: DigestResult;
+  snapshot: NamespaceSnapshot;
+  restore: DigestResult;
+  reset: DigestResult;
 }
 
 /** A successful answer. */
@@ -145,7 +169,7 @@ export interface ErrorResponse {
 /** One response line, decoded. */
 export type Response<T = unknown> = OkResponse<T> | ErrorResponse;
 
-type FieldKind = 'string' | 'uint';
+type FieldKind = 'string' | 'uint' | 'object';
 
 const FIELDS: Record<Op, Readonly<Record<string, FieldKind>>> = {
   mkdir: { path: 'string', mode: 'uint' },
@@ -157,6 +181,9 @@ const FIELDS: Record<Op, Readonly<Record<string, FieldKind>>> = {
   rename: { from: 'string', to: 'string' },
   remove: { path: 'string' },
   digest: {},
+  snapshot: {},
+  restore: { snapshot: 'object' },
+  reset: {},
 };
 
 const REQUIRED: Partial<Record<Op, readonly string[]>> = {
@@ -164,6 +191,7 @@ const REQUIRED: Partial<Record<Op, readonly string[]>> = {
   create: ['path'],
   rename: ['from', 'to'],
   remove: ['path'],
+  restore: ['snapshot'],
 };
 
 /** Every operation name, in the order the protocol documents them. */
@@ -207,6 +235,8 @@ export function parseRequest(line: string): Request {
       throw badRequest(`field "${key}" of ${op} must be a string, got ${JSON.stringify(v)}`);
     if (kind === 'uint' && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0))
       throw badRequest(`field "${key}" of ${op} must be a non-negative integer, got ${JSON.stringify(v)}`);
+    if (kind === 'object' && (v === null || typeof v !== 'object' || Array.isArray(v)))
+      throw badRequest(`field "${key}" of ${op} must be a JSON object, got ${JSON.stringify(v)?.slice(0, 40)}`);
   }
   for (const key of REQUIRED[op as Op] ?? [])
     if (obj[key] === undefined) throw badRequest(`${op} needs field "${key}"`);
@@ -251,6 +281,14 @@ export function executeRequest(ns: Namespace, req: Request): unknown {
     case 'remove':
       return ns.remove(req.path);
     case 'digest':
+      return ns.digest();
+    case 'snapshot':
+      return ns.snapshot();
+    case 'restore':
+      ns.load(req.snapshot);
+      return ns.digest();
+    case 'reset':
+      ns.reset();
       return ns.digest();
   }
 }
@@ -311,8 +349,8 @@ export function parseResponse(line: string): Response {
 /** A piece of input cut by `LineSplitter`: a complete line, or a line that was too long and dropped. */
 export type SplitLine = { readonly line: string } | { readonly tooLong: number };
 
-/** Default longest request line, in bytes, not counting the newline. */
-export const DEFAULT_MAX_LINE_BYTES = 64 * 1024;
+/** Default longest request line, in bytes, not counting the newline (a `restore` carries the whole namespace). */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Cuts a byte stream into lines (`\n`, an optional `\r` before it is dropped). A line longer than

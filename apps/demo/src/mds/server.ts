@@ -9,7 +9,7 @@ export interface MdsServerOptions {
   readonly namespace?: Namespace;
   /** Where to log; default nowhere. */
   readonly logger?: JsonLogger;
-  /** Longest request line in bytes; a longer one gets an EBADREQ answer. Default 64 KiB. */
+  /** Longest request line in bytes; a longer one gets an EBADREQ answer. Default 16 MiB. */
   readonly maxLineBytes?: number;
 }
 
@@ -77,7 +77,12 @@ export function createMdsServer(options: MdsServerOptions = {}): MdsServer {
           if (error === 'EBADREQ')
             clog.warn({ request: piece.line.slice(0, 200), response }, 'malformed request; answered EBADREQ');
           else clog.debug({ op, error }, 'request refused');
-        } else clog.debug({ op }, 'request applied');
+        } else if (op === 'restore' || op === 'reset')
+          clog.info(
+            { op, ...namespace.digest() },
+            op === 'reset' ? 'namespace reset' : 'namespace restored from a snapshot',
+          );
+        else clog.debug({ op }, 'request applied');
         out.push(response);
       }
       if (out.length === 0) return;
