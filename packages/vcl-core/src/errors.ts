@@ -160,3 +160,13 @@ export class PluginLoadError extends VclError {
 export class DuplicatePluginError extends VclError {
   override readonly code = 'VCL_DUPLICATE_PLUGIN';
 }
+
+/** A value that cannot be written into a frame field (out of range, not an integer, too long). */
+export class EncodingError extends VclError {
+  override readonly code = 'VCL_ENCODING';
+}
+
+/** A listener that cannot bind its address (port taken, address not local, no permission). */
+export class ListenError extends VclError {
+  override readonly code = 'VCL_LISTEN';
+}

@@ -22,3 +22,4 @@ export * from './assembly';
 export * from './registry';
 export * from './config';
 export * from './runtime/logger';
+export * from './link';

@@ -9,3 +9,4 @@ export * from './substrate';
 export * from './token';
 export * from './tokens';
 export * from './plugin';
+export * from './link-security';

@@ -1,5 +1,6 @@
 import type { Auditor, Authenticator, Authorizer } from './aaa';
 import type { Clock } from './clock';
+import type { LinkSecurity } from './link-security';
 import type { Logger } from './logger';
 import type { Network } from './network';
 import type { GroupConfig, OrderingProtocol } from './ordering';
@@ -35,3 +36,5 @@ export const AUDITOR = token<Auditor>('Auditor');
 export const STACK = token<Stack>('Stack');
 /** This member's entry of the stack's `group.members`. */
 export const MEMBER = token<MemberConfig>('Member');
+/** Link integrity and authentication for member and interceptor links (default: none). */
+export const LINK_SECURITY = token<LinkSecurity>('LinkSecurity');

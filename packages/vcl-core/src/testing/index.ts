@@ -13,3 +13,4 @@
  * ```
  */
 export * from './sim';
+export * from './conformance';
