@@ -7,8 +7,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const projects = ['@vcl/demo'];
 const args = process.argv.slice(2);
+// The replicated demo runs `vcl service`/`vcl client`, which load the ordering and substrate plugins.
+const projects = args.includes('--direct')
+  ? ['@vcl/demo']
+  : ['@vcl/demo', '@vcl/core', '@vcl/gcs-sequencer', '@vcl/gcs-tokenring', '@vcl/substrate-tcp'];
 
 if (!args.includes('--help') && !args.includes('-h')) {
   const started = Date.now();

@@ -4,6 +4,7 @@
  * fail-over; `--direct` runs it against one plain metadata server without VCL.
  */
 import { DEMO_USAGE, DemoUsageError, parseDemoArgs, type DemoOptions } from '../demo/args';
+import { ReplicatedDeployment, vclCli, vclCliAvailable } from '../demo/replicated';
 import { DirectDeployment, runDemo } from '../demo/run-demo';
 
 async function main(): Promise<number> {
@@ -19,16 +20,18 @@ async function main(): Promise<number> {
     process.stdout.write(`${DEMO_USAGE}\n`);
     return 0;
   }
-  if (!options.direct) {
+  if (!options.direct && !vclCliAvailable()) {
     process.stderr.write(
-      'demo: the replicated demo needs `vcl service` and `vcl client` (packages/vcl-core/dist/cli/main.js),\n' +
-        'which are not built yet. Run `npm run demo -- --direct` for the workload against one plain\n' +
+      `demo: the replicated demo needs \`vcl service\` and \`vcl client\` (${vclCli()}),\n` +
+        'which are not built. Run `npm run demo -- --direct` for the workload against one plain\n' +
         'metadata server without VCL.\n',
     );
     return 1;
   }
   if (options.tty) process.on('exit', () => process.stdout.write('\x1b[?25h'));
-  return runDemo(options, (ctx) => new DirectDeployment(ctx));
+  return runDemo(options, (ctx) =>
+    options.direct ? new DirectDeployment(ctx) : new ReplicatedDeployment(ctx, { ordering: options.ordering }),
+  );
 }
 
 main().then(

@@ -21,8 +21,8 @@ export interface Deployment {
   members(): MemberView[];
   /** The group's current view, when known. */
   view(): { id: number; members: string[] } | undefined;
-  /** The member serving the client, when known. */
-  serving(): string | undefined;
+  /** The members serving the client's sessions (empty when not known). */
+  serving(): string[];
   /** Fail-overs so far. */
   failovers(): number;
   /** Starts every process; resolves with the address the workload connects to. */
@@ -30,7 +30,11 @@ export interface Deployment {
   /** Where each replica's metadata server listens, to ask it for its digest. */
   replicas(): Array<{ name: string; host: string; port: number }>;
   /** Told of the workload's progress about 20 times a second (a deployment may inject its fault here). */
-  progress?(answered: number, planned: number, report: (text: string) => void): void;
+  progress?(answered: number, planned: number): void;
+  /** Told of every answer the workload gets, with its time (`performance.now()`). */
+  answer?(at: number): void;
+  /** Replicas left out of the digest comparison, and why (e.g. killed and not restarted). */
+  excluded?(): Array<{ name: string; why: string }>;
   /** Told of every line a child writes. */
   line?(line: ChildLine): void;
   /** Settles once the deployment has nothing more to do (e.g. a restarted member is back). */
@@ -59,6 +63,8 @@ export interface DemoResult {
   readonly failovers: number;
   /** Each replica's digest, or the error met asking it. */
   readonly digests: ReadonlyArray<{ name: string; digest?: string; inodes?: number; error?: string }>;
+  /** Replicas not compared, and why. */
+  readonly excluded?: ReadonlyArray<{ name: string; why: string }>;
   /** Where the logs are. */
   readonly logDir: string;
 }
@@ -96,8 +102,8 @@ export class DirectDeployment implements Deployment {
     return undefined;
   }
 
-  serving(): string | undefined {
-    return this.server ? 'mds1' : undefined;
+  serving(): string[] {
+    return this.server ? ['mds1'] : [];
   }
 
   failovers(): number {
@@ -162,6 +168,7 @@ export function summaryLines(result: DemoResult): string[] {
       (d) =>
         `  digest ${d.name.padEnd(14)} ${d.digest ? `${d.digest}  (${d.inodes} inodes)` : `unavailable: ${d.error}`}`,
     ),
+    ...(result.excluded ?? []).map((x) => `  digest ${x.name.padEnd(14)} not compared: ${x.why}`),
     `  digests               ${verdict}`,
     `  logs                  ${result.logDir}`,
     `demo: ordering=${result.ordering} ops=${r.sent} answered=${r.answered} client_errors=${r.clientErrors} failovers=${result.failovers} digests=${verdict}`,
@@ -202,7 +209,7 @@ export async function runDemo(
       elapsedMs: performance.now() - started,
       members: deployment?.members() ?? [],
       view: deployment?.view(),
-      serving: deployment?.serving(),
+      serving: deployment?.serving() ?? [],
       progress: { done: s?.answered ?? 0, total: s?.planned ?? options.ops, phase: s?.phase ?? 'starting' },
       ratePerSec: rate,
       clientErrors: workload?.clientErrors ?? 0,
@@ -269,11 +276,12 @@ export async function runDemo(
       ops: options.ops,
       seed: options.seed,
       rate: options.rate,
+      onAnswer: (at) => deployment?.answer?.(at),
     });
     workload = w;
     const ticker = setInterval(() => {
       rate = meter.sample(performance.now(), w.stats.answered);
-      deployment!.progress?.(w.stats.answered, w.stats.planned, ctx.event);
+      deployment!.progress?.(w.stats.answered, w.stats.planned);
     }, 50);
     let report: WorkloadReport;
     try {
@@ -294,6 +302,7 @@ export async function runDemo(
       report,
       failovers: deployment.failovers(),
       digests,
+      excluded: deployment.excluded?.() ?? [],
       logDir,
     };
     logger.info({ ...result, report: { ...report, firstMismatches: undefined } }, 'summary');

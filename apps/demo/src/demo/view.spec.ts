@@ -9,7 +9,7 @@ const base: ViewState = {
     { id: 'n3', status: 'up' },
   ],
   view: { id: 4, members: ['n2', 'n3'] },
-  serving: 'n2',
+  serving: ['n2'],
   progress: { done: 1520, total: 4000, phase: 'running' },
   ratePerSec: 411.6,
   clientErrors: 0,
@@ -45,7 +45,7 @@ describe('renderLive', () => {
   });
 
   it('colors only when asked, and says what is not known yet', () => {
-    const lines = renderLive({ ...base, view: undefined, serving: undefined, clientErrors: 2 }, [], true);
+    const lines = renderLive({ ...base, view: undefined, serving: [], clientErrors: 2 }, [], true);
     expect(lines.join('\n')).toContain('\x1b[31mclient errors 2');
     expect(lines[2]).toContain('(not known yet)');
     expect(lines[3]).toContain('not connected');
@@ -58,7 +58,7 @@ describe('renderPlain', () => {
     expect(renderPlain(base)).toBe(
       'demo: 12.3s running 1520/4000 412 req/s client_errors=0 max_latency=523ms serving=n2 view=#4[n2,n3]',
     );
-    expect(renderPlain({ ...base, view: undefined, serving: undefined })).not.toContain('view=');
+    expect(renderPlain({ ...base, view: undefined, serving: [] })).not.toContain('view=');
   });
 });
 

@@ -27,8 +27,8 @@ export interface ViewState {
   readonly members: readonly MemberView[];
   /** The current view of the group, when known. */
   readonly view?: { readonly id: number; readonly members: readonly string[] };
-  /** The member serving the client, when known. */
-  readonly serving?: string;
+  /** The members serving the client's sessions (empty when not known). */
+  readonly serving: readonly string[];
   /** Workload progress: operations answered of planned, and the phase. */
   readonly progress: { readonly done: number; readonly total: number; readonly phase: string };
   /** Answers per second over the last second. */
@@ -78,7 +78,7 @@ export function renderLive(state: ViewState, events: readonly DemoEvent[], color
   const members = state.members
     .map((m) => {
       const mark = m.status === 'up' ? '●' : m.status === 'killed' || m.status === 'down' ? '✗' : '○';
-      const serving = state.serving === m.id ? c(COLOR.bold, ' ◀ client') : '';
+      const serving = state.serving.includes(m.id) ? c(COLOR.bold, ' ◀ client') : '';
       return `${c(STATUS_COLOR[m.status], `${mark} ${m.id} ${m.status}`)}${serving}`;
     })
     .join('   ');
@@ -90,7 +90,7 @@ export function renderLive(state: ViewState, events: readonly DemoEvent[], color
     c(COLOR.bold, `VCL demo: ${state.title}`) + c(COLOR.dim, `   ${seconds(state.elapsedMs)}`),
     `members   ${members}`,
     `view      ${state.view ? `#${state.view.id} [${state.view.members.join(' ')}]` : c(COLOR.dim, '(not known yet)')}`,
-    `client    ${state.serving ? `served by ${state.serving}` : c(COLOR.dim, 'not connected')} · ${Math.round(state.ratePerSec)} req/s · ${errors} · expected errors ${state.expectedErrors} · max latency ${Math.round(state.maxLatencyMs)} ms · fail-overs ${state.failovers}`,
+    `client    ${state.serving.length ? `served by ${state.serving.join(', ')}` : c(COLOR.dim, 'not connected')} · ${Math.round(state.ratePerSec)} req/s · ${errors} · expected errors ${state.expectedErrors} · max latency ${Math.round(state.maxLatencyMs)} ms · fail-overs ${state.failovers}`,
     `progress  ${progressBar(done, total)} ${Math.min(done, total)}/${total} ${pct}% ${phase}`,
     'events',
     ...events.slice(-6).map((e) => `  ${seconds(e.atMs).padStart(7)}  ${e.text}`),
@@ -106,7 +106,7 @@ export function renderPlain(state: ViewState): string {
   return (
     `demo: ${seconds(state.elapsedMs)} ${phase} ${Math.min(done, total)}/${total} ${Math.round(state.ratePerSec)} req/s` +
     ` client_errors=${state.clientErrors} max_latency=${Math.round(state.maxLatencyMs)}ms` +
-    `${state.serving ? ` serving=${state.serving}` : ''}${view}`
+    `${state.serving.length ? ` serving=${state.serving.join(',')}` : ''}${view}`
   );
 }
 
