@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { get } from 'node:http';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { OrderingName } from './args';
 import { startMds, type DemoContext, type Deployment } from './run-demo';
 import { demoPorts, prepareStack, stackFileFor, type DemoPorts } from './stack';
@@ -31,9 +31,12 @@ interface AdminStatus {
   readonly sessions?: ReadonlyArray<{ readonly id: string; readonly attached?: string }>;
 }
 
-/** The `vcl` command's entry point in the built @vcl/core. */
+/** The `vcl` command's entry point in the built @vcl/core (or `VCL_CLI`). */
 export function vclCli(): string {
-  return join(dirname(require.resolve('@vcl/core/package.json')), 'dist', 'cli', 'main.js');
+  // The workspace layout: apps/demo/{src,dist}/demo -> packages/vcl-core. VCL_CLI overrides it.
+  return (
+    process.env['VCL_CLI'] ?? join(__dirname, '..', '..', '..', '..', 'packages', 'vcl-core', 'dist', 'cli', 'main.js')
+  );
 }
 
 /** True when `vcl service`/`vcl client` are built (the replicated demo needs them). */
