@@ -12,7 +12,7 @@ import type { MemberStatus, MemberView } from './view';
  * admin endpoint's `/status` shape.
  */
 export const VCL_SIGNS = {
-  /** `vcl service`: a view was installed; fields `view` (id), `members`, `primary`. */
+  /** `vcl service`: a view was installed; fields `view` (or the ordering plugin's `viewId`) and `members`. */
   viewInstalled: 'view installed',
   /** `vcl client`: listening for the real client. */
   clientListening: 'client interceptor listening',
@@ -91,8 +91,19 @@ export class ReplicatedDeployment implements Deployment {
   private currentView: { id: number; members: string[] } | undefined;
   private attached = new Map<string, string>();
   private failoverCount = 0;
-  private victim: { member: Member; at: number; lastAnswerBefore: number; stallReported: boolean } | undefined;
-  private lastAnswerAt = 0;
+  private victim:
+    | {
+        member: Member;
+        at: number;
+        sessions: number;
+        failedOver: number;
+        maxLatency: number;
+        reported: boolean;
+        timer?: NodeJS.Timeout;
+      }
+    | undefined;
+  private answered = 0;
+  private latencySum = 0;
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
   private stackFile = '';
@@ -132,10 +143,13 @@ export class ReplicatedDeployment implements Deployment {
       this.group.push({ id: m.id, mds: `mds${i + 1}`, ports: ports.members[i]!, status: 'starting' }),
     );
     const servers = await Promise.all(this.group.map((m) => startMds(this.ctx, m.mds, m.ports.mdsPort)));
-    this.ctx.event(`started ${this.group.map((m, i) => `${m.mds} (:${servers[i]!.port})`).join(', ')}`);
+    this.ctx.event(
+      `started ${this.group.map((m, i) => `${m.mds} (:${servers[i]!.port}, pid ${servers[i]!.pid})`).join(', ')}`,
+    );
     if (signal.aborted) throw new Error('aborted');
     await Promise.all(this.group.map((m) => this.startMember(m)));
-    this.ctx.event(`members up: ${this.describeView()}`);
+    const pids = this.group.map((m) => `${m.id} pid ${this.ctx.supervisor.get(m.id)?.pid}`).join(', ');
+    this.ctx.event(`vcl service members up (${pids}): view ${this.describeView()}`);
     const client = this.ctx.supervisor.start({
       name: 'client',
       command: process.execPath,
@@ -161,15 +175,28 @@ export class ReplicatedDeployment implements Deployment {
       .map((m) => ({ name: m.mds, why: `killed with ${m.id}, not restarted (rejoin is not built yet)` }));
   }
 
-  answer(at: number): void {
-    this.lastAnswerAt = at;
+  answer(_at: number, latencyMs: number): void {
     const v = this.victim;
-    if (v && !v.stallReported && at > v.at) {
-      v.stallReported = true;
-      this.ctx.event(
-        `client-visible stall: ${Math.round(at - v.lastAnswerBefore)} ms without an answer (last answer before the kill to the first after it), no error`,
-      );
-    }
+    if (!v) {
+      this.answered++;
+      this.latencySum += latencyMs;
+    } else if (!v.reported && latencyMs > v.maxLatency) v.maxLatency = latencyMs;
+  }
+
+  /**
+   * The stall the client saw: the longest a request waited for its answer from the kill until
+   * shortly after the last affected session failed over (so requests resent after the fail-over
+   * are counted), against the mean latency before the kill.
+   */
+  private reportStall(): void {
+    const v = this.victim;
+    if (!v || v.reported) return;
+    v.reported = true;
+    if (v.timer) clearTimeout(v.timer);
+    const before = this.answered > 0 ? this.latencySum / this.answered : 0;
+    this.ctx.event(
+      `client-visible stall: the longest request waited ${Math.round(v.maxLatency)} ms (mean before the kill ${Math.round(before)} ms); no error, no lost or repeated answer`,
+    );
   }
 
   progress(answered: number, planned: number): void {
@@ -179,11 +206,11 @@ export class ReplicatedDeployment implements Deployment {
     const ranked = [...count.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
     const target = this.group.find((m) => m.id === ranked[0]?.[0] && m.status === 'up');
     if (!target) return;
-    this.victim = { member: target, at: performance.now(), lastAnswerBefore: this.lastAnswerAt, stallReported: false };
+    const sessions = ranked[0]![1];
+    this.victim = { member: target, at: performance.now(), sessions, failedOver: 0, maxLatency: 0, reported: false };
     target.status = 'killed';
     void this.ctx.supervisor.kill(target.id, 'SIGKILL');
     void this.ctx.supervisor.kill(target.mds, 'SIGKILL');
-    const sessions = ranked[0]![1];
     this.ctx.event(
       `SIGKILL ${target.id} and its metadata server ${target.mds} (${target.id} served ${sessions} of the client's ${this.attached.size} session${this.attached.size === 1 ? '' : 's'})`,
     );
@@ -196,7 +223,8 @@ export class ReplicatedDeployment implements Deployment {
     if (!e) return;
     const member = this.group.find((m) => m.id === line.child);
     if (member && e['msg'] === VCL_SIGNS.viewInstalled) {
-      const id = Number(e['view']);
+      const id = Number(e['view'] ?? e['viewId']);
+      if (!Number.isFinite(id)) return;
       const ids = Array.isArray(e['members']) ? (e['members'] as unknown[]).map(String) : [];
       if (ids.length === this.group.length && member.status === 'starting') member.status = 'up';
       if (this.currentView === undefined || id > this.currentView.id) {
@@ -210,12 +238,15 @@ export class ReplicatedDeployment implements Deployment {
       this.ctx.event(
         `fail-over: session ${session} ${String(e['from'])} → ${String(e['to'])} in ${Number(e['durationMs'])} ms, ${Number(e['resent'] ?? 0)} requests resent`,
       );
+      const v = this.victim;
+      if (v && !v.reported && ++v.failedOver >= v.sessions) v.timer = setTimeout(() => this.reportStall(), 1000);
     } else if (line.child === 'client' && e['msg'] === VCL_SIGNS.givingUp) {
       this.ctx.event(`vcl client gave up a session: ${String(e['err'])}`);
     }
   }
 
   async settle(): Promise<void> {
+    this.reportStall();
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
   }

@@ -31,8 +31,8 @@ export interface Deployment {
   replicas(): Array<{ name: string; host: string; port: number }>;
   /** Told of the workload's progress about 20 times a second (a deployment may inject its fault here). */
   progress?(answered: number, planned: number): void;
-  /** Told of every answer the workload gets, with its time (`performance.now()`). */
-  answer?(at: number): void;
+  /** Told of every answer the workload gets, with its time (`performance.now()`) and latency in ms. */
+  answer?(at: number, latencyMs: number): void;
   /** Replicas left out of the digest comparison, and why (e.g. killed and not restarted). */
   excluded?(): Array<{ name: string; why: string }>;
   /** Told of every line a child writes. */
@@ -122,17 +122,17 @@ export class DirectDeployment implements Deployment {
   }
 }
 
-/** Asks every replica's metadata server for its digest, directly (not through VCL). */
+/** Asks every replica's metadata server for its digest once, directly (not through VCL). */
 export async function collectDigests(
   replicas: Array<{ name: string; host: string; port: number }>,
-): Promise<DemoResult['digests']> {
+): Promise<Array<{ name: string; digest?: string; inodes?: number; version?: number; error?: string }>> {
   return Promise.all(
     replicas.map(async (r) => {
       try {
         const c = await MdsClient.connect({ host: r.host, port: r.port, connectTimeoutMs: 3000 });
         try {
           const d = await c.digest();
-          return { name: r.name, digest: d.digest, inodes: d.inodes };
+          return { name: r.name, digest: d.digest, inodes: d.inodes, version: d.version };
         } finally {
           await c.close();
         }
@@ -141,6 +141,32 @@ export async function collectDigests(
       }
     }),
   );
+}
+
+/**
+ * The replicas' digests once they have caught up: replicas apply the ordered requests on their
+ * own, so one may still be applying the last few when the client has its last answer. Asks until
+ * every replica answers the same digest, or until no replica's version moved for `quietMs`, or
+ * `timeoutMs` passed; resolves with the last answers.
+ */
+export async function settledDigests(
+  replicas: Array<{ name: string; host: string; port: number }>,
+  timeoutMs = 10000,
+  quietMs = 2000,
+): Promise<{ digests: DemoResult['digests']; waitedMs: number }> {
+  const started = performance.now();
+  let last = await collectDigests(replicas);
+  let lastMove = performance.now();
+  for (;;) {
+    const now = performance.now();
+    if (last.length > 0 && last.every((d) => d.digest !== undefined && d.digest === last[0]!.digest))
+      return { digests: last, waitedMs: now - started };
+    if (now - started >= timeoutMs || now - lastMove >= quietMs) return { digests: last, waitedMs: now - started };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await collectDigests(replicas);
+    if (next.some((d, i) => d.version !== last[i]!.version)) lastMove = performance.now();
+    last = next;
+  }
 }
 
 /** `equal` when every replica answered the same digest, else `differ`. */
@@ -276,7 +302,7 @@ export async function runDemo(
       ops: options.ops,
       seed: options.seed,
       rate: options.rate,
-      onAnswer: (at) => deployment?.answer?.(at),
+      onAnswer: (at, latency) => deployment?.answer?.(at, latency),
     });
     workload = w;
     const ticker = setInterval(() => {
@@ -296,7 +322,14 @@ export async function runDemo(
     for (const m of report.firstMismatches) logger.error({ ...m }, 'client-visible error');
     await deployment.settle?.(abort.signal);
     await Promise.all(conns.map((c) => c.close()));
-    const digests = await collectDigests(deployment.replicas());
+    const replicas = deployment.replicas();
+    const { digests, waitedMs } = await settledDigests(replicas);
+    if (replicas.length > 1)
+      ctx.event(
+        digestsVerdict(digests) === 'equal'
+          ? `replicas agree: ${replicas.length} equal digests after ${Math.round(waitedMs)} ms (a replica applies the last ordered requests on its own time)`
+          : `replicas differ after waiting ${Math.round(waitedMs)} ms`,
+      );
     const result: DemoResult = {
       ordering: deployment.ordering,
       report,
