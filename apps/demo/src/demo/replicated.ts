@@ -235,8 +235,9 @@ export class ReplicatedDeployment implements Deployment {
     } else if (line.child === 'client' && e['msg'] === VCL_SIGNS.failoverComplete) {
       this.failoverCount++;
       const session = String(e['session'] ?? '').slice(0, 8);
+      const resent = Number(e['resent'] ?? 0);
       this.ctx.event(
-        `fail-over: session ${session} ${String(e['from'])} → ${String(e['to'])} in ${Number(e['durationMs'])} ms, ${Number(e['resent'] ?? 0)} requests resent`,
+        `fail-over: session ${session} ${String(e['from'])} → ${String(e['to'])} in ${Number(e['durationMs'])} ms, ${resent} request${resent === 1 ? '' : 's'} resent`,
       );
       const v = this.victim;
       if (v && !v.reported && ++v.failedOver >= v.sessions) v.timer = setTimeout(() => this.reportStall(), 1000);

@@ -30,7 +30,7 @@ describe('progressBar', () => {
 
 describe('renderLive', () => {
   it('shows members, the view, the serving member, rate, errors, progress and the last events', () => {
-    const events = Array.from({ length: 8 }, (_, i) => ({ atMs: i * 1000, text: `event ${i}` }));
+    const events = Array.from({ length: 10 }, (_, i) => ({ atMs: i * 1000, text: `event ${i}` }));
     const lines = renderLive(base, events, false);
     expect(lines[0]).toBe('VCL demo: ordering=sequencer, 3 replicas   12.3s');
     expect(lines[1]).toBe('members   ✗ n1 killed   ● n2 up ◀ client   ● n3 up');
@@ -39,7 +39,8 @@ describe('renderLive', () => {
       'served by n2 · 412 req/s · client errors 0 · expected errors 51 · max latency 523 ms · fail-overs 1',
     );
     expect(lines[4]).toMatch(/^progress {2}\[█{11}░{19}\] 1520\/4000 38% running$/);
-    expect(lines).toContain('     7.0s  event 7');
+    expect(lines).toContain('     9.0s  event 9');
+    expect(lines).toContain('     2.0s  event 2');
     expect(lines).not.toContain('     1.0s  event 1');
     expect(lines[lines.length - 1]).toBe('logs      /tmp/vcl-demo-x');
   });

@@ -93,7 +93,7 @@ export function renderLive(state: ViewState, events: readonly DemoEvent[], color
     `client    ${state.serving.length ? `served by ${state.serving.join(', ')}` : c(COLOR.dim, 'not connected')} · ${Math.round(state.ratePerSec)} req/s · ${errors} · expected errors ${state.expectedErrors} · max latency ${Math.round(state.maxLatencyMs)} ms · fail-overs ${state.failovers}`,
     `progress  ${progressBar(done, total)} ${Math.min(done, total)}/${total} ${pct}% ${phase}`,
     'events',
-    ...events.slice(-6).map((e) => `  ${seconds(e.atMs).padStart(7)}  ${e.text}`),
+    ...events.slice(-8).map((e) => `  ${seconds(e.atMs).padStart(7)}  ${e.text}`),
     c(COLOR.dim, `logs      ${state.logDir}`),
   ];
   return lines;
