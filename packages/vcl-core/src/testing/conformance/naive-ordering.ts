@@ -585,10 +585,11 @@ export class NaiveOrdering implements OrderingProtocol {
     if (p.replies.size < p.members.length) return;
     const replies = p.members.map((m) => ({ m, r: p.replies.get(m)! }));
     // A restarted member remembers nothing, so it cannot vouch for the newest primary view: only
-    // members that remember a view count toward the majority (a fresh group needs everyone).
+    // members that remember a view (or hold an install of one) count toward the majority, unless
+    // every configured member is here, so every surviving memory is too.
     const remembering = replies.filter((x) => (x.r.ready && x.r.view > 0) || x.r.pending).length;
     const n = this.group.members.length;
-    const quorum = remembering === 0 ? replies.length === n : remembering * 2 > n;
+    const quorum = remembering * 2 > n || replies.length === n;
     if (!quorum && this.group.partition !== 'fail-stop' && this.flaw !== 'deliver-in-minority') {
       this.logger.debug({ pid: p.pid, remembering }, 'view change waits for a majority that remembers a view');
       this.proposal = undefined;
@@ -662,7 +663,9 @@ export class NaiveOrdering implements OrderingProtocol {
       return;
     }
     const msg = this.accepted;
-    if (!msg || msg.pid !== pid) return;
+    // Having promised a newer view, this member already reported its state to that view's
+    // coordinator; committing an older install now would change it behind that report.
+    if (!msg || msg.pid !== pid || pid < this.promised) return;
     this.send(from, { t: 'committed', pid });
     const old = this.current;
     const continuing = old !== undefined && old.id === msg.fromView && this.ready;

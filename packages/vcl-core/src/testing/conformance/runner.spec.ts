@@ -42,6 +42,17 @@ describe('runOrderingSeed', () => {
     expect(new Set(r.history.incarnations.filter((h) => h.deliveries.length > 0).map((h) => h.member)).size).toBe(5);
   });
 
+  // Seeds that once failed the naive protocol (a fresh group stuck on an uncommitted install; a
+  // member committing an older install after promising a newer view), kept as regressions.
+  it.each([
+    [29, 'chaos'],
+    [63, 'partitions'],
+  ] as const)('keeps naive-protocol regression seed %i (%s, 5 members) clean', async (seed, faults) => {
+    const r = await runOrderingSeed({ plugin: naiveOrdering(), seed, members: 5, faults });
+    expect(r.violations).toEqual([]);
+    expect(r.stats.deliveries).toBeGreaterThan(100);
+  });
+
   const flaws: [OrderingFlaw, FaultProfile, Guarantee][] = [
     ['reorder', 'drops', 'total-order'],
     ['duplicate', 'drops', 'integrity'],

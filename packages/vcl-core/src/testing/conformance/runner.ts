@@ -104,6 +104,9 @@ export interface OrderingRunResult {
   readonly fingerprint: string;
 }
 
+/** How long a "crash right after the next delivery" stays armed. */
+const ARMED_CRASH_TTL_MS = 1000;
+
 const CLEAN_LINKS: LinkFaults = { drop: 0, duplicate: 0, minDelayMs: 1, maxDelayMs: 5, fifo: true };
 
 const SILENT: Logger = {
@@ -142,7 +145,8 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
   const sim = new Simulator({ seed: o.seed, members: ids });
   const history: OrderingHistory = { members: ids, partition: o.partition, incarnations: [], faults: [] };
   const live = new Map<MemberId, Live>();
-  const crashAfterDelivery = new Set<MemberId>();
+  // Members to crash right after their next delivery, with when that was decided.
+  const crashAfterDelivery = new Map<MemberId, number>();
   const counts = { crashes: 0, restarts: 0, partitions: 0 };
   const workloadEnd = o.durationMs + o.tailMs;
   const note = (action: string) => history.faults.push({ at: sim.now, action });
@@ -204,7 +208,13 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
       });
       l.digest = chainDigest(l.digest, decoded?.id ?? `?${d.sender}@${d.seq}`);
       l.applied = d.seq;
-      if (crashAfterDelivery.has(id)) crash(id, ` right after delivering seq ${d.seq}`);
+      const armedAt = crashAfterDelivery.get(id);
+      if (armedAt !== undefined) {
+        crashAfterDelivery.delete(id);
+        // The group may have changed since the crash was decided: it must still leave a majority.
+        if (sim.now - armedAt <= ARMED_CRASH_TTL_MS && faults.mayCrash())
+          crash(id, ` right after delivering seq ${d.seq}`);
+      }
     });
     member.setStateTransfer({
       capture: (cut) => {
@@ -280,7 +290,7 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
       start(id);
     },
     armCrashAfterDelivery: (id) => {
-      crashAfterDelivery.add(id);
+      crashAfterDelivery.set(id, sim.now);
       note(`crash ${id} after its next delivery`);
     },
     partition: (groups) => {
@@ -491,6 +501,11 @@ class FaultDriver {
     });
   }
 
+  /** Whether one more crash still leaves a majority that remembers the group's state. */
+  mayCrash(): boolean {
+    return this.impaired().length < Math.floor((this.ids.length - 1) / 2);
+  }
+
   private crashOrRestart(): void {
     const r = this.random;
     const down = this.down();
@@ -499,7 +514,7 @@ class FaultDriver {
       this.act.restart(r.pick(down));
       return;
     }
-    if (this.impaired().length >= minority) return;
+    if (!this.mayCrash()) return;
     const up = this.ids.filter((id) => this.live.has(id));
     const leader = this.leader();
     const target = leader !== undefined && up.includes(leader) && r.chance(0.5) ? leader : r.pick(up);
