@@ -23,3 +23,4 @@ export * from './registry';
 export * from './config';
 export * from './runtime/logger';
 export * from './link';
+export * from './vcl';

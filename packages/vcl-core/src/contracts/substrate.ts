@@ -44,6 +44,12 @@ export interface Conversation {
   onDrain(handler: () => void): void;
   /** Sets the handler told once when the conversation ends (`error` set if it broke). */
   onEnd(handler: (error?: Error) => void): void;
+  /**
+   * Optional half-close support: sets the handler told when the remote end stops sending while it
+   * still reads (TCP FIN). With a handler set, the conversation stays writable until `end()`;
+   * without one, a half-close ends the conversation as before.
+   */
+  onInputEnd?(handler: () => void): void;
   /** Stops reading (backpressure towards the remote end). */
   pause(): void;
   /** Resumes reading. */

@@ -13,4 +13,6 @@
  * ```
  */
 export * from './sim';
+export * from './substrate';
 export * from './conformance';
+export * from './vcl';

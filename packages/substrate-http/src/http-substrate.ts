@@ -1,0 +1,51 @@
+import {
+  realClock,
+  type Clock,
+  type Conversation,
+  type Endpoint,
+  type Framer,
+  type Listener,
+  type Substrate,
+} from '@vcl/core';
+import { HttpServiceConversation } from './dial';
+import { httpErrorResponse } from './error-response';
+import { HttpFramer, requestLimits, responseLimits } from './framers';
+import { listenHttp } from './listen';
+import type { ResolvedHttpOptions } from './options';
+
+/**
+ * HTTP/1.1 as a VCL substrate: request-response, one response per request. Requests and
+ * responses are cut by a strict incremental parser (Content-Length and chunked bodies, keep-alive,
+ * pipelining), identically at every replica. Malformed requests get 400, oversize ones 413 (431
+ * for oversize headers) before their body is read.
+ */
+export class HttpSubstrate implements Substrate {
+  readonly name = 'http';
+  readonly pattern = 'request-response' as const;
+
+  constructor(
+    /** The resolved options. */
+    readonly options: ResolvedHttpOptions,
+    private readonly clock: Clock = realClock(),
+  ) {}
+
+  requestFramer(): Framer {
+    return new HttpFramer(requestLimits(this.options));
+  }
+
+  responseFramer(): Framer {
+    return new HttpFramer(responseLimits(this.options));
+  }
+
+  listen(endpoint: Endpoint, onConversation: (conversation: Conversation) => void): Promise<Listener> {
+    return listenHttp(endpoint, this.options, this.clock, onConversation);
+  }
+
+  dial(endpoint: Endpoint, signal?: AbortSignal): Promise<Conversation> {
+    return HttpServiceConversation.open(endpoint, this.options, signal);
+  }
+
+  errorResponse(error: Error): Uint8Array {
+    return httpErrorResponse(error);
+  }
+}

@@ -1,0 +1,4 @@
+import { describeSubstrateConformance } from '@vcl/core/testing';
+import { fixture } from './fixture';
+
+describeSubstrateConformance(fixture);

@@ -1,0 +1,242 @@
+import * as http from 'node:http';
+import { assembleStack } from '../assembly/assemble-stack';
+import { loadStack } from '../config/load-stack';
+import type { Stack } from '../config/stack';
+import type { Logger } from '../contracts/logger';
+import { VclError } from '../errors';
+import { createLogger, type LogLevel } from '../runtime/logger';
+import type { MemberStatus } from '../vcl/admin';
+import { startClientInterceptor, startServiceMember } from '../vcl/deployment';
+import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
+
+/** The usage text of `vcl`. */
+export const USAGE = `usage: vcl <command> --config stack.yaml [flags]
+
+commands:
+  service --member <id>   run one service-side interceptor (a group member)
+          [--service-endpoint host:port]   dial the local service here instead of service.endpoint
+  client                  run one client-side interceptor
+          [--listen host:port]             accept clients here instead of client.listen
+  status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
+  check                   validate the stack file and its plugins' options, start nothing
+
+flags for every command:
+  --config <file>         the stack file (required)
+  --log-level <level>     trace, debug, info, warn, error or silent (default: VCL_LOG_LEVEL or info)
+`;
+
+/** Where the command writes its human-readable output. */
+export interface CliIo {
+  /** Standard output. */
+  out(text: string): void;
+  /** Standard error. */
+  err(text: string): void;
+  /** Resolves when the process is asked to stop (SIGINT/SIGTERM). */
+  stopSignal(): Promise<string>;
+}
+
+const processIo: CliIo = {
+  out: (t) => void process.stdout.write(t),
+  err: (t) => void process.stderr.write(t),
+  stopSignal: () =>
+    new Promise((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    }),
+};
+
+/** Runs `vcl` with `argv`; resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (args.command === 'help' || args.flags['help']) {
+    io.out(USAGE);
+    return 0;
+  }
+  try {
+    const config = stringFlag(args, 'config');
+    if (!config) throw new UsageError('--config <stack file> is required');
+    const logger = () =>
+      createLogger({
+        name: `vcl-${args.command}`,
+        ...(args.flags['log-level'] ? { level: stringFlag(args, 'log-level') as LogLevel } : {}),
+      });
+    switch (args.command) {
+      case 'check':
+        return await check(config, io);
+      case 'status':
+        return await status(await loadStack(config), io, args.flags['json'] === true);
+      case 'service':
+        return await service(config, args, logger(), io);
+      case 'client':
+        return await client(config, args, logger(), io);
+      default:
+        throw new UsageError(`unknown command "${args.command}"`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    io.err(`vcl ${args.command}: ${error instanceof VclError ? error.message : (error as Error).stack}\n`);
+    return 1;
+  }
+}
+
+function stringFlag(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags[name];
+  if (v === true) throw new UsageError(`flag --${name} needs a value`);
+  return v;
+}
+
+async function check(config: string, io: CliIo): Promise<number> {
+  const stack = await loadStack(config);
+  // Assembling each member loads every plugin and validates its options; nothing is started.
+  for (const m of stack.group.members) await assembleStack(stack, m.id, { source: config, logger: silent });
+  io.out(
+    `${config}: ok: group ${stack.group.name}, ${stack.group.members.length} members (${stack.group.members.map((m) => m.id).join(', ')}), ` +
+      `ordering ${stack.ordering.plugin}, substrate ${stack.substrates.map((s) => s.plugin).join(', ')}\n`,
+  );
+  return 0;
+}
+
+async function service(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
+  const member = stringFlag(args, 'member');
+  if (!member) throw new UsageError('vcl service needs --member <id>');
+  const endpoint = stringFlag(args, 'service-endpoint');
+  const stack = await loadStack(config);
+  const m = await startServiceMember({
+    stack,
+    member,
+    source: config,
+    logger,
+    ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
+  });
+  const signal = await io.stopSignal();
+  logger.info({ signal }, 'stopping');
+  await m.stop();
+  return 0;
+}
+
+async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
+  const listen = stringFlag(args, 'listen');
+  const stack = await loadStack(config);
+  const c = await startClientInterceptor({
+    stack,
+    logger,
+    ...(listen ? { listen: parseHostPort('listen', listen) } : {}),
+  });
+  const signal = await io.stopSignal();
+  logger.info({ signal }, 'stopping');
+  await c.stop();
+  return 0;
+}
+
+/** One member's line in `vcl status`. */
+export interface StatusRow {
+  /** Member id. */
+  readonly member: string;
+  /** The admin endpoint's answer, or why there is none. */
+  readonly status?: MemberStatus;
+  /** Why the member could not be asked. */
+  readonly error?: string;
+}
+
+/** Asks every member with an admin port for its `/status`. */
+export async function collectStatus(stack: Stack, timeoutMs = 1000): Promise<StatusRow[]> {
+  return Promise.all(
+    stack.group.members.map(async (m): Promise<StatusRow> => {
+      if (m.adminPort === undefined) return { member: m.id, error: 'no adminPort configured' };
+      try {
+        return {
+          member: m.id,
+          status: (await getJson(adminHost(stack, m.host), m.adminPort, '/status', timeoutMs)) as MemberStatus,
+        };
+      } catch (error) {
+        return { member: m.id, error: `unreachable: ${(error as Error).message}` };
+      }
+    }),
+  );
+}
+
+async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
+  const rows = await collectStatus(stack);
+  if (json) {
+    io.out(`${JSON.stringify(rows, null, 2)}\n`);
+    return rows.some((r) => r.status) ? 0 : 1;
+  }
+  const table = [['member', 'state', 'view', 'view members', 'role', 'sessions', 'cache bytes', 'clients']];
+  for (const r of rows) {
+    const s = r.status;
+    table.push(
+      s
+        ? [
+            r.member,
+            s.view?.primary === false ? 'minority' : 'up',
+            String(s.view?.id ?? '-'),
+            s.view?.members.join(',') ?? '-',
+            s.ordering.role,
+            String(s.sessions.length),
+            String(s.cacheBytes),
+            String(s.links),
+          ]
+        : [r.member, r.error ?? 'down', '', '', '', '', '', ''],
+    );
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  io.out(`group ${stack.group.name}\n`);
+  for (const row of table)
+    io.out(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+  const sessions = rows.find((r) => r.status)?.status?.sessions ?? [];
+  if (sessions.length) {
+    io.out('\nsessions (per member: produced output / cached bytes)\n');
+    for (const s of sessions) {
+      const per = rows
+        .filter((r) => r.status)
+        .map((r) => {
+          const x = r.status!.sessions.find((y) => y.id === s.id);
+          return `${r.member}=${x ? `${x.produced}/${x.cacheBytes}` : '-'}`;
+        });
+      io.out(`  ${s.id}  attached ${s.attached}  in ${s.lastInSeq}  acked ${s.ackedOut}  ${per.join(' ')}\n`);
+    }
+  }
+  return rows.some((r) => r.status) ? 0 : 1;
+}
+
+function getJson(host: string, port: number, path: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host, port, path, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (error) {
+          reject(error as Error);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+const noop = (): void => undefined;
+const silent: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
+
+/** Where to reach a member's admin endpoint: its bind address, or the member's host for a wildcard bind. */
+function adminHost(stack: Stack, memberHost: string): string {
+  const h = stack.admin.host;
+  return h === '0.0.0.0' || h === '::' ? memberHost : h;
+}

@@ -1,0 +1,6 @@
+export * from './conformance';
+export * from './conversation-checks';
+export * from './fixture';
+export * from './framing-checks';
+export * from './relay';
+export * from './tcp-client';

@@ -1,0 +1,139 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { Logger } from '../contracts/logger';
+import type { OrderingProtocol, OrderingStatus } from '../contracts/ordering';
+import type { ServiceInterceptor, ServiceInterceptorStatus } from './service-interceptor';
+
+/** What a member's `/status` returns. */
+export interface MemberStatus extends ServiceInterceptorStatus {
+  /** The group name. */
+  readonly group: string;
+  /** The ordering plugin's view of itself (role: sequencer, token holder, ...). */
+  readonly ordering: OrderingStatus;
+}
+
+/** Options of an `AdminEndpoint`. */
+export interface AdminEndpointOptions {
+  /** Address to bind. */
+  readonly host: string;
+  /** Port to bind (0: any). */
+  readonly port: number;
+  /** The group name, for `/status`. */
+  readonly group: string;
+  /** The member's service-side interceptor. */
+  readonly interceptor: ServiceInterceptor;
+  /** The member's ordering protocol. */
+  readonly ordering: OrderingProtocol;
+  /** Where it logs. */
+  readonly logger: Logger;
+}
+
+/** The status of one member: interceptor and ordering together. */
+export function memberStatus(group: string, interceptor: ServiceInterceptor, ordering: OrderingProtocol): MemberStatus {
+  return { group, ...interceptor.status(), ordering: ordering.status() };
+}
+
+/**
+ * A member's admin endpoint: `GET /status` (JSON) and `GET /metrics` (Prometheus text format) with
+ * ordered messages, deliveries, view changes, fail-overs served, cache bytes and sessions.
+ */
+export class AdminEndpoint {
+  /** This endpoint's metrics (a registry of its own, so several members can share a process). */
+  readonly registry = new Registry();
+  private server: http.Server | undefined;
+
+  constructor(private readonly options: AdminEndpointOptions) {
+    const { interceptor, ordering } = options;
+    const reg = [this.registry];
+    const counter = (name: string, help: string, value: () => number): void =>
+      void new Counter({
+        name,
+        help,
+        registers: reg,
+        collect() {
+          this.reset();
+          this.inc(value());
+        },
+      });
+    const gauge = (name: string, help: string, value: () => number): void =>
+      void new Gauge({
+        name,
+        help,
+        registers: reg,
+        collect() {
+          this.set(value());
+        },
+      });
+    const c = interceptor.counters;
+    counter('vcl_ordered_messages_total', 'Session events this member broadcast that were ordered', () => c.ordered);
+    counter('vcl_deliveries_total', 'Session events delivered at this member', () => c.deliveries);
+    counter('vcl_view_changes_total', 'Views installed at this member', () => c.viewChanges);
+    counter('vcl_failovers_served_total', 'Sessions re-attached here after a fail-over', () => c.failoversServed);
+    counter('vcl_requests_applied_total', 'Requests applied to the local service', () => c.requests);
+    counter(
+      'vcl_duplicates_dropped_total',
+      'Duplicate or stale requests dropped in the ordered stream',
+      () => c.duplicatesDropped,
+    );
+    counter('vcl_bad_input_total', 'Client links refused for bad frames, unknown sessions or policy', () => c.badInput);
+    gauge(
+      'vcl_cache_bytes',
+      'Output cached for unacknowledged client output, all sessions',
+      () => interceptor.status().cacheBytes,
+    );
+    gauge('vcl_sessions', 'Open sessions', () => interceptor.status().sessions.length);
+    gauge('vcl_client_links', 'Client-side interceptors connected to this member', () => interceptor.status().links);
+    gauge('vcl_view_id', 'Id of the installed view', () => ordering.view()?.id ?? 0);
+    gauge('vcl_view_members', 'Members of the installed view', () => ordering.view()?.members.length ?? 0);
+    gauge('vcl_ordering_pending', 'Broadcasts of this member not yet delivered', () => ordering.status().pending);
+    gauge('vcl_ordering_delivered_seq', 'Highest sequence number delivered', () => ordering.status().delivered);
+  }
+
+  /** The bound address (after `start`). */
+  get address(): { host: string; port: number } | undefined {
+    const a = this.server?.address() as AddressInfo | null | undefined;
+    return a ? { host: a.address, port: a.port } : undefined;
+  }
+
+  /** Starts serving. */
+  async start(): Promise<void> {
+    const server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.options.logger.info({ admin: this.address }, 'admin endpoint listening');
+  }
+
+  /** Stops serving. */
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (!s) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method === 'GET' && path === '/status') {
+        const body = JSON.stringify(memberStatus(this.options.group, this.options.interceptor, this.options.ordering));
+        res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      } else if (req.method === 'GET' && path === '/metrics') {
+        const body = await this.registry.metrics();
+        res.writeHead(200, { 'content-type': this.registry.contentType }).end(body);
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /status or /metrics\n');
+      }
+    } catch (error) {
+      this.options.logger.warn({ err: (error as Error).message, path }, 'admin request failed');
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
+    }
+  }
+}

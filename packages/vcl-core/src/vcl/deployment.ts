@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { container as rootContainer } from 'tsyringe';
+import type { Logger } from '../contracts/logger';
+import type { Network } from '../contracts/network';
+import type { OrderingProtocol } from '../contracts/ordering';
+import type { Endpoint, Substrate } from '../contracts/substrate';
+import { resolve, resolveAll } from '../contracts/token';
+import {
+  AUDITOR,
+  AUTHENTICATOR,
+  AUTHORIZER,
+  CLOCK,
+  LINK_SECURITY,
+  LOGGER,
+  NETWORK,
+  ORDERING,
+  RANDOM,
+  SUBSTRATE,
+} from '../contracts/tokens';
+import { assembleStack } from '../assembly/assemble-stack';
+import { resolveSingle } from '../assembly/resolve-single';
+import type { Stack } from '../config/stack';
+import { ConfigError, VclError } from '../errors';
+import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
+import { createLogger } from '../runtime/logger';
+import { realClock, realRandom } from '../runtime/real-clock';
+import { TcpNetwork } from '../link/tcp-network';
+import { AdminEndpoint } from './admin';
+import { dialBackend, type ServiceBackend } from './backend';
+import { ClientInterceptor } from './client-interceptor';
+import type { MemberAddress } from './link-frames';
+import { ServiceInterceptor } from './service-interceptor';
+import { TcpLinkTransport } from './tcp-link';
+
+/** Client addresses of a stack's members (where client-side interceptors connect). */
+export function memberAddresses(stack: Stack): MemberAddress[] {
+  return stack.group.members.map((m) => ({ id: m.id, host: m.host, port: m.clientPort }));
+}
+
+/** Options of `startServiceMember`. */
+export interface ServiceMemberOptions {
+  /** The validated stack. */
+  readonly stack: Stack;
+  /** This member's id (`group.members[].id`). */
+  readonly member: string;
+  /** Names the stack in errors (its file). */
+  readonly source?: string;
+  /** Where plugins are loaded from. Default the process-wide registry. */
+  readonly registry?: PluginRegistry;
+  /** Root logger. Default pino on standard output. */
+  readonly logger?: Logger;
+  /**
+   * Internal mode: where ordered requests are applied (e.g. an `InProcessService`'s backend).
+   * Default external mode: each session dials the service through the substrate.
+   */
+  readonly backend?: ServiceBackend;
+  /** External mode: dial this instead of the stack's `service.endpoint` (several replicas on one host). */
+  readonly serviceEndpoint?: Endpoint;
+  /** The member<->member network. Default: a `TcpNetwork` over the stack's member addresses. */
+  readonly network?: Network;
+  /** Serve `/status` and `/metrics` when the member has an `adminPort`. Default: the stack's `admin.enabled`. */
+  readonly admin?: boolean;
+}
+
+/** A running service-side member: network, ordering, interceptor and admin endpoint. */
+export class ServiceMember {
+  constructor(
+    /** This member's id. */
+    readonly id: string,
+    /** The service-side interceptor. */
+    readonly interceptor: ServiceInterceptor,
+    /** The ordering group member. */
+    readonly ordering: OrderingProtocol,
+    /** The member links. */
+    readonly network: Network,
+    /** The admin endpoint, if served. */
+    readonly admin: AdminEndpoint | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Stops in reverse start order: admin, interceptor, ordering, network. */
+  async stop(): Promise<void> {
+    await this.admin?.stop();
+    await this.interceptor.stop();
+    await this.ordering.stop();
+    await this.network.stop();
+    this.log.info({}, 'member stopped');
+  }
+}
+
+/**
+ * Assembles and starts one service-side member of a stack (what `vcl service` runs, and what a
+ * program under internal replication calls with its own `backend`): transports first, then
+ * ordering, then the interceptor, then the admin endpoint.
+ */
+export async function startServiceMember(options: ServiceMemberOptions): Promise<ServiceMember> {
+  const { stack } = options;
+  const logger = options.logger ?? createLogger({ name: 'vcl-service' });
+  const assembly = await assembleStack(stack, options.member, {
+    registry: options.registry ?? pluginRegistry,
+    logger,
+    ...(options.source ? { source: options.source } : {}),
+  });
+  const c = assembly.container;
+  const log = resolve(c, LOGGER);
+  const clock = resolve(c, CLOCK);
+  const network =
+    options.network ??
+    new TcpNetwork({
+      self: assembly.member.id,
+      members: stack.group.members.map((m) => ({ id: m.id, host: m.host, port: m.port })),
+      logger: log.child({ component: 'network' }),
+      clock,
+      random: resolve(c, RANDOM),
+      connectTimeoutMs: stack.timeouts.connectMs,
+      ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
+    });
+  c.register(NETWORK, { useValue: network });
+  const ordering = resolveSingle(c, ORDERING, 'ordering');
+  const substrate = resolveAll(c, SUBSTRATE)[0];
+  if (!substrate)
+    throw new ConfigError(options.source ?? 'stack', [{ path: 'substrates', message: 'no substrate registered' }]);
+  const backend = options.backend ?? externalBackend(stack, substrate, options);
+  const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
+  const member = assembly.member;
+  const interceptor = new ServiceInterceptor({
+    self: member.id,
+    ordering,
+    substrate,
+    backend,
+    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    listen: { host: member.host, port: member.clientPort },
+    members: memberAddresses(stack),
+    clock,
+    logger: log,
+    heartbeatMs: stack.timeouts.heartbeatMs,
+    linkTimeoutMs: stack.timeouts.suspectMs,
+    ...optionalField('authenticator', optional(AUTHENTICATOR)),
+    ...optionalField('authorizer', optional(AUTHORIZER)),
+    ...optionalField('auditor', optional(AUDITOR)),
+  });
+  const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;
+  const admin = serveAdmin
+    ? new AdminEndpoint({
+        host: stack.admin.host,
+        port: member.adminPort!,
+        group: stack.group.name,
+        interceptor,
+        ordering,
+        logger: log,
+      })
+    : undefined;
+  await network.start();
+  await ordering.start();
+  await interceptor.start();
+  await admin?.start();
+  log.info({ mode: options.backend ? 'internal' : 'external', substrate: substrate.name }, 'member started');
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log);
+}
+
+function externalBackend(stack: Stack, substrate: Substrate, options: ServiceMemberOptions): ServiceBackend {
+  const endpoint: Endpoint | undefined =
+    options.serviceEndpoint ??
+    stack.service.endpoint ??
+    (stack.service.command ? { command: stack.service.command } : undefined);
+  if (!endpoint)
+    throw new ConfigError(options.source ?? 'stack', [{ path: 'service', message: 'no service endpoint or command' }]);
+  return dialBackend(substrate, endpoint);
+}
+
+function optionalField<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+/** Options of `startClientInterceptor`. */
+export interface ClientOptions {
+  /** The validated stack. */
+  readonly stack: Stack;
+  /** Where plugins are loaded from. Default the process-wide registry. */
+  readonly registry?: PluginRegistry;
+  /** Root logger. Default pino on standard output. */
+  readonly logger?: Logger;
+  /**
+   * External mode: listen for the real client here (default: the substrate's `listen`, else
+   * `client.listen`). Internal mode (`false`): no listener; the program calls `connect()`.
+   */
+  readonly listen?: Endpoint | false;
+  /** Credentials for the members' authenticator. Default none. */
+  readonly credentials?: Uint8Array;
+}
+
+/**
+ * Assembles and starts a client-side interceptor for a stack (what `vcl client` runs, and what a
+ * client program under internal replication calls with `listen: false`).
+ */
+export async function startClientInterceptor(options: ClientOptions): Promise<ClientInterceptor> {
+  const { stack } = options;
+  const logger = options.logger ?? createLogger({ name: 'vcl-client' });
+  const section = stack.substrates[0]!;
+  const registration = await (options.registry ?? pluginRegistry).load('substrate', section.plugin);
+  const child = rootContainer.createChildContainer();
+  registration.create(section.options).register(child);
+  const substrate = resolveAll(child, SUBSTRATE)[0];
+  if (!substrate) throw new VclError(`substrate plugin ${section.plugin} registered no substrate`);
+  const listen = options.listen === false ? undefined : (options.listen ?? section.listen ?? stack.client.listen);
+  const client = new ClientInterceptor({
+    members: memberAddresses(stack),
+    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    substrate,
+    clock: child.isRegistered(CLOCK, true) ? resolve(child, CLOCK) : realClock(),
+    random: child.isRegistered(RANDOM, true) ? resolve(child, RANDOM) : realRandom(),
+    logger: logger.child({ group: stack.group.name }),
+    failoverTimeoutMs: stack.client.failoverTimeoutMs,
+    heartbeatMs: stack.timeouts.heartbeatMs,
+    linkTimeoutMs: stack.timeouts.suspectMs,
+    newSessionId: () => randomUUID(),
+    ...(listen ? { listen } : {}),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  });
+  await client.start();
+  return client;
+}

@@ -1,0 +1,992 @@
+import type { AccessDecision, AccessRequest, Auditor, Authenticator, Authorizer, Principal } from '../contracts/aaa';
+import type { Clock, Timer } from '../contracts/clock';
+import type { LinkFrame } from '../contracts/link-security';
+import type { Startable } from '../contracts/lifecycle';
+import type { Logger } from '../contracts/logger';
+import type { MemberId } from '../contracts/network';
+import type { Delivery, OrderingProtocol, View } from '../contracts/ordering';
+import type { Conversation, Framer, Substrate } from '../contracts/substrate';
+import {
+  AuthorizationError,
+  ExpiredSessionError,
+  MalformedFrameError,
+  StoppedError,
+  UnavailableError,
+  UnknownSessionError,
+  VclError,
+} from '../errors';
+import type { ServiceBackend } from './backend';
+import type { LinkConnection, LinkListener, LinkTransport } from './link';
+import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
+import { OutputCache, type OutputChunk } from './output-cache';
+import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
+import { SessionTable, type Applied, type SessionRecord } from './session-table';
+
+/** Lets every principal in; the default when no `Authenticator` is configured. */
+export const permissiveAuthenticator: Authenticator = {
+  authenticate: async (peer) => ({ id: peer.claimedId ?? 'anonymous', kind: peer.kind }),
+};
+/** Allows everything; the default when no `Authorizer` is configured. */
+export const permissiveAuthorizer: Authorizer = { authorize: () => ({ allow: true }) };
+/** Records nothing; the default when no `Auditor` is configured. */
+export const silentAuditor: Auditor = { audit: () => undefined };
+
+/** Options of a `ServiceInterceptor`. */
+export interface ServiceInterceptorOptions {
+  /** This member's id. */
+  readonly self: MemberId;
+  /** This member's ordering group member; the interceptor sets its deliver and view handlers. */
+  readonly ordering: OrderingProtocol;
+  /** The substrate: its pattern and response framer (and `errorResponse` for denied requests). */
+  readonly substrate: Pick<Substrate, 'name' | 'pattern' | 'responseFramer' | 'errorResponse'>;
+  /** Where ordered requests are applied: the local service (external) or the program (internal). */
+  readonly backend: ServiceBackend;
+  /** Accepts client-side interceptor links. */
+  readonly transport: LinkTransport;
+  /** Where to accept them. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Client addresses of every configured member (told to clients, filtered by the view). */
+  readonly members: readonly MemberAddress[];
+  /** Time. */
+  readonly clock: Clock;
+  /** Where it logs. */
+  readonly logger: Logger;
+  /** Authenticates client-side interceptors at session open and resume. Default: everyone is `anonymous`. */
+  readonly authenticator?: Authenticator;
+  /** Checked at session open and before each request enters the total order. Default: allow all. */
+  readonly authorizer?: Authorizer;
+  /** Audit trail. Default: none. */
+  readonly auditor?: Auditor;
+  /** Cached output per session at which the service connection stops being read. Default 1 MiB. */
+  readonly maxCacheBytes?: number;
+  /** Keep-alive interval on client links. Default 200 ms. */
+  readonly heartbeatMs?: number;
+  /** A client link silent this long is dropped. Default 1000 ms. */
+  readonly linkTimeoutMs?: number;
+  /** A session with no client link anywhere and no event this long is closed (in total order). Default 60 s. */
+  readonly sessionTimeoutMs?: number;
+}
+
+/** One session as `vcl status` shows it. */
+export interface SessionStatus {
+  /** Session id. */
+  readonly id: SessionId;
+  /** The member its client-side interceptor is attached to. */
+  readonly attached: MemberId;
+  /** Highest request number applied. */
+  readonly lastInSeq: number;
+  /** Output position acknowledged by the client. */
+  readonly ackedOut: number;
+  /** Output produced by this member's service. */
+  readonly produced: number;
+  /** Bytes cached here. */
+  readonly cacheBytes: number;
+  /** Whether this member's service connection is paused because the cache is full. */
+  readonly backpressure: boolean;
+}
+
+/** Counters for `/metrics`. */
+export interface ServiceInterceptorCounters {
+  /** Session events this member broadcast and saw ordered. */
+  ordered: number;
+  /** Session events delivered here. */
+  deliveries: number;
+  /** Views installed. */
+  viewChanges: number;
+  /** Sessions re-attached here after a fail-over. */
+  failoversServed: number;
+  /** Requests applied to the service. */
+  requests: number;
+  /** Duplicate or stale requests dropped. */
+  duplicatesDropped: number;
+  /** Bad frames or events refused. */
+  badInput: number;
+}
+
+/** What `status()` reports. */
+export interface ServiceInterceptorStatus {
+  /** This member. */
+  readonly self: MemberId;
+  /** Installed view. */
+  readonly view?: View;
+  /** Open sessions, in opening order. */
+  readonly sessions: readonly SessionStatus[];
+  /** Bytes cached over all sessions. */
+  readonly cacheBytes: number;
+  /** Client links connected here. */
+  readonly links: number;
+  /** Counters. */
+  readonly counters: Readonly<ServiceInterceptorCounters>;
+}
+
+type LinkState = 'handshake' | 'pending' | 'attached' | 'closed';
+
+interface ClientLink {
+  readonly link: LinkConnection;
+  state: LinkState;
+  session?: SessionId;
+  attempt: number;
+  principal?: Principal;
+  /** Output the client already has; nothing at or below it is sent again. */
+  sentOut: number;
+  lastRecv: number;
+  lastSend: number;
+  /** Frames waiting behind an asynchronous authorization, so they reach the total order in order. */
+  queue?: Promise<void>;
+}
+
+/**
+ * The service-side interceptor: one per node, a member of the ordering group.
+ *
+ * It accepts client-side interceptor links, submits their session events to the total order and
+ * applies delivered events to the local service. Every member applies the same events in the same
+ * order, so every replica goes through the same state transitions; only the member a client is
+ * attached to sends that client its output, from a cache that every member keeps alike.
+ */
+export class ServiceInterceptor implements Startable {
+  /** Counters for metrics. */
+  readonly counters: ServiceInterceptorCounters = {
+    ordered: 0,
+    deliveries: 0,
+    viewChanges: 0,
+    failoversServed: 0,
+    requests: 0,
+    duplicatesDropped: 0,
+    badInput: 0,
+  };
+
+  private readonly table = new SessionTable();
+  private readonly local = new Map<SessionId, LocalSession>();
+  private readonly links = new Set<ClientLink>();
+  private readonly attachedLinks = new Map<SessionId, ClientLink>();
+  private readonly pending = new Map<SessionId, ClientLink>();
+  private readonly expiring = new Map<SessionId, number>();
+  private readonly dispatcher: Dispatcher;
+  private readonly log: Logger;
+  private readonly authenticator: Authenticator;
+  private readonly authorizer: Authorizer;
+  private readonly auditor: Auditor;
+  private readonly maxCacheBytes: number;
+  private readonly heartbeatMs: number;
+  private readonly linkTimeoutMs: number;
+  private readonly sessionTimeoutMs: number;
+  private listener: LinkListener | undefined;
+  private ticker: Timer | undefined;
+  private currentView: View | undefined;
+  private attempts = 0;
+  private stopped = false;
+
+  constructor(private readonly options: ServiceInterceptorOptions) {
+    this.log = options.logger.child({ component: 'service-interceptor', member: options.self });
+    this.authenticator = options.authenticator ?? permissiveAuthenticator;
+    this.authorizer = options.authorizer ?? permissiveAuthorizer;
+    this.auditor = options.auditor ?? silentAuditor;
+    this.maxCacheBytes = options.maxCacheBytes ?? 1024 * 1024;
+    this.heartbeatMs = options.heartbeatMs ?? 200;
+    this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
+    this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
+    this.dispatcher = new Dispatcher(this.log);
+    // Handlers are set at construction so no delivery can happen before the engine sees it.
+    options.ordering.onDeliver((d) => this.deliver(d));
+    options.ordering.onView((v) => this.installView(v));
+  }
+
+  /** The address client-side interceptors connect to (after `start`). */
+  get address(): { host: string; port: number } | undefined {
+    return this.listener && { host: this.listener.host, port: this.listener.port };
+  }
+
+  /** Starts accepting client-side interceptor links. */
+  async start(): Promise<void> {
+    if (this.listener) return;
+    this.stopped = false;
+    this.listener = await this.options.transport.listen(this.options.listen.host, this.options.listen.port, (link) =>
+      this.accept(link),
+    );
+    this.currentView ??= this.options.ordering.view();
+    this.ticker = this.options.clock.setTimer(this.heartbeatMs, () => this.tick());
+    this.log.info({ host: this.listener.host, port: this.listener.port }, 'service interceptor listening');
+  }
+
+  /** Stops accepting, drops every link and closes every service conversation. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.ticker?.cancel();
+    for (const l of [...this.links]) this.dropLink(l);
+    await this.listener?.close();
+    this.listener = undefined;
+    for (const s of this.local.values()) s.dispose();
+    this.local.clear();
+    this.dispatcher.clear();
+  }
+
+  /** A snapshot for `vcl status`. */
+  status(): ServiceInterceptorStatus {
+    const sessions = this.table.list().map((r): SessionStatus => {
+      const l = this.local.get(r.id);
+      return {
+        id: r.id,
+        attached: r.attached,
+        lastInSeq: r.lastInSeq,
+        ackedOut: r.ackedOut,
+        produced: l?.cache.produced ?? 0,
+        cacheBytes: l?.cache.bytes ?? 0,
+        backpressure: l?.paused ?? false,
+      };
+    });
+    return {
+      self: this.options.self,
+      ...(this.currentView ? { view: this.currentView } : {}),
+      sessions,
+      cacheBytes: sessions.reduce((n, s) => n + s.cacheBytes, 0),
+      links: this.links.size,
+      counters: { ...this.counters },
+    };
+  }
+
+  // ---- client links -------------------------------------------------------------------------
+
+  private accept(link: LinkConnection): void {
+    if (this.stopped) {
+      link.destroy();
+      return;
+    }
+    const now = this.options.clock.now();
+    const l: ClientLink = { link, state: 'handshake', attempt: 0, sentOut: 0, lastRecv: now, lastSend: now };
+    this.links.add(l);
+    link.onFrame((frame) => this.onFrame(l, frame));
+    link.onInvalid((error) => this.refuse(l, error, true));
+    link.onClose((error) => {
+      if (error) this.log.debug({ remote: link.remote, err: error.message }, 'client link broke');
+      this.forget(l);
+    });
+    this.log.debug({ remote: link.remote }, 'client link accepted');
+  }
+
+  private onFrame(l: ClientLink, bytes: LinkFrame): void {
+    if (l.state === 'closed') return;
+    l.lastRecv = this.options.clock.now();
+    let frame;
+    try {
+      frame = decodeClientFrame(bytes);
+    } catch (error) {
+      this.refuse(l, error as VclError, true);
+      return;
+    }
+    switch (frame.type) {
+      case 'ping':
+        return;
+      case 'open':
+      case 'hello':
+        if (l.state !== 'handshake')
+          return this.refuse(
+            l,
+            new MalformedFrameError(`${frame.type} on a link that already carries a session`),
+            true,
+          );
+        l.state = 'pending';
+        l.session = frame.session;
+        l.sentOut = frame.lastOutSeq;
+        void this.handshake(l, frame.type, frame.session, frame.credentials, frame.lastInSeq);
+        return;
+      case 'data':
+      case 'ack':
+      case 'close':
+        if (l.state !== 'attached' || l.session === undefined)
+          return this.refuse(l, new MalformedFrameError(`${frame.type} before the session is open`), true);
+        const session = l.session;
+        this.inOrder(
+          l,
+          frame.type === 'data'
+            ? () => this.request(l, session, frame.inSeq, frame.ackOutSeq, frame.bytes)
+            : frame.type === 'ack'
+              ? () => this.submit(l, { type: 'ack', session, outSeq: frame.outSeq })
+              : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
+        );
+        return;
+    }
+  }
+
+  private async handshake(
+    l: ClientLink,
+    kind: 'open' | 'hello',
+    session: SessionId,
+    credentials: Uint8Array,
+    lastInSeq: number,
+  ): Promise<void> {
+    try {
+      const principal = await this.authenticator.authenticate(
+        { kind: 'client', address: l.link.remote },
+        credentials.length ? credentials : undefined,
+      );
+      const decision = await this.authorizer.authorize(principal, {
+        substrate: this.options.substrate.name,
+        type: 'connect',
+      });
+      if (!decision.allow) {
+        this.auditor.audit({
+          type: 'authz.denied',
+          member: this.options.self,
+          principal: principal.id,
+          reason: decision.reason,
+        });
+        return this.refuse(l, new AuthorizationError(`session ${session}: connect denied: ${decision.reason}`), true);
+      }
+      this.auditor.audit({ type: 'auth.success', member: this.options.self, principal: principal.id });
+      l.principal = principal;
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.auditor.audit({
+        type: 'auth.failure',
+        member: this.options.self,
+        reason,
+        details: { remote: l.link.remote },
+      });
+      return this.refuse(l, error instanceof VclError ? error : new VclError(reason), true);
+    }
+    if (l.state !== 'pending') return;
+    if (!this.currentView?.primary)
+      return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    const old = this.pending.get(session) ?? this.attachedLinks.get(session);
+    if (old && old !== l) this.dropLink(old);
+    l.attempt = ++this.attempts;
+    this.pending.set(session, l);
+    this.log.debug({ session, kind, remote: l.link.remote, lastOutSeq: l.sentOut, lastInSeq }, 'session handshake');
+    this.submit(
+      l,
+      kind === 'open'
+        ? { type: 'open', session, origin: this.options.self, attempt: l.attempt, principal: l.principal!.id }
+        : { type: 'attach', session, origin: this.options.self, attempt: l.attempt },
+    );
+  }
+
+  /**
+   * Runs `step` after the link's earlier frames: a link's requests, acks and close must enter the
+   * total order in the order the client sent them (sender FIFO), even when the authorizer answers
+   * asynchronously; otherwise a later request would be ordered first and dropped as a gap.
+   */
+  private inOrder(l: ClientLink, step: () => void | Promise<void>): void {
+    const run = l.queue ? l.queue.then(step) : step();
+    if (!run) return;
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    l.queue = settled;
+    void settled.then(() => {
+      if (l.queue === settled) l.queue = undefined;
+    });
+  }
+
+  private request(
+    l: ClientLink,
+    session: SessionId,
+    inSeq: number,
+    ackOutSeq: number,
+    bytes: Uint8Array,
+  ): void | Promise<void> {
+    const access: AccessRequest = { substrate: this.options.substrate.name, type: 'request' };
+    const decision = this.authorizer.authorize(l.principal!, access);
+    if (decision instanceof Promise)
+      return decision.then(
+        (verdict) => this.authorized(l, session, inSeq, ackOutSeq, bytes, verdict),
+        (error: unknown) => this.refuse(l, error instanceof Error ? error : new VclError(String(error)), false),
+      );
+    this.authorized(l, session, inSeq, ackOutSeq, bytes, decision);
+  }
+
+  private authorized(
+    l: ClientLink,
+    session: SessionId,
+    inSeq: number,
+    ackOutSeq: number,
+    bytes: Uint8Array,
+    verdict: AccessDecision,
+  ): void {
+    if (verdict.allow) {
+      this.submit(l, { type: 'data', session, inSeq, ackOutSeq, bytes });
+      return;
+    }
+    this.auditor.audit({
+      type: 'authz.denied',
+      member: this.options.self,
+      principal: l.principal!.id,
+      reason: verdict.reason,
+      details: { session, inSeq },
+    });
+    this.log.warn({ session, inSeq, reason: verdict.reason }, 'request denied');
+    const canAnswer =
+      this.options.substrate.pattern === 'request-response' &&
+      this.options.substrate.errorResponse?.(new AuthorizationError(verdict.reason)) !== undefined;
+    // The denial is ordered too, so every member advances the request numbering alike.
+    this.submit(
+      l,
+      canAnswer
+        ? { type: 'deny', session, inSeq, reason: verdict.reason }
+        : { type: 'close', session, reason: 'denied', ifLastEvent: 0 },
+    );
+  }
+
+  private submit(l: ClientLink | undefined, event: SessionEvent): void {
+    this.options.ordering.broadcast(encodeSessionEvent(event)).then(
+      () => void this.counters.ordered++,
+      (error: unknown) => {
+        if (this.stopped) return;
+        this.log.warn({ session: event.session, event: event.type, err: (error as Error).message }, 'broadcast failed');
+        if (l)
+          this.refuse(
+            l,
+            error instanceof StoppedError ? new UnavailableError('member stopping') : (error as VclError),
+            false,
+          );
+      },
+    );
+  }
+
+  /** Sends a typed error frame, logs it and closes the link; the member goes on serving the rest. */
+  private refuse(l: ClientLink, error: VclError | Error, fatal: boolean): void {
+    if (l.state === 'closed') return;
+    this.counters.badInput++;
+    const code = error instanceof VclError ? error.code : 'VCL_ERROR';
+    this.log.warn({ remote: l.link.remote, session: l.session, code, err: error.message }, 'client link refused');
+    this.send(l, { type: 'error', code, message: error.message, fatal });
+    l.link.close();
+    this.forget(l);
+  }
+
+  private dropLink(l: ClientLink): void {
+    if (l.state === 'closed') return;
+    l.link.destroy();
+    this.forget(l);
+  }
+
+  private forget(l: ClientLink): void {
+    if (l.state === 'closed') return;
+    l.state = 'closed';
+    this.links.delete(l);
+    if (l.session !== undefined) {
+      if (this.pending.get(l.session) === l) this.pending.delete(l.session);
+      if (this.attachedLinks.get(l.session) === l) this.attachedLinks.delete(l.session);
+    }
+  }
+
+  private send(l: ClientLink, frame: MemberFrame): void {
+    if (l.state === 'closed') return;
+    l.lastSend = this.options.clock.now();
+    l.link.send(encodeMemberFrame(frame));
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = this.options.clock.now();
+    for (const l of [...this.links]) {
+      if (now - l.lastRecv > this.linkTimeoutMs) {
+        this.log.info({ remote: l.link.remote, session: l.session }, 'client link silent, dropped');
+        this.dropLink(l);
+      } else if (now - l.lastSend >= this.heartbeatMs * 0.9) this.send(l, { type: 'ping' });
+    }
+    this.expireIdle(now);
+    this.ticker = this.options.clock.setTimer(this.heartbeatMs, () => this.tick());
+  }
+
+  /**
+   * Session expiry is decided in the total order: the responsible member (the one the session is
+   * attached to, or the view's first member if that one left) broadcasts a CLOSE that applies only
+   * if nothing happened to the session since, so a racing fail-over wins.
+   */
+  private expireIdle(now: number): void {
+    const view = this.currentView;
+    if (!view?.primary) return;
+    for (const r of this.table.list()) {
+      if (this.attachedLinks.has(r.id) || this.pending.has(r.id)) continue;
+      const responsible =
+        r.attached === this.options.self ||
+        (!view.members.includes(r.attached) && view.members[0] === this.options.self);
+      if (!responsible) continue;
+      const s = this.local.get(r.id);
+      if (!s || now - s.lastActivity < this.sessionTimeoutMs) continue;
+      if (this.expiring.get(r.id) === r.lastEventAt) continue;
+      this.expiring.set(r.id, r.lastEventAt);
+      this.log.info({ session: r.id, idleMs: Math.round(now - s.lastActivity) }, 'session expired');
+      this.submit(undefined, { type: 'close', session: r.id, reason: 'expired', ifLastEvent: r.lastEventAt });
+    }
+  }
+
+  // ---- the ordered stream ---------------------------------------------------------------------
+
+  private installView(view: View): void {
+    this.currentView = view;
+    this.counters.viewChanges++;
+    this.auditor.audit({
+      type: 'view.change',
+      member: this.options.self,
+      details: { view: view.id, members: [...view.members] },
+    });
+    this.log.info({ view: view.id, members: view.members, primary: view.primary }, 'view installed');
+    for (const l of [...this.links]) {
+      if (!view.primary) {
+        // A minority blocks: send its clients elsewhere rather than let them wait on it.
+        this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+        continue;
+      }
+      if (l.state === 'attached') this.send(l, { type: 'members', view: view.id, members: this.viewAddresses() });
+    }
+  }
+
+  private viewAddresses(): MemberAddress[] {
+    const inView = new Set(this.currentView?.members ?? []);
+    return this.options.members.filter((m) => inView.has(m.id));
+  }
+
+  private deliver(d: Delivery): void {
+    this.counters.deliveries++;
+    let event: SessionEvent;
+    try {
+      event = decodeSessionEvent(d.payload);
+    } catch (error) {
+      // Every member fails to decode the same payload, so skipping it keeps the replicas alike.
+      this.counters.badInput++;
+      this.log.warn(
+        { seq: d.seq, sender: d.sender, err: (error as Error).message },
+        'undecodable ordered event skipped',
+      );
+      return;
+    }
+    const applied = this.table.apply(event, d.seq);
+    const s = this.local.get(event.session);
+    if (s) s.lastActivity = this.options.clock.now();
+    this.effect(applied);
+  }
+
+  private effect(a: Applied): void {
+    switch (a.kind) {
+      case 'opened': {
+        const s = this.openLocal(a.session);
+        this.auditor.audit({
+          type: 'session.open',
+          member: this.options.self,
+          principal: a.session.principal,
+          details: { session: a.session.id },
+        });
+        this.log.info({ session: a.session.id, origin: a.origin }, 'session opened');
+        if (a.origin === this.options.self) this.welcome(s, a.session, a.attempt, false);
+        return;
+      }
+      case 'attached': {
+        const s = this.localFor(a.session);
+        if (a.origin === this.options.self) {
+          this.welcome(s, a.session, a.attempt, true);
+        } else {
+          // The client moved to another member: a link still held here is stale (e.g. this
+          // member was frozen and resumed).
+          const stale = this.attachedLinks.get(a.session.id);
+          if (stale) this.dropLink(stale);
+        }
+        return;
+      }
+      case 'refused': {
+        if (a.origin !== this.options.self) return;
+        const l = this.pending.get(a.id);
+        if (!l || l.attempt !== a.attempt) return;
+        this.refuse(
+          l,
+          a.why === 'expired'
+            ? new ExpiredSessionError(`session ${a.id} is closed or expired`)
+            : new UnknownSessionError(`session ${a.id} is not known to the group`),
+          true,
+        );
+        return;
+      }
+      case 'request': {
+        const s = this.localFor(a.session);
+        if (a.ack !== undefined) s.trim(a.ack);
+        this.counters.requests++;
+        s.input(a.bytes);
+        const l = this.attachedLinks.get(a.session.id);
+        if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
+        return;
+      }
+      case 'denied': {
+        const s = this.localFor(a.session);
+        s.injectResponse(this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array());
+        const l = this.attachedLinks.get(a.session.id);
+        if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
+        return;
+      }
+      case 'dropped': {
+        this.counters.duplicatesDropped++;
+        if (a.ack !== undefined) this.localFor(a.session).trim(a.ack);
+        this.log.debug({ session: a.session.id, inSeq: a.inSeq, why: a.why }, 'request dropped');
+        return;
+      }
+      case 'acked':
+        this.localFor(a.session).trim(a.outSeq);
+        return;
+      case 'closed': {
+        const s = this.local.get(a.session.id);
+        this.local.delete(a.session.id);
+        this.expiring.delete(a.session.id);
+        s?.close();
+        this.auditor.audit({
+          type: 'session.close',
+          member: this.options.self,
+          principal: a.session.principal,
+          reason: a.reason,
+          details: { session: a.session.id },
+        });
+        this.log.info({ session: a.session.id, reason: a.reason }, 'session closed');
+        const l = this.attachedLinks.get(a.session.id) ?? this.pending.get(a.session.id);
+        if (l) {
+          this.send(
+            l,
+            a.reason === 'client'
+              ? { type: 'closed' }
+              : {
+                  type: 'error',
+                  code:
+                    a.reason === 'expired'
+                      ? 'VCL_EXPIRED_SESSION'
+                      : a.reason === 'denied'
+                        ? 'VCL_AUTHORIZATION'
+                        : 'VCL_ERROR',
+                  message: `session closed: ${a.reason}`,
+                  fatal: true,
+                },
+          );
+          l.link.close();
+          this.forget(l);
+        }
+        return;
+      }
+      case 'ignored':
+        this.log.debug({ session: a.id, why: a.why }, 'ordered event ignored');
+        return;
+    }
+  }
+
+  private localFor(r: SessionRecord): LocalSession {
+    return this.local.get(r.id) ?? this.openLocal(r);
+  }
+
+  private openLocal(r: SessionRecord): LocalSession {
+    const s = new LocalSession(r.id, this.options, this.maxCacheBytes, this.dispatcher, this.log, {
+      output: (chunk) => this.forward(r.id, chunk),
+      ended: (outSeq) => {
+        const l = this.attachedLinks.get(r.id);
+        if (l) this.send(l, { type: 'end', outSeq });
+      },
+      failed: (error) => {
+        // This replica's service broke on its own: send the client to a healthy member.
+        const l = this.attachedLinks.get(r.id);
+        if (l) this.refuse(l, new UnavailableError(`service on ${this.options.self} failed: ${error.message}`), false);
+      },
+    });
+    s.lastActivity = this.options.clock.now();
+    this.local.set(r.id, s);
+    return s;
+  }
+
+  private welcome(s: LocalSession, r: SessionRecord, attempt: number, resumed: boolean): void {
+    const l = this.pending.get(r.id);
+    if (!l || l.attempt !== attempt) return;
+    this.pending.delete(r.id);
+    l.state = 'attached';
+    this.attachedLinks.set(r.id, l);
+    this.send(l, {
+      type: 'welcome',
+      lastInSeq: r.lastInSeq,
+      view: this.currentView?.id ?? 0,
+      members: this.viewAddresses(),
+    });
+    // Output after what the client has, in order; anything older was acknowledged or is dropped
+    // by the client-side interceptor.
+    for (const chunk of s.cache.after(l.sentOut)) this.forwardTo(l, chunk);
+    if (s.endedAt !== undefined) this.send(l, { type: 'end', outSeq: s.endedAt });
+    if (resumed) {
+      this.counters.failoversServed++;
+      this.auditor.audit({
+        type: 'failover.served',
+        member: this.options.self,
+        principal: r.principal,
+        details: { session: r.id },
+      });
+      this.log.info(
+        { session: r.id, lastInSeq: r.lastInSeq, resentFrom: l.sentOut, cached: s.cache.produced },
+        'fail-over served',
+      );
+    }
+  }
+
+  private forward(session: SessionId, chunk: OutputChunk): void {
+    const l = this.attachedLinks.get(session);
+    if (l) this.forwardTo(l, chunk);
+  }
+
+  private forwardTo(l: ClientLink, chunk: OutputChunk): void {
+    if (chunk.to <= l.sentOut) return;
+    const from = Math.max(chunk.from, l.sentOut);
+    const bytes = from > chunk.from ? chunk.bytes.subarray(from - chunk.from) : chunk.bytes;
+    l.sentOut = chunk.to;
+    this.send(l, { type: 'output', from, bytes });
+  }
+}
+
+interface LocalSessionEvents {
+  output(chunk: OutputChunk): void;
+  ended(outSeq: number): void;
+  failed(error: Error): void;
+}
+
+/**
+ * This member's side of one session: the conversation with the local service, the response
+ * framer and the output cache. What it produces is numbered identically at every replica.
+ */
+class LocalSession {
+  readonly cache: OutputCache;
+  lastActivity = 0;
+  endedAt: number | undefined;
+  paused = false;
+  /** Requests written to the service (request-response) and responses read back. */
+  written = 0;
+  responses = 0;
+  failed = false;
+  private conversation: Conversation | undefined;
+  private readonly framer: Framer | undefined;
+  private readonly early: Uint8Array[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private closed = false;
+  private readonly abort = new AbortController();
+
+  constructor(
+    readonly id: SessionId,
+    options: ServiceInterceptorOptions,
+    maxCacheBytes: number,
+    private readonly dispatcher: Dispatcher,
+    private readonly log: Logger,
+    private readonly events: LocalSessionEvents,
+  ) {
+    const rr = options.substrate.pattern === 'request-response';
+    this.cache = new OutputCache(rr ? 'message' : 'byte', maxCacheBytes);
+    this.framer = rr ? options.substrate.responseFramer() : undefined;
+    options.backend.open(id, this.abort.signal).then(
+      (c) => this.ready(c),
+      (error: unknown) => this.fail(error as Error),
+    );
+  }
+
+  get requestResponse(): boolean {
+    return this.framer !== undefined;
+  }
+
+  get isReady(): boolean {
+    return this.conversation !== undefined || this.failed;
+  }
+
+  /** An ordered request (or stream chunk). */
+  input(bytes: Uint8Array): void {
+    if (this.requestResponse) {
+      this.dispatcher.enqueue({ session: this, request: bytes });
+      return;
+    }
+    if (this.conversation) this.conversation.write(bytes);
+    else this.early.push(bytes);
+  }
+
+  /** A response that does not come from the service (a denied request), in request order. */
+  injectResponse(bytes: Uint8Array): void {
+    this.dispatcher.enqueue({ session: this, synthetic: bytes });
+  }
+
+  /** Applies an ordered acknowledgement; resumes the service once the cache has room again. */
+  trim(outSeq: number): void {
+    this.cache.trim(outSeq);
+    if (!this.cache.full && this.paused) {
+      this.paused = false;
+      this.conversation?.resume();
+      this.dispatcher.kick();
+    }
+  }
+
+  /** Runs `fn` once the service conversation is open (or failed). */
+  whenReady(fn: () => void): void {
+    if (this.isReady) fn();
+    else this.waiters.push(fn);
+  }
+
+  write(bytes: Uint8Array): void {
+    this.written++;
+    this.conversation!.write(bytes);
+  }
+
+  output(bytes: Uint8Array): void {
+    const chunk = this.cache.append(bytes);
+    if (this.requestResponse) this.responses++;
+    // Bounded cache: stop reading the service until the client's ack (ordered) trims it.
+    if (this.cache.full && !this.paused && this.conversation) {
+      this.paused = true;
+      this.conversation.pause();
+    }
+    this.events.output(chunk);
+    if (this.requestResponse) this.dispatcher.responded(this);
+  }
+
+  /** The ordered CLOSE: ends the service conversation after any queued request, frees the cache. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.requestResponse) this.dispatcher.enqueue({ session: this, close: true });
+    else this.finish();
+  }
+
+  finish(): void {
+    this.cache.clear();
+    this.abort.abort();
+    this.conversation?.end();
+  }
+
+  dispose(): void {
+    this.closed = true;
+    this.abort.abort();
+    this.conversation?.destroy();
+    this.cache.clear();
+  }
+
+  private ready(c: Conversation): void {
+    if (this.closed && !this.requestResponse) {
+      c.end();
+      return;
+    }
+    this.conversation = c;
+    c.onData((bytes) => this.read(bytes));
+    c.onEnd((error) => {
+      if (error) this.fail(error);
+      else if (this.endedAt === undefined && !this.closed) {
+        this.endedAt = this.cache.produced;
+        this.log.info({ session: this.id, outSeq: this.endedAt }, 'service ended the conversation');
+        this.events.ended(this.endedAt);
+        this.dispatcher.gone(this);
+      }
+    });
+    for (const b of this.early.splice(0)) c.write(b);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private read(bytes: Uint8Array): void {
+    if (!this.framer) {
+      this.output(bytes);
+      return;
+    }
+    let messages: Uint8Array[];
+    try {
+      messages = this.framer.push(bytes);
+    } catch (error) {
+      this.fail(error as Error);
+      return;
+    }
+    for (const m of messages) this.output(m);
+  }
+
+  private fail(error: Error): void {
+    if (this.failed || this.closed) return;
+    this.failed = true;
+    this.log.error(
+      { session: this.id, err: error.message },
+      'service conversation failed; this replica no longer serves the session',
+    );
+    this.conversation?.destroy();
+    this.events.failed(error);
+    for (const w of this.waiters.splice(0)) w();
+    this.dispatcher.gone(this);
+  }
+}
+
+interface DispatchItem {
+  readonly session: LocalSession;
+  readonly request?: Uint8Array;
+  readonly synthetic?: Uint8Array;
+  readonly close?: true;
+}
+
+/**
+ * Request-response substrates: requests of all sessions run one at a time, in delivery order, so
+ * every replica applies the same state transitions in the same order.
+ */
+class Dispatcher {
+  private readonly queue: DispatchItem[] = [];
+  private head = 0;
+  private busy: LocalSession | undefined;
+  private waitingReady = false;
+
+  constructor(private readonly log: Logger) {}
+
+  enqueue(item: DispatchItem): void {
+    this.queue.push(item);
+    this.kick();
+  }
+
+  /** `session` produced a response. */
+  responded(session: LocalSession): void {
+    if (this.busy === session && session.responses >= session.written) {
+      this.busy = undefined;
+      this.kick();
+    }
+  }
+
+  /** `session`'s service is gone: its queued requests cannot run here. */
+  gone(session: LocalSession): void {
+    if (this.busy === session) {
+      this.busy = undefined;
+      this.kick();
+    }
+  }
+
+  clear(): void {
+    this.queue.length = 0;
+    this.head = 0;
+    this.busy = undefined;
+  }
+
+  kick(): void {
+    while (!this.busy && !this.waitingReady && this.head < this.queue.length) {
+      const item = this.queue[this.head]!;
+      const s = item.session;
+      if (item.close) {
+        this.shift();
+        s.finish();
+        continue;
+      }
+      if (!s.isReady) {
+        this.waitingReady = true;
+        s.whenReady(() => {
+          this.waitingReady = false;
+          this.kick();
+        });
+        return;
+      }
+      if (s.failed || s.endedAt !== undefined) {
+        this.log.debug({ session: s.id }, 'request skipped: the service conversation is gone');
+        this.shift();
+        continue;
+      }
+      // Head-of-line blocking is deliberate: skipping a session whose cache is full would make
+      // the order of application depend on timing, which differs between replicas.
+      if (s.cache.full) return;
+      this.shift();
+      if (item.synthetic) {
+        s.output(item.synthetic);
+        continue;
+      }
+      this.busy = s;
+      s.write(item.request!);
+    }
+  }
+
+  private shift(): void {
+    this.queue[this.head++] = undefined as unknown as DispatchItem;
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import type { MemberId } from '../contracts/network';
+import { MalformedFrameError, UnsupportedVersionError } from '../errors';
+import { BodyReader, BodyWriter } from '../link/body';
+import { readId as id } from './fields';
+
+/** The id of a client session, chosen by the client-side interceptor; survives fail-overs. */
+export type SessionId = string;
+
+/** Why a session was closed. */
+export type CloseReason = 'client' | 'expired' | 'denied' | 'error';
+
+/**
+ * The events of the VCL session protocol that travel through the total order. Every member
+ * applies them in delivery order, so every member holds the same session table.
+ */
+export type SessionEvent =
+  /** Creates the session (or, if it exists, attaches it to `origin`). */
+  | {
+      readonly type: 'open';
+      readonly session: SessionId;
+      /** The member the client-side interceptor is connected to. */
+      readonly origin: MemberId;
+      /** That member's local attempt number, to match its pending handshake. */
+      readonly attempt: number;
+      /** The authenticated principal. */
+      readonly principal: string;
+    }
+  /** Attaches an existing session to `origin` after a fail-over (the ordered half of HELLO). */
+  | { readonly type: 'attach'; readonly session: SessionId; readonly origin: MemberId; readonly attempt: number }
+  /** A client request (framed substrates) or chunk (streams), numbered by the client. */
+  | {
+      readonly type: 'data';
+      readonly session: SessionId;
+      readonly inSeq: number;
+      /** Output acknowledged by the client when it sent this request (piggybacked ack). */
+      readonly ackOutSeq: number;
+      readonly bytes: Uint8Array;
+    }
+  /** Output acknowledged by the client: every member trims its cache up to `outSeq`. */
+  | { readonly type: 'ack'; readonly session: SessionId; readonly outSeq: number }
+  /** A request refused by policy before it reached the service; keeps the input numbering gap-free. */
+  | { readonly type: 'deny'; readonly session: SessionId; readonly inSeq: number; readonly reason: string }
+  /**
+   * Ends the session. `ifLastEvent`, when non-zero, makes the close conditional: it applies only
+   * if the session's last event is still that one (session expiry races with a fail-over).
+   */
+  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number };
+
+const MAGIC = 0x56; // 'V'
+const VERSION = 1;
+const TYPES = ['open', 'attach', 'data', 'ack', 'deny', 'close'] as const;
+const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
+
+/** Encodes a session event as an ordered-message payload (the link codec's body fields). */
+export function encodeSessionEvent(event: SessionEvent): Uint8Array {
+  const w = new BodyWriter(32 + (event.type === 'data' ? event.bytes.length : 0));
+  w.u8(MAGIC).u8(VERSION).u8(TYPES.indexOf(event.type)).string(event.session);
+  switch (event.type) {
+    case 'open':
+      w.string(event.origin).varint(event.attempt).string(event.principal);
+      break;
+    case 'attach':
+      w.string(event.origin).varint(event.attempt);
+      break;
+    case 'data':
+      w.varint(event.inSeq).varint(event.ackOutSeq).bytes(event.bytes);
+      break;
+    case 'ack':
+      w.varint(event.outSeq);
+      break;
+    case 'deny':
+      w.varint(event.inSeq).string(event.reason);
+      break;
+    case 'close':
+      w.u8(REASONS.indexOf(event.reason)).varint(event.ifLastEvent);
+      break;
+  }
+  return w.finish();
+}
+
+/** Decodes an ordered-message payload; throws `MalformedFrameError` naming what is wrong. */
+export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
+  const r = new BodyReader(payload, 'session event');
+  const magic = r.u8('magic');
+  if (magic !== MAGIC) throw new MalformedFrameError(`session event: bad magic 0x${magic.toString(16)}`);
+  const version = r.u8('version');
+  if (version !== VERSION)
+    throw new UnsupportedVersionError(`session event: version ${version}, this build speaks ${VERSION}`);
+  const code = r.u8('type');
+  const type = TYPES[code];
+  if (type === undefined) throw new MalformedFrameError(`session event: unknown type ${code}`);
+  const session = id(r, 'session');
+  let event: SessionEvent;
+  switch (type) {
+    case 'open':
+      event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt'), principal: id(r, 'principal') };
+      break;
+    case 'attach':
+      event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt') };
+      break;
+    case 'data':
+      event = { type, session, inSeq: r.varint('inSeq'), ackOutSeq: r.varint('ackOutSeq'), bytes: r.bytes('bytes') };
+      break;
+    case 'ack':
+      event = { type, session, outSeq: r.varint('outSeq') };
+      break;
+    case 'deny':
+      event = { type, session, inSeq: r.varint('inSeq'), reason: r.string('reason') };
+      break;
+    case 'close': {
+      const rc = r.u8('reason');
+      const reason = REASONS[rc];
+      if (reason === undefined) throw new MalformedFrameError(`session event: unknown close reason ${rc}`);
+      event = { type, session, reason, ifLastEvent: r.varint('ifLastEvent') };
+      break;
+    }
+  }
+  r.end();
+  return event;
+}

@@ -1,0 +1,206 @@
+import type { MemberId } from '../contracts/network';
+import type { CloseReason, SessionEvent, SessionId } from './session-events';
+
+/** A session as every member records it: the same at every member after the same deliveries. */
+export interface SessionRecord {
+  /** The session id. */
+  readonly id: SessionId;
+  /** The principal that opened it. */
+  readonly principal: string;
+  /** The member the client-side interceptor is attached to (last ordered OPEN/ATTACH). */
+  attached: MemberId;
+  /** The highest request number applied (requests are numbered from 1). */
+  lastInSeq: number;
+  /** The highest output position the client acknowledged. */
+  ackedOut: number;
+  /** Delivery sequence number of the OPEN that created it. */
+  readonly openedAt: number;
+  /** Delivery sequence number of its latest event. */
+  lastEventAt: number;
+}
+
+/** What applying one ordered event did; the same at every member for the same delivery. */
+export type Applied =
+  | { readonly kind: 'opened'; readonly session: SessionRecord; readonly origin: MemberId; readonly attempt: number }
+  | {
+      readonly kind: 'attached';
+      readonly session: SessionRecord;
+      readonly origin: MemberId;
+      readonly attempt: number;
+      /** The member it was attached to before. */
+      readonly previous: MemberId;
+    }
+  | {
+      readonly kind: 'refused';
+      readonly id: SessionId;
+      readonly origin: MemberId;
+      readonly attempt: number;
+      /** `expired`: the session existed and was closed; `unknown`: never seen. */
+      readonly why: 'unknown' | 'expired';
+    }
+  | {
+      readonly kind: 'request';
+      readonly session: SessionRecord;
+      readonly inSeq: number;
+      readonly bytes: Uint8Array;
+      /** The acknowledgement it carried, if it moved the ack forward. */
+      readonly ack?: number;
+    }
+  | { readonly kind: 'denied'; readonly session: SessionRecord; readonly inSeq: number; readonly reason: string }
+  | {
+      readonly kind: 'dropped';
+      readonly session: SessionRecord;
+      readonly inSeq: number;
+      /** `duplicate`: already applied; `gap`: an earlier request is missing (a stale resend). */
+      readonly why: 'duplicate' | 'gap';
+      /** The acknowledgement it carried, if it moved the ack forward. */
+      readonly ack?: number;
+    }
+  | { readonly kind: 'acked'; readonly session: SessionRecord; readonly outSeq: number }
+  | { readonly kind: 'closed'; readonly session: SessionRecord; readonly reason: CloseReason }
+  | { readonly kind: 'ignored'; readonly id: SessionId; readonly why: string };
+
+/** Options of a `SessionTable`. */
+export interface SessionTableOptions {
+  /** How many closed session ids to remember, so a late HELLO gets "expired" rather than "unknown". Default 10000. */
+  readonly closedMemory?: number;
+}
+
+/**
+ * The replicated session table: a deterministic state machine fed with session events in total
+ * order. It decides, identically at every member, which requests reach the service (the first
+ * ordered copy of each `inSeq`, in sequence) and where output caches are trimmed.
+ */
+export class SessionTable {
+  private readonly sessions = new Map<SessionId, SessionRecord>();
+  private readonly closed = new Map<SessionId, CloseReason>();
+  private readonly closedMemory: number;
+
+  constructor(options: SessionTableOptions = {}) {
+    this.closedMemory = options.closedMemory ?? 10_000;
+  }
+
+  /** The open sessions, in the order they were opened. */
+  list(): SessionRecord[] {
+    return [...this.sessions.values()];
+  }
+
+  /** One open session. */
+  get(id: SessionId): SessionRecord | undefined {
+    return this.sessions.get(id);
+  }
+
+  /** Whether `id` was open once and is closed now (within the remembered window). */
+  wasClosed(id: SessionId): boolean {
+    return this.closed.has(id);
+  }
+
+  /** Open sessions. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Applies the event delivered at sequence number `seq`. Pure function of the table and the event. */
+  apply(event: SessionEvent, seq: number): Applied {
+    const s = this.sessions.get(event.session);
+    switch (event.type) {
+      case 'open': {
+        if (s) return this.attach(s, event.origin, event.attempt, seq);
+        if (this.closed.has(event.session))
+          return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'expired' };
+        const created: SessionRecord = {
+          id: event.session,
+          principal: event.principal,
+          attached: event.origin,
+          lastInSeq: 0,
+          ackedOut: 0,
+          openedAt: seq,
+          lastEventAt: seq,
+        };
+        this.sessions.set(created.id, created);
+        return { kind: 'opened', session: created, origin: event.origin, attempt: event.attempt };
+      }
+      case 'attach': {
+        if (s) return this.attach(s, event.origin, event.attempt, seq);
+        return {
+          kind: 'refused',
+          id: event.session,
+          origin: event.origin,
+          attempt: event.attempt,
+          why: this.closed.has(event.session) ? 'expired' : 'unknown',
+        };
+      }
+      case 'data': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'data for a session that is not open' };
+        s.lastEventAt = seq;
+        const ack = this.ack(s, event.ackOutSeq);
+        // The first ordered copy of each inSeq wins at every member alike; a copy that would leave a
+        // hole (a resend from a stale member ordered before the current member's) is dropped too,
+        // because the attached member's own contiguous stream always fills the hole later.
+        if (event.inSeq !== s.lastInSeq + 1)
+          return {
+            kind: 'dropped',
+            session: s,
+            inSeq: event.inSeq,
+            why: event.inSeq <= s.lastInSeq ? 'duplicate' : 'gap',
+            ...(ack !== undefined ? { ack } : {}),
+          };
+        s.lastInSeq = event.inSeq;
+        return {
+          kind: 'request',
+          session: s,
+          inSeq: event.inSeq,
+          bytes: event.bytes,
+          ...(ack !== undefined ? { ack } : {}),
+        };
+      }
+      case 'deny': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'deny for a session that is not open' };
+        s.lastEventAt = seq;
+        if (event.inSeq !== s.lastInSeq + 1)
+          return {
+            kind: 'dropped',
+            session: s,
+            inSeq: event.inSeq,
+            why: event.inSeq <= s.lastInSeq ? 'duplicate' : 'gap',
+          };
+        s.lastInSeq = event.inSeq;
+        return { kind: 'denied', session: s, inSeq: event.inSeq, reason: event.reason };
+      }
+      case 'ack': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'ack for a session that is not open' };
+        s.lastEventAt = seq;
+        const ack = this.ack(s, event.outSeq);
+        return ack === undefined
+          ? { kind: 'ignored', id: s.id, why: `stale ack ${event.outSeq} <= ${s.ackedOut}` }
+          : { kind: 'acked', session: s, outSeq: ack };
+      }
+      case 'close': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'close for a session that is not open' };
+        if (event.ifLastEvent !== 0 && event.ifLastEvent !== s.lastEventAt)
+          return {
+            kind: 'ignored',
+            id: s.id,
+            why: `conditional close at ${event.ifLastEvent}, session active at ${s.lastEventAt}`,
+          };
+        this.sessions.delete(s.id);
+        this.closed.set(s.id, event.reason);
+        if (this.closed.size > this.closedMemory) this.closed.delete(this.closed.keys().next().value as SessionId);
+        return { kind: 'closed', session: s, reason: event.reason };
+      }
+    }
+  }
+
+  private attach(s: SessionRecord, origin: MemberId, attempt: number, seq: number): Applied {
+    const previous = s.attached;
+    s.attached = origin;
+    s.lastEventAt = seq;
+    return { kind: 'attached', session: s, origin, attempt, previous };
+  }
+
+  private ack(s: SessionRecord, outSeq: number): number | undefined {
+    if (outSeq <= s.ackedOut) return undefined;
+    s.ackedOut = outSeq;
+    return outSeq;
+  }
+}

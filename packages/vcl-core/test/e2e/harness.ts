@@ -1,0 +1,375 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+// Multi-process test harness: real `vcl service` / `vcl client` processes (or internal-mode
+// programs) on loopback, killed with SIGKILL or frozen with SIGSTOP.
+
+const root = path.resolve(__dirname, '../../../..');
+const cli = path.join(root, 'packages/vcl-core/dist/cli/main.js');
+const fixtures = path.join(__dirname, 'fixtures');
+
+/** Builds the packages the spawned processes load (incremental: fast when up to date). */
+export function buildForProcesses(): void {
+  execFileSync(
+    'npx',
+    [
+      'tsc',
+      '-b',
+      'packages/vcl-core/tsconfig.lib.json',
+      'packages/substrate-tcp/tsconfig.lib.json',
+      'packages/gcs-sequencer/tsconfig.lib.json',
+    ],
+    { cwd: root, stdio: 'inherit' },
+  );
+}
+
+/** Ports nobody listens on right now. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve) => {
+          const s = net.createServer();
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** A spawned process and the lines it printed. */
+export class Proc {
+  /** Every stdout line so far. */
+  readonly lines: string[] = [];
+  /** When each stdout line arrived (ms, `performance.now()`). */
+  readonly times: number[] = [];
+  /** Resolves with the exit code or signal. */
+  readonly exited: Promise<string>;
+  private readonly listeners = new Set<(line: string) => void>();
+  private stderr = '';
+  private gone = false;
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    let held = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      held += d;
+      const parts = held.split('\n');
+      held = parts.pop()!;
+      for (const line of parts) {
+        this.lines.push(line);
+        this.times.push(performance.now());
+        for (const l of this.listeners) l(line);
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.gone = true;
+        resolve(signal ?? String(code));
+      }),
+    );
+  }
+
+  /** Whether the process has exited. */
+  get dead(): boolean {
+    return this.gone;
+  }
+
+  /** The tail of its standard error, for failure messages. */
+  get errors(): string {
+    return this.stderr;
+  }
+
+  /** Resolves with the first line (already printed or future) that satisfies `match`. */
+  waitFor(match: (line: string) => boolean, timeoutMs: number, what = 'a line'): Promise<string> {
+    const found = this.lines.find(match);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; stderr: ${this.stderr}`));
+      }, timeoutMs);
+      const listener = (line: string): void => {
+        if (!match(line)) return;
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve(line);
+      };
+      this.listeners.add(listener);
+    });
+  }
+
+  /** Calls `fn` for every future line. */
+  onLine(fn: (line: string) => void): void {
+    this.listeners.add(fn);
+  }
+
+  /** Sends `signal` (our own child, by pid). */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.gone && this.child.pid) process.kill(this.child.pid, signal);
+  }
+
+  /** Kills it for good (resuming it first if it was stopped). */
+  async terminate(): Promise<void> {
+    if (this.gone) return;
+    this.signal('SIGCONT');
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+}
+
+/** Spawns `node <args>` from the repository root. */
+export function spawnNode(name: string, args: readonly string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, VCL_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Proc(name, child);
+}
+
+/** A pino JSON line's fields, or undefined. */
+export function logLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One member of a test deployment. */
+export interface E2eMember {
+  /** Member id (`n1`). */
+  readonly id: string;
+  /** Member<->member port. */
+  readonly port: number;
+  /** Port client-side interceptors connect to. */
+  readonly clientPort: number;
+  /** Admin endpoint port. */
+  readonly adminPort: number;
+  /** External mode: the real service's port; internal mode: the replica's debug port. */
+  readonly servicePort: number;
+  /** The member's interceptor process (`vcl service` or the internal-mode program). */
+  proc?: Proc;
+  /** External mode: the real service process. */
+  service?: Proc;
+}
+
+/** Options of a test deployment. */
+export interface DeploymentOptions {
+  /** `external` (`vcl service` + real service processes) or `internal` (linked-in interceptors). */
+  readonly mode: 'external' | 'internal';
+  /** Number of members. */
+  readonly members: number;
+}
+
+/** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
+export class Deployment {
+  /** The members, in configuration order. */
+  readonly members: E2eMember[] = [];
+  /** Every process started (killed by `stop`). */
+  readonly procs: Proc[] = [];
+  /** External mode: the `vcl client` process. */
+  client: Proc | undefined;
+  /** External mode: where `vcl client` accepts clients. */
+  clientPort = 0;
+  /** The generated stack file. */
+  stackFile = '';
+  private dir = '';
+
+  constructor(readonly options: DeploymentOptions) {}
+
+  /** Writes the stack file and starts every member (and, external mode, every service and `vcl client`). */
+  async start(): Promise<void> {
+    const n = this.options.members;
+    const ports = await freePorts(4 * n + 1);
+    for (let i = 0; i < n; i++)
+      this.members.push({
+        id: `n${i + 1}`,
+        port: ports[4 * i]!,
+        clientPort: ports[4 * i + 1]!,
+        adminPort: ports[4 * i + 2]!,
+        servicePort: ports[4 * i + 3]!,
+      });
+    this.clientPort = ports[4 * n]!;
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-e2e-'));
+    this.stackFile = path.join(this.dir, 'stack.yaml');
+    fs.writeFileSync(this.stackFile, this.stackYaml());
+    const internal = this.options.mode === 'internal';
+    for (const m of this.members) {
+      if (!internal) {
+        m.service = this.track(
+          spawnNode(`service-${m.id}`, [path.join(fixtures, 'counter-server.cjs'), String(m.servicePort)]),
+        );
+      }
+    }
+    if (!internal)
+      await Promise.all(this.members.map((m) => m.service!.waitFor((l) => l === 'listening', 10_000, 'listening')));
+    for (const m of this.members) {
+      m.proc = this.track(
+        internal
+          ? spawnNode(m.id, [path.join(fixtures, 'internal-replica.cjs'), this.stackFile, m.id, String(m.servicePort)])
+          : spawnNode(m.id, [
+              cli,
+              'service',
+              '--config',
+              this.stackFile,
+              '--member',
+              m.id,
+              '--service-endpoint',
+              `127.0.0.1:${m.servicePort}`,
+            ]),
+      );
+    }
+    // Ready once every member has installed a view holding all of them.
+    await Promise.all(
+      this.members.map((m) =>
+        m.proc!.waitFor(
+          (l) => {
+            const f = logLine(l);
+            return f?.['msg'] === 'view installed' && (f['members'] as unknown[]).length === n;
+          },
+          20_000,
+          'full view',
+        ),
+      ),
+    );
+    if (!internal) {
+      this.client = this.track(spawnNode('vcl-client', [cli, 'client', '--config', this.stackFile]));
+      await this.client.waitFor(
+        (l) => logLine(l)?.['msg'] === 'client interceptor listening',
+        10_000,
+        'client listening',
+      );
+    }
+  }
+
+  /** Starts a load client with `sessions` sessions of `requests` requests each. */
+  loadClient(prefix: string, sessions: number, requests: number, window: number, paceMs?: number): Proc {
+    const common = { sessions, requests, window, prefix, ...(paceMs ? { paceMs } : {}) };
+    const opts =
+      this.options.mode === 'internal'
+        ? { mode: 'internal', config: this.stackFile, ...common }
+        : { mode: 'external', port: this.clientPort, ...common };
+    return this.track(spawnNode(`load-${prefix}`, [path.join(fixtures, 'load-client.cjs'), JSON.stringify(opts)]));
+  }
+
+  /** A live member's `/status`. */
+  async status(member: E2eMember): Promise<{ sessions: { id: string; attached: string }[] }> {
+    return JSON.parse(await httpGet(member.adminPort, '/status')) as { sessions: { id: string; attached: string }[] };
+  }
+
+  /** The member the (single) open session is attached to, per a live member's replicated table. */
+  async attachedMember(except: readonly string[] = []): Promise<E2eMember> {
+    const asker = this.members.find((m) => !except.includes(m.id) && !m.proc!.dead)!;
+    const s = await this.status(asker);
+    const id = s.sessions[0]?.attached;
+    const m = this.members.find((x) => x.id === id);
+    if (!m) throw new Error(`no session attached anywhere: ${JSON.stringify(s)}`);
+    return m;
+  }
+
+  /** The live member most sessions are attached to (not one of `except`). */
+  async busiestMember(except: readonly string[] = []): Promise<E2eMember> {
+    const asker = this.members.find((m) => !except.includes(m.id) && !m.proc!.dead)!;
+    const counts = new Map<string, number>();
+    for (const s of (await this.status(asker)).sessions) counts.set(s.attached, (counts.get(s.attached) ?? 0) + 1);
+    const ranked = this.members
+      .filter((m) => !except.includes(m.id) && !m.proc!.dead)
+      .sort((a, b) => (counts.get(b.id) ?? 0) - (counts.get(a.id) ?? 0));
+    return ranked[0]!;
+  }
+
+  /** The state digest of member `m`'s replica, asked directly (bypassing VCL). */
+  digest(m: E2eMember): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect(m.servicePort, '127.0.0.1');
+      let got = '';
+      socket.on('data', (d) => {
+        got += d.toString();
+        if (got.includes('\n')) {
+          socket.destroy();
+          resolve(got.trim());
+        }
+      });
+      socket.on('error', reject);
+      socket.write('?digest\n');
+    });
+  }
+
+  /** Kills (SIGKILL) or freezes (SIGSTOP) member `m`'s interceptor, and in external mode its service too. */
+  fail(m: E2eMember, signal: 'SIGKILL' | 'SIGSTOP'): void {
+    m.proc!.signal(signal);
+    if (signal === 'SIGKILL') m.service?.signal('SIGKILL');
+  }
+
+  /** Kills every process and removes the stack file. */
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.terminate()));
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private track(p: Proc): Proc {
+    this.procs.push(p);
+    return p;
+  }
+
+  private stackYaml(): string {
+    const members = this.members
+      .map(
+        (m) =>
+          `    - { id: ${m.id}, host: 127.0.0.1, port: ${m.port}, clientPort: ${m.clientPort}, adminPort: ${m.adminPort} }`,
+      )
+      .join('\n');
+    return `group:
+  name: e2e
+  members:
+${members}
+ordering:
+  plugin: sequencer
+  options: { heartbeatMs: 50, suspectTimeoutMs: 300 }
+substrate: { plugin: tcp, options: { framing: line } }
+service: { endpoint: { host: 127.0.0.1, port: ${this.members[0]!.servicePort} } }
+client:
+  listen: { host: 127.0.0.1, port: ${this.clientPort} }
+  failoverTimeoutMs: 15000
+timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
+`;
+  }
+}
+
+/** GET http://127.0.0.1:port/path. */
+export function httpGet(port: number, urlPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, timeout: 2000 }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
+}
+
+/** Response lines a load client printed for one session: `[tag, total]`. */
+export function responses(p: Proc, session: string): [string, number][] {
+  return p.lines
+    .filter((l) => l.startsWith(`R ${session} `))
+    .map((l) => {
+      const [, , tag, total] = l.split(' ');
+      return [tag!, Number(total)];
+    });
+}
