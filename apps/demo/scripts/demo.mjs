@@ -8,10 +8,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const args = process.argv.slice(2);
-// The replicated demo runs `vcl service`/`vcl client`, which load the ordering and substrate plugins.
-const projects = args.includes('--direct')
-  ? ['@vcl/demo']
-  : ['@vcl/demo', '@vcl/core', '@vcl/gcs-sequencer', '@vcl/gcs-tokenring', '@vcl/substrate-tcp'];
+// @vcl/demo's build builds its dependencies first, the ordering and substrate plugins that
+// `vcl service` loads included (implicitDependencies in its package.json).
+const projects = ['@vcl/demo'];
 
 if (!args.includes('--help') && !args.includes('-h')) {
   const started = Date.now();
