@@ -1272,14 +1272,7 @@ export class SequencerProtocol implements OrderingProtocol {
       this.send(from, { kind: 'reject', ballot, promised: this.promised });
       return;
     }
-    const cur = this.current;
-    if (
-      cur &&
-      cur.viewId === proposal.baseId &&
-      sameBallot(cur.tag, proposal.baseTag) &&
-      this.hasState &&
-      this.delivered > proposal.cut
-    ) {
+    if (this.current && this.hasState && this.delivered > proposal.cut) {
       // Never agree to a view that would undo a delivery (defence in depth: see decideView).
       this.log.warn({ delivered: this.delivered, cut: proposal.cut }, 'refused a proposal cut below a delivery');
       this.send(from, { kind: 'reject', ballot, promised: this.promised });

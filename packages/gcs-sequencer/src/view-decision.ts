@@ -177,7 +177,7 @@ function decideOn(
 
   // Reports are kept true by freezing, so this cannot happen; if it did, retrying with fresh
   // reports is the only safe answer.
-  const ahead = survivors.find((x) => x.report.hasState && x.report.delivered > proposal.cut);
+  const ahead = reports.find((x) => x.report.hasState && x.report.delivered > proposal.cut);
   if (ahead) return `member ${ahead.rank} delivered up to ${ahead.report.delivered}, beyond the cut ${proposal.cut}`;
 
   // What each acceptor must hold before it accepts: a survivor everything up to the cut, anyone
