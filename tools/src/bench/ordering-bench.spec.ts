@@ -15,6 +15,7 @@ describe('bench:ordering', () => {
       failoverRuns: 3,
       idleSeconds: 5,
       json: false,
+      runs: 1,
     });
     const a = parseOrderingBenchArgs([
       '--ordering=tokenring',
@@ -49,6 +50,12 @@ describe('bench:ordering', () => {
     const paths = (error as ConfigError).issues.map((i) => i.path);
     expect(paths).toEqual(['--ordering', '--options', '--groups', '--window']);
     expect(() => parseOrderingBenchArgs(['--ordering', 'sequencer', '--colour'])).toThrow(ConfigError);
+    expect(() => parseOrderingBenchArgs(['--ordering', 'sequencer', '--scenario', 'kill-all'])).toThrow(
+      '--scenario: must be kill-freeze or kill-restart, got kill-all',
+    );
+    expect(
+      parseOrderingBenchArgs(['--ordering', 'sequencer', '--scenario', 'kill-restart', '--runs', '3']),
+    ).toMatchObject({ scenario: 'kill-restart', runs: 3 });
   });
 
   it('takes nearest-rank quantiles', () => {
