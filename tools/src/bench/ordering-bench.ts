@@ -1,6 +1,6 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigError, type ConfigIssue } from '@vcl/core';
+import { ConfigError, TimeoutError, type ConfigIssue } from '@vcl/core';
 import {
   killFreezeScenario,
   killRestartScenario,
@@ -209,12 +209,10 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** How long a fail-over run waits for the first delivery in a new view; longer counts as "none". */
+const FAILOVER_LIMIT_MS = 30_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs: readonly number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function statsAll(group: OrderingProcessGroup, drainLatencies = false): Promise<MemberProcessStats[]> {
   return Promise.all(group.running().map((id) => group.stats(id, { drainLatencies, timeoutMs: 20_000 })));
@@ -299,7 +297,23 @@ async function measureFailover(a: OrderingBenchArgs, members: number): Promise<F
     const newDelivery = (id: string) =>
       group.events(id).find((e) => e.type === 'deliver' && e.view > viewBefore && e.t >= killedAt)?.t;
     const anyDelivery = (id: string) => group.events(id).find((e) => e.type === 'deliver' && e.t >= killedAt)?.t;
-    await group.waitFor('a delivery in a new view at a survivor', () => first(newDelivery) !== undefined, 30_000);
+    const timedOut = await group
+      .waitFor('a delivery in a new view at a survivor', () => first(newDelivery) !== undefined, FAILOVER_LIMIT_MS)
+      .then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof TimeoutError) return true;
+          throw err;
+        },
+      );
+    if (timedOut)
+      return {
+        killed: victim,
+        role,
+        anyDeliveryMs: first(anyDelivery) ?? NaN,
+        viewMs: first(newView) ?? NaN,
+        deliveryMs: NaN,
+      };
     return {
       killed: victim,
       role,
@@ -363,8 +377,8 @@ export async function runOrderingBench(
       const run = await measureFailover(a, members);
       runs.push(run);
       progress(
-        `  killed ${run.killed} (${run.role}): next delivery ${run.anyDeliveryMs.toFixed(0)} ms, new view ` +
-          `${run.viewMs.toFixed(0)} ms, first delivery in it ${run.deliveryMs.toFixed(0)} ms`,
+        `  killed ${run.killed} (${run.role}): next delivery ${fo(run.anyDeliveryMs)} ms, new view ` +
+          `${fo(run.viewMs)} ms, first delivery in it ${fo(run.deliveryMs)} ms`,
       );
     }
     if (runs.length) result.failover.push({ members, runs });
@@ -373,6 +387,14 @@ export async function runOrderingBench(
 }
 
 const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+/** A fail-over figure: NaN means nothing happened within the limit. */
+const fo = (x: number) => (Number.isNaN(x) ? `none in ${FAILOVER_LIMIT_MS / 1000} s` : x.toFixed(0));
+/** Median and max of fail-over figures, a run without the event counting as the largest. */
+const foStats = (xs: readonly number[]) => {
+  const sorted = [...xs].map((x) => (Number.isNaN(x) ? Infinity : x)).sort((a, b) => a - b);
+  const show = (x: number) => (x === Infinity ? fo(NaN) : fo(x));
+  return `${show(quantile(sorted, 0.5))} / ${show(sorted[sorted.length - 1]!)}`;
+};
 const bytes = (n: number) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
 
 /** The results as Markdown tables. */
@@ -405,9 +427,8 @@ export function formatOrderingBench(r: OrderingBenchResult): string {
       ...r.failover.map(
         (f) =>
           `| ${f.members} | ${f.runs.length} | ${[...new Set(f.runs.map((x) => `${x.killed} (${x.role})`))].join(', ')} ` +
-          `| ${fmt(median(f.runs.map((x) => x.anyDeliveryMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.anyDeliveryMs)), 0)} ` +
-          `| ${fmt(median(f.runs.map((x) => x.viewMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.viewMs)), 0)} ` +
-          `| ${fmt(median(f.runs.map((x) => x.deliveryMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.deliveryMs)), 0)} |`,
+          `| ${foStats(f.runs.map((x) => x.anyDeliveryMs))} | ${foStats(f.runs.map((x) => x.viewMs))} ` +
+          `| ${foStats(f.runs.map((x) => x.deliveryMs))} |`,
       ),
     );
   }
