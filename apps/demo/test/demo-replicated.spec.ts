@@ -6,8 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DEMO, requireBuilt } from './processes';
 
-/** The ordering plugins on main so far (tokenring joins when its package is merged). */
-const ORDERINGS = ['sequencer'];
+const ORDERINGS = ['sequencer', 'tokenring'];
 const VCL = join(__dirname, '..', '..', '..', 'packages', 'vcl-core', 'dist', 'cli', 'main.js');
 const STACKS = join(__dirname, '..', 'stacks');
 
