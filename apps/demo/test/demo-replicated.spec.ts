@@ -72,4 +72,30 @@ describe('the replicated demo (npm run demo --no-tty)', () => {
     },
     90000,
   );
+
+  it('stops every process it started (servers, members, client) on SIGINT', async () => {
+    const child = spawn(process.execPath, [DEMO, '--ops', '1000000', '--rate', '100'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the workload did not start within 40 s:\n${out}`)), 40000);
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('workload: ')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    const pids = [...out.matchAll(/pid (\d+)/g)].map((x) => Number(x[1]));
+    expect(pids).toHaveLength(7);
+    expect(pids.every((p) => !gone(p))).toBe(true);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(out).toMatch(/demo: interrupted by SIGINT; stopped everything it started/);
+    expect(out).not.toContain('client errors');
+    expect(pids.filter((p) => !gone(p))).toEqual([]);
+  }, 60000);
 });
