@@ -2,6 +2,7 @@
 // servers, 3 `vcl service` members and a `vcl client` as real processes on 127.0.0.1; the member
 // serving the client is killed (SIGKILL) half-way. The client must see no error and the surviving
 // replicas must end in the same state.
+import { rmSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { DEMO, requireBuilt } from './processes';
@@ -9,6 +10,15 @@ import { DEMO, requireBuilt } from './processes';
 const ORDERINGS = ['sequencer', 'tokenring'];
 const VCL = join(__dirname, '..', '..', '..', 'packages', 'vcl-core', 'dist', 'cli', 'main.js');
 const STACKS = join(__dirname, '..', 'stacks');
+
+/** Log directories the demo runs printed (`logs in <dir>`), removed after the tests. */
+const logDirs = new Set<string>();
+afterAll(() => {
+  for (const d of logDirs) rmSync(d, { recursive: true, force: true });
+});
+function remember(out: string): void {
+  for (const m of out.matchAll(/logs in (\/\S+?vcl-demo-\w+)/g)) logDirs.add(m[1]!);
+}
 
 function gone(pid: number): boolean {
   try {
@@ -46,6 +56,7 @@ describe('the replicated demo (npm run demo --no-tty)', () => {
     'ordering=%s: kills the serving member half-way; zero client errors, equal digests',
     async (ordering) => {
       const r = await runDemo(['--ordering', ordering, '--ops', '300', '--rate', '0', '--clients', '6']);
+      remember(r.out);
       const lines = r.out.trimEnd().split('\n');
       const last = lines[lines.length - 1]!;
       const context = `\n--- stdout ---\n${r.out}\n--- stderr ---\n${r.err}`;
@@ -94,6 +105,7 @@ describe('the replicated demo (npm run demo --no-tty)', () => {
     expect(pids.every((p) => !gone(p))).toBe(true);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
+    remember(out);
     expect(out).toMatch(/demo: interrupted by SIGINT; stopped everything it started/);
     expect(out).not.toContain('client errors');
     expect(pids.filter((p) => !gone(p))).toEqual([]);
