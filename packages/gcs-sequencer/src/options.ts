@@ -20,7 +20,11 @@ export interface SequencerOptions {
   readonly maxPending?: number;
   /** Messages ordered but not yet delivered by every member; the sequencer stops ordering beyond. Default 1024. */
   readonly windowMessages?: number;
-  /** Payload bytes ordered but not yet delivered by every member; the sequencer stops ordering beyond. Default 8 MiB. */
+  /**
+   * Payload bytes ordered but not yet delivered by every member; the sequencer stops ordering
+   * beyond. View-change messages carry up to this much, so keep it below the network's largest
+   * message (16 MiB on TCP by default). Default 8 MiB.
+   */
   readonly windowBytes?: number;
   /** Largest payload `broadcast` accepts, in bytes. Default 1 MiB. */
   readonly maxMessageBytes?: number;
@@ -28,10 +32,17 @@ export interface SequencerOptions {
   readonly maxFrameBytes?: number;
   /** Size of one state-transfer chunk, in bytes. Default 256 KiB. */
   readonly stateChunkBytes?: number;
+  /**
+   * How many members must be up to form a brand-new group (when no member has a view). Default
+   * `all`: safe, since a member cannot tell its first start from a restart that lost its state.
+   * `majority` lets a group form with one member missing on day one, at a risk: if a majority
+   * restarts while the members that hold the state are cut off, it starts a second history.
+   */
+  readonly bootstrapQuorum?: 'all' | 'majority';
 }
 
 /** `SequencerOptions` with every default filled in. */
-export type ResolvedSequencerOptions = Required<SequencerOptions>;
+export type ResolvedSequencerOptions = { readonly [K in keyof SequencerOptions]-?: NonNullable<SequencerOptions[K]> };
 
 /** The defaults, as documented on `SequencerOptions`. */
 export const SEQUENCER_DEFAULTS: ResolvedSequencerOptions = Object.freeze({
@@ -46,6 +57,7 @@ export const SEQUENCER_DEFAULTS: ResolvedSequencerOptions = Object.freeze({
   maxMessageBytes: 1024 * 1024,
   maxFrameBytes: 64 * 1024,
   stateChunkBytes: 256 * 1024,
+  bootstrapQuorum: 'all',
 });
 
 /** The token the plugin registers its resolved options under (in the deployment's container). */
@@ -67,6 +79,7 @@ export const sequencerOptionsSchema = z
     maxMessageBytes: int(1, 2 ** 31),
     maxFrameBytes: int(1024, 2 ** 31),
     stateChunkBytes: int(1024, 2 ** 31),
+    bootstrapQuorum: z.enum(['all', 'majority']).optional(),
   })
   .strict()
   .transform((o) => ({ ...SEQUENCER_DEFAULTS, ...stripUndefined(o) }))

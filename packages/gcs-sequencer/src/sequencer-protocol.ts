@@ -44,32 +44,43 @@
  *   3. The coordinator waits for every member it believes alive (or a window), then needs a
  *      quorum: a majority of the configured members, a majority of them veterans (installed a
  *      view in their current incarnation) unless all configured members answered; a new group
- *      (nobody has a view) needs every member. base = highest installed view among the reports.
- *      Paxos rule: if a report accepted a proposal for view base+1, the one with the highest
- *      ballot is proposed again unchanged; if a report knows a view newer than every installed
- *      one, the attempt is abandoned. Otherwise: survivors = reports installed in base; cut = the
- *      highest seq such that the union of the survivors' messages is contiguous up to it; members
- *      = every promiser; joiners = members without the base view's state.
- *   4. ACCEPT(b, proposal, prefix) to every promiser; the prefix is exactly the messages a
- *      survivor lacks up to the cut. Decided when every promiser accepted; then COMMIT.
+ *      (nobody has a view) needs every member (or a majority with `bootstrapQuorum: majority`).
+ *      It then decides (view-decision.ts): base = the newest installed view among the reports.
+ *      Paxos rule: a proposal for the view after base that may have been decided is proposed again
+ *      unchanged. Otherwise a new view of every promiser, cut at an upper bound of what anyone may
+ *      have delivered in base: the base sequencer's stable point if it answered (a frozen
+ *      sequencer stops advancing it), base's own cut if a base member answered that never had
+ *      base's state (nothing became stable there), else the survivors' lowest watermark. Views
+ *      newer than base, known only from accepted proposals, are skipped when each one provably
+ *      never took hold (one of its members answered without it) and none moved the cut.
+ *   4. ACCEPT(b, proposal, prefix) to every promiser: a survivor gets what it lacks up to the cut;
+ *      every other acceptor keeps the part above the known stable point, so that whatever a flush
+ *      delivers is held by a majority. Decided when every promiser accepted; then COMMIT.
  *   5. On COMMIT a survivor delivers up to the cut in the base view, then installs the new view
  *      (epoch = view id, seq continues at cut + 1); the provider captures the state at the cut; a
- *      joiner installs the view when its state has arrived. Origins resubmit every outbox message
- *      not yet delivered; the new sequencer starts each origin after the last one delivered (the
- *      de-duplication table is part of the replicated state and travels with state transfers).
+ *      joiner installs the view when its state has arrived, and acknowledges nothing before, so
+ *      no message becomes stable while a member still depends on one provider. Origins resubmit
+ *      every outbox message not yet delivered; the new sequencer starts each origin after the
+ *      last one delivered (the de-duplication table is part of the replicated state and travels
+ *      with state transfers).
  *   Members that missed the COMMIT get it again from any member of the view that hears their
- *   heartbeat. Members left out (partitioned away, restarted) announce themselves as OUTSIDE and
+ *   heartbeat. A member ignores a COMMIT decided under a lower ballot than one it has promised:
+ *   its report to that higher ballot must stay true (it neither acknowledges in, nor leaves, the
+ *   view it reported); the higher ballot's outcome, or the next view change, brings it along. Members left out (partitioned away, restarted) announce themselves as OUTSIDE and
  *   are added by the next view change as joiners, with state transfer at its cut.
  *
  * INVARIANTS
- * - I1 (uniform agreement): a message is delivered only if seq <= stable, i.e. every member of
- *   the view acknowledged holding it. A frozen member acknowledges nothing more, so every stable
- *   message is in every survivor's report and therefore <= the cut: survivors deliver it too.
+ * - I1 (uniform agreement): in a view, a message is delivered only if seq <= stable, i.e. every
+ *   member of the view (each with the state) acknowledged holding it. A frozen member
+ *   acknowledges nothing more, so every stable message is <= the cut, and held by every survivor.
+ *   A flush delivers at most up to the cut, and whatever it delivers above the known stable point
+ *   is first held by every acceptor (a majority): no delivery depends on one member surviving.
  * - I2 (total order): (epoch, seq) is assigned by exactly one sequencer per view; a member stores
  *   an ORDER only from the sequencer of its installed view, and a view id is decided once (Paxos:
  *   promise quorums intersect accept quorums), so all members deliver seq s as the same message.
- * - I3 (virtual synchrony): every member installing view v+1 from v delivered exactly (v.cut,
- *   v+1.cut] in v; joiners instead receive the state at v+1.cut.
+ * - I3 (virtual synchrony): every member installing view w from v delivered exactly (v.cut, w.cut]
+ *   in v; joiners instead receive the state at w.cut. (w is normally v+1; it is later when views
+ *   that never took hold were skipped: nothing was delivered in those.)
  * - I4 (primary component): only views with a majority of the configured members are installed
  *   (except `partition: fail-stop`); a minority stays frozen in its last view and delivers nothing.
  * - I5 (integrity): the sequencer orders an origin's messages only in originSeq order, starting
@@ -108,6 +119,7 @@ import {
 } from '@vcl/core';
 import { inject, injectable } from 'tsyringe';
 import { SEQUENCER_OPTIONS, type ResolvedSequencerOptions } from './options';
+import { decideView, type ViewDecision } from './view-decision';
 import {
   Status,
   compareBallots,
@@ -117,7 +129,9 @@ import {
   encodeRecord,
   encodeSnapshot,
   sameBallot,
+  type AcceptedProposal,
   type Ballot,
+  type Decided,
   type Entry,
   type MemberRef,
   type OriginRecord,
@@ -220,6 +234,8 @@ export class SequencerProtocol implements OrderingProtocol {
 
   // Installed view and epoch log.
   private current?: Proposal;
+  /** The ballot that decided `current` (sent along when the view is resent to a member). */
+  private currentBallot: Ballot = ZERO;
   private installedAt = 0;
   private emitted?: View;
   private hasState = false;
@@ -241,7 +257,7 @@ export class SequencerProtocol implements OrderingProtocol {
   // Paxos acceptor state.
   private promised: Ballot = ZERO;
   private promisedAt = -Infinity;
-  private accepted?: { ballot: Ballot; proposal: Proposal };
+  private accepted?: AcceptedProposal;
   private maxRound = 0;
 
   // View-change driving.
@@ -265,7 +281,7 @@ export class SequencerProtocol implements OrderingProtocol {
 
   // State transfer.
   private hookBusy = false;
-  private pendingCommit?: Proposal;
+  private pendingCommit?: Decided;
   private snapshot?: { viewId: number; bytes: Uint8Array };
   private incoming?: IncomingState;
 
@@ -513,9 +529,14 @@ export class SequencerProtocol implements OrderingProtocol {
     this.lastHbAt = now;
     const viewId = this.current?.viewId ?? 0;
     const status = this.statusCode();
+    const round = this.promised.round;
+    const plain = encodeRecord({ kind: 'hb', viewId, status, probe: false, round });
+    let probe: Uint8Array | undefined;
     for (let r = 0; r < this.n; r++) {
       if (r === this.rank) continue;
-      this.send(r, { kind: 'hb', viewId, status, probe: this.suspected(r, now), round: this.promised.round });
+      if (this.suspected(r, now))
+        this.queue(r, (probe ??= encodeRecord({ kind: 'hb', viewId, status, probe: true, round })));
+      else this.queue(r, plain);
     }
     if (this.current && !this.outside && this.isMember(this.rank, this.inc)) {
       if (this.seq) this.seq.hbDue = true;
@@ -606,7 +627,7 @@ export class SequencerProtocol implements OrderingProtocol {
       case 'accepted':
         return this.onAccepted(from, inc, r.ballot);
       case 'commit':
-        return this.onCommit(r.proposal);
+        return this.onCommit(r.proposal, r.ballot);
       case 'change':
         return this.onChangeRequest(r.viewId);
       case 'stateReq':
@@ -862,7 +883,9 @@ export class SequencerProtocol implements OrderingProtocol {
 
   private onAck(from: number, inc: number, viewId: number, received: number, delivered: number): void {
     const s = this.seq;
-    if (!s || !this.current || viewId !== this.current.viewId || !this.isMember(from, inc)) return;
+    // A frozen sequencer's stable point is final: the coordinator relies on it as the exact end of
+    // what may have been delivered in this view.
+    if (!s || this.frozen || !this.current || viewId !== this.current.viewId || !this.isMember(from, inc)) return;
     const a = s.acks.get(from);
     if (!a) return;
     a.received = Math.max(a.received, Math.min(received, s.high));
@@ -927,9 +950,12 @@ export class SequencerProtocol implements OrderingProtocol {
       this.ackDirty = false;
       const seqRef = this.sequencerRef();
       if (seqRef && this.isMember(this.rank, this.inc)) {
+        // A joiner acknowledges nothing before it has the state: no message of a view becomes
+        // stable (deliverable) while one of its members depends on a single state provider.
         const delivered = this.hasState ? this.delivered : this.current.cut;
+        const received = this.hasState ? this.received : this.current.cut;
         this.ackedDelivered = delivered;
-        this.send(seqRef.rank, { kind: 'ack', viewId, received: this.received, delivered });
+        this.send(seqRef.rank, { kind: 'ack', viewId, received, delivered });
       }
     }
   }
@@ -1112,7 +1138,7 @@ export class SequencerProtocol implements OrderingProtocol {
     if (cur && !this.outside && viewId < cur.viewId && this.isMember(from, inc)) {
       if (now - this.lastCommitSentTo[from]! >= this.opts.retransmitMs) {
         this.lastCommitSentTo[from] = now;
-        this.send(from, { kind: 'commit', proposal: cur });
+        this.send(from, { kind: 'commit', proposal: cur, ballot: this.currentBallot });
       }
     }
   }
@@ -1127,7 +1153,12 @@ export class SequencerProtocol implements OrderingProtocol {
       for (const m of cur.members) {
         if (m.rank === this.rank) continue;
         if (this.peerInc[m.rank]! > m.inc || this.confirmedDead(m.rank, now)) urgent = true;
-        else if (this.peerStatus[m.rank] === Status.outside && now - this.installedAt > this.opts.viewChangeTimeoutMs)
+        else if (
+          (this.peerStatus[m.rank] === Status.outside || this.peerView[m.rank]! < cur.viewId) &&
+          now - this.installedAt > this.opts.viewChangeTimeoutMs
+        )
+          // A member that did not take up this view in time (it could not complete the previous
+          // one, or it promised a newer ballot that never finished): a new view change brings it in.
           slow = true;
         else if (!this.frozen && this.peerView[m.rank] === cur.viewId && this.peerStatus[m.rank] === Status.frozen)
           slow = true;
@@ -1183,12 +1214,11 @@ export class SequencerProtocol implements OrderingProtocol {
   private makeReport(): Report {
     const entries: SeqEntry[] = [];
     if (this.current) {
-      const seqs = [...this.store.keys()].filter((s) => s > this.stableKnown).sort((a, b) => a - b);
-      for (const s of seqs) entries.push({ seq: s, ...this.store.get(s)! });
+      const seqs = [...this.store.keys()].filter((q) => q > this.stableKnown).sort((a, b) => a - b);
+      for (const q of seqs) entries.push({ seq: q, ...this.store.get(q)! });
     }
     return {
-      viewId: this.current?.viewId ?? 0,
-      viewTag: this.current?.tag ?? ZERO,
+      installed: this.current,
       hasState: this.hasState,
       delivered: this.delivered,
       received: this.current ? this.received : 0,
@@ -1222,6 +1252,19 @@ export class SequencerProtocol implements OrderingProtocol {
       this.send(from, { kind: 'reject', ballot, promised: this.promised });
       return;
     }
+    const cur = this.current;
+    if (
+      cur &&
+      cur.viewId === proposal.baseId &&
+      sameBallot(cur.tag, proposal.baseTag) &&
+      this.hasState &&
+      this.delivered > proposal.cut
+    ) {
+      // Never agree to a view that would undo a delivery (defence in depth: see decideView).
+      this.log.warn({ delivered: this.delivered, cut: proposal.cut }, 'refused a proposal cut below a delivery');
+      this.send(from, { kind: 'reject', ballot, promised: this.promised });
+      return;
+    }
     if (compareBallots(ballot, this.promised) > 0) {
       this.promised = ballot;
       this.promisedAt = this.clock.now();
@@ -1232,11 +1275,12 @@ export class SequencerProtocol implements OrderingProtocol {
 
   private acceptLocally(ballot: Ballot, proposal: Proposal, prefix: readonly SeqEntry[]): void {
     this.freeze();
-    this.accepted = { ballot, proposal };
     const cur = this.current;
-    if (cur && cur.viewId === proposal.baseId && sameBallot(cur.tag, proposal.baseTag)) {
-      for (const e of prefix) this.storeEntry(e.seq, e);
-    }
+    const survivor = cur !== undefined && cur.viewId === proposal.baseId && sameBallot(cur.tag, proposal.baseTag);
+    // A survivor holds the prefix in its log; anyone else keeps it with the accepted proposal, so
+    // that messages a flush will deliver are held by every acceptor, not only by the survivors.
+    if (survivor) for (const e of prefix) this.storeEntry(e.seq, e);
+    this.accepted = { ballot, proposal, prefix: survivor ? [] : prefix };
   }
 
   // ---------------------------------------------------------------- view change: coordinator
@@ -1296,8 +1340,8 @@ export class SequencerProtocol implements OrderingProtocol {
   private quorum(promisers: ReadonlyMap<number, { report: Report }>): boolean {
     const size = promisers.size;
     let veterans = 0;
-    for (const p of promisers.values()) if (p.report.viewId > 0) veterans++;
-    if (veterans === 0) return size === this.n;
+    for (const p of promisers.values()) if (p.report.installed) veterans++;
+    if (veterans === 0) return size === this.n || (this.opts.bootstrapQuorum === 'majority' && size >= this.majority);
     if (this.failStop) return true;
     return size >= this.majority && (veterans >= this.majority || size === this.n);
   }
@@ -1369,98 +1413,40 @@ export class SequencerProtocol implements OrderingProtocol {
     this.driveCoordination(now);
   }
 
-  private buildProposal(c: Coordination): { proposal: Proposal; prefixes: Map<number, SeqEntry[]> } | string {
-    const reports = [...c.promises].map(([rank, p]) => ({ rank, inc: p.inc, report: p.report }));
-    let maxInstalled = 0;
-    let maxKnown = 0;
-    for (const { report } of reports) {
-      maxInstalled = Math.max(maxInstalled, report.viewId);
-      maxKnown = Math.max(maxKnown, report.viewId, report.accepted?.proposal.baseId ?? 0);
-    }
-    if (maxKnown > maxInstalled) return `view ${maxKnown} exists but no member that installed it answered`;
-    let baseTag = ZERO;
-    for (const { report } of reports)
-      if (report.viewId === maxInstalled && compareBallots(report.viewTag, baseTag) > 0) baseTag = report.viewTag;
-    const survivors = reports.filter((x) => x.report.viewId === maxInstalled && sameBallot(x.report.viewTag, baseTag));
-
-    // Paxos: a proposal for the next view that may have been decided is proposed again unchanged.
-    let again: { ballot: Ballot; proposal: Proposal } | undefined;
-    for (const { report } of reports) {
-      const a = report.accepted;
-      if (!a || a.proposal.viewId !== maxInstalled + 1 || !sameBallot(a.proposal.baseTag, baseTag)) continue;
-      if (!again || compareBallots(a.ballot, again.ballot) > 0) again = a;
-    }
-
-    const union = new Map<number, Entry>();
-    for (const s of survivors) for (const e of s.report.entries) if (!union.has(e.seq)) union.set(e.seq, e);
-    let proposal: Proposal;
-    if (again) proposal = again.proposal;
-    else if (maxInstalled === 0) {
-      proposal = {
-        viewId: 1,
-        tag: c.ballot,
-        baseId: 0,
-        baseTag: ZERO,
-        cut: 0,
-        members: reports.map((x) => ({ rank: x.rank, inc: x.inc })).sort((a, b) => a.rank - b.rank),
-        joiners: [],
-        provider: -1,
-        primary: true,
-      };
-    } else {
-      let cut = Math.max(...survivors.map((s) => s.report.received));
-      while (union.has(cut + 1)) cut++;
-      const holders = survivors.filter((s) => s.report.hasState).map((s) => s.rank);
-      if (holders.length === 0) return `no member holding the state of view ${maxInstalled} answered`;
-      const members = reports.map((x) => ({ rank: x.rank, inc: x.inc })).sort((a, b) => a.rank - b.rank);
-      const joiners = members.filter((m) => !holders.includes(m.rank)).map((m) => m.rank);
-      const provider = joiners.length === 0 ? -1 : holders.includes(this.rank) ? this.rank : Math.min(...holders);
-      proposal = {
-        viewId: maxInstalled + 1,
-        tag: c.ballot,
-        baseId: maxInstalled,
-        baseTag,
-        cut,
-        members,
-        joiners,
-        provider,
-        primary: this.failStop || members.length >= this.majority,
-      };
-    }
-    const prefixes = new Map<number, SeqEntry[]>();
-    if (proposal.baseId > 0) {
-      for (const s of survivors) {
-        if (!proposal.members.some((m) => m.rank === s.rank && m.inc === s.inc)) continue;
-        const list: SeqEntry[] = [];
-        for (let q = s.report.received + 1; q <= proposal.cut; q++) {
-          const e = union.get(q);
-          if (!e) return `message ${q} of view ${proposal.baseId} is held by no member that answered`;
-          list.push({ seq: q, ...e });
-        }
-        prefixes.set(s.rank, list);
-      }
-    }
-    return { proposal, prefixes };
+  private buildProposal(c: Coordination): ViewDecision | string {
+    return decideView({
+      ballot: c.ballot,
+      self: this.rank,
+      majority: this.majority,
+      failStop: this.failStop,
+      promises: [...c.promises].map(([rank, p]) => ({ rank, inc: p.inc, report: p.report })),
+    });
   }
 
   private commit(c: Coordination): void {
     const p = c.proposal!;
     this.coord = undefined;
     const targets = new Set<number>([...p.members.map((m) => m.rank), ...c.acceptors!.keys()]);
-    for (const r of targets) if (r !== this.rank) this.send(r, { kind: 'commit', proposal: p });
+    for (const r of targets) if (r !== this.rank) this.send(r, { kind: 'commit', proposal: p, ballot: c.ballot });
     this.log.debug({ viewId: p.viewId, cut: p.cut }, 'view decided');
-    this.onCommit(p);
+    this.onCommit(p, c.ballot);
   }
 
   // ---------------------------------------------------------------- installing a view
 
-  private onCommit(p: Proposal): void {
+  private onCommit(p: Proposal, ballot: Ballot): void {
     if (this.hookBusy) {
-      if (!this.pendingCommit || p.viewId > this.pendingCommit.viewId) this.pendingCommit = p;
+      if (!this.pendingCommit || p.viewId > this.pendingCommit.proposal.viewId)
+        this.pendingCommit = { proposal: p, ballot };
       return;
     }
     const cur = this.current;
     if (cur && p.viewId <= cur.viewId) return;
+    // A member that promised a higher ballot told that ballot's coordinator what it held without
+    // this view. Installing it now would make that report untrue (it would acknowledge and deliver
+    // here behind the coordinator's back, or stop being a survivor of the view the report named),
+    // so it learns the outcome from the higher ballot instead; a later view change brings it along.
+    if (compareBallots(this.promised, ballot) > 0) return;
     const me = p.members.find((m) => m.rank === this.rank);
     if (!me || me.inc !== this.inc) {
       if (!this.outside) this.log.info({ viewId: p.viewId }, 'a newer view excludes this member; will rejoin');
@@ -1475,7 +1461,7 @@ export class SequencerProtocol implements OrderingProtocol {
       }
       this.hasState = true;
       this.delivered = 0;
-      this.install(p, true);
+      this.install(p, ballot, true);
       return;
     }
     const survivor =
@@ -1492,7 +1478,7 @@ export class SequencerProtocol implements OrderingProtocol {
         this.outside = true;
         return;
       }
-      this.install(p, true);
+      this.install(p, ballot, true);
       return;
     }
     if (this.hasState && cur && this.delivered > p.cut && cur.viewId === p.baseId)
@@ -1503,12 +1489,13 @@ export class SequencerProtocol implements OrderingProtocol {
       this.freeze();
       return;
     }
-    this.install(p, false);
+    this.install(p, ballot, false);
   }
 
-  private install(p: Proposal, withState: boolean): void {
+  private install(p: Proposal, ballot: Ballot, withState: boolean): void {
     const now = this.clock.now();
     this.current = p;
+    this.currentBallot = ballot;
     this.installedAt = now;
     this.frozen = false;
     this.outside = false;
@@ -1612,7 +1599,7 @@ export class SequencerProtocol implements OrderingProtocol {
     if (this.stopped) return;
     const pending = this.pendingCommit;
     this.pendingCommit = undefined;
-    if (pending) this.onCommit(pending);
+    if (pending) this.onCommit(pending.proposal, pending.ballot);
     this.deliverReady();
     this.scheduleFlush();
   }

@@ -20,6 +20,22 @@ describe('sequencer on the simulator: failures', () => {
     expect(v.members[0]).toBe('n2');
   });
 
+  it.each([3, 5])(
+    'delivers everywhere what the sequencer delivered right before crashing (%i members)',
+    async (size) => {
+      const g = await started(size, 29);
+      g.load(5, 1500, 2);
+      await g.sim.runFor(300);
+      g.crashAfterDelivery.add('n1');
+      await g.sim.runFor(100);
+      expect(g.live('n1')).toBeUndefined();
+      const dead = g.incs.find((x) => x.id === 'n1')!;
+      await g.settle();
+      expect(g.check()).toEqual([]);
+      for (const me of g.lives()) expect(me.last).toBeGreaterThanOrEqual(dead.last);
+    },
+  );
+
   it.each([3, 5])('survives a non-sequencer crash under load (%i members)', async (size) => {
     const g = await started(size, 22);
     g.load(5, 1500, 2);

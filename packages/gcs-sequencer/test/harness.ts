@@ -93,9 +93,9 @@ export class SimGroup {
     this.partitionMode = config.partition ?? 'primary-component';
   }
 
-  /** Starts every member. */
-  async start(): Promise<void> {
-    for (const id of this.ids) await this.boot(id);
+  /** Starts every member (or the ones named). */
+  async start(ids: readonly MemberId[] = this.ids): Promise<void> {
+    for (const id of ids) await this.boot(id);
   }
 
   /** The live incarnation of `id`, if up. */
@@ -161,7 +161,11 @@ export class SimGroup {
     return me;
   }
 
+  /** Members to crash right after their next delivery (inside the delivery handler). */
+  readonly crashAfterDelivery = new Set<MemberId>();
+
   private onDeliver(me: Incarnation, d: Delivery): void {
+    if (!me.alive) return;
     const key = dec.decode(d.payload);
     me.events.push({ t: 'deliver', d, key });
     const view = me.views[me.views.length - 1];
@@ -177,6 +181,7 @@ export class SimGroup {
     if (!g) this.global.set(d.seq, { key, sender: d.sender, hash: me.hash });
     else if (g.key !== key || g.hash !== me.hash)
       this.violate(`${me.key}: seq ${d.seq} is ${key}, elsewhere ${g.key} (total order / state divergence)`);
+    if (this.crashAfterDelivery.delete(me.id)) this.crash(me.id);
   }
 
   violate(msg: string): void {

@@ -2,7 +2,7 @@ import { runSeed, type Profile } from './chaos';
 
 // CI runs a few seeds per profile; set SEQ_SWEEP_SEEDS (and SEQ_SWEEP_FIRST) for long sweeps:
 //   SEQ_SWEEP_SEEDS=2000 npx jest -c packages/gcs-sequencer/jest.config.cjs test/sweep
-const SEEDS = Number(process.env.SEQ_SWEEP_SEEDS ?? 8);
+const SEEDS = Number(process.env.SEQ_SWEEP_SEEDS ?? 2);
 const FIRST = Number(process.env.SEQ_SWEEP_FIRST ?? 1);
 const PROFILES = (process.env.SEQ_SWEEP_PROFILES ?? 'none,drops,crashes,partitions,chaos').split(',') as Profile[];
 const SIZES = (process.env.SEQ_SWEEP_SIZES ?? '3,5').split(',').map(Number);

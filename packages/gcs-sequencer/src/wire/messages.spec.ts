@@ -44,22 +44,19 @@ const samples: WireRecord[] = [
     kind: 'promise',
     ballot,
     report: {
-      viewId: 3,
-      viewTag: ballot,
+      installed: { ...proposal, viewId: 3, baseId: 1 },
       hasState: true,
       delivered: 9,
       received: 12,
       stableKnown: 10,
       entries: [{ seq: 11, ...entry }],
-      accepted: { ballot, proposal },
+      accepted: { ballot, proposal, prefix: [{ seq: 1234, ...entry }] },
     },
   },
   {
     kind: 'promise',
     ballot,
     report: {
-      viewId: 0,
-      viewTag: { round: 0, rank: 0 },
       hasState: false,
       delivered: 0,
       received: 0,
@@ -70,7 +67,7 @@ const samples: WireRecord[] = [
   { kind: 'reject', ballot, promised: { round: 9, rank: 1 } },
   { kind: 'accept', ballot, toInc: 3, proposal, prefix: [{ seq: 1234, ...entry }] },
   { kind: 'accepted', ballot },
-  { kind: 'commit', proposal: { ...proposal, joiners: [], provider: -1 } },
+  { kind: 'commit', proposal: { ...proposal, joiners: [], provider: -1 }, ballot: { round: 11, rank: 4 } },
   { kind: 'change', viewId: 3 },
   { kind: 'stateReq', viewId: 4, offset: 262144 },
   { kind: 'stateChunk', viewId: 4, total: 10, offset: 5, data: new Uint8Array([1, 2, 3, 4, 5]) },
@@ -94,13 +91,15 @@ describe('sequencer wire format', () => {
     expect(() => decodeFrame(frame, N)).toThrow(UnsupportedVersionError);
   });
 
-  it('rejects unknown records, bad ranks, trailing bytes and truncation with MalformedFrameError', () => {
+  it('rejects unknown records, bad ranks, bad fields and truncation with MalformedFrameError', () => {
     expect(() => decodeFrame(new Uint8Array([WIRE_VERSION, 1, 99, 0]), N)).toThrow('unknown sequencer record type 99');
     const order = encodeFrame(1, [encodeRecord(samples[3]!)]);
     expect(() => decodeFrame(order, 1)).toThrow('origin rank 1 out of range (max 0)');
     const hb = encodeRecord(samples[0]!);
-    const padded = new Uint8Array([...hb.slice(0, 1), hb[1]! + 1, ...hb.slice(2), 0]);
-    expect(() => decodeFrame(encodeFrame(1, [padded]), N)).toThrow('record type 1 has 1 trailing bytes');
+    expect(() => decodeFrame(encodeFrame(1, [hb, new Uint8Array([1])]), N)).toThrow('body too short reading view');
+    const bad = hb.slice();
+    bad[bad.length - 2] = 7;
+    expect(() => decodeFrame(encodeFrame(1, [bad]), N)).toThrow('probe (bool) at offset');
     const commit = encodeFrame(1, [encodeRecord(samples[13]!)]);
     expect(() => decodeFrame(commit.subarray(0, commit.length - 2), N)).toThrow(MalformedFrameError);
   });

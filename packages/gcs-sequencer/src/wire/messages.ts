@@ -1,10 +1,10 @@
-import { MalformedFrameError, UnsupportedVersionError } from '@vcl/core';
-import { Reader, Writer } from './codec';
+import { BodyReader, BodyWriter, MalformedFrameError, UnsupportedVersionError } from '@vcl/core';
 
-// The sequencer's wire format. A frame is `version | sender incarnation | record*`, each record
-// `type | body length | body`, so one network message carries many piggybacked records (an ORDER
-// batch, the acknowledgement watermarks, a heartbeat). Members are named by their rank in the
-// configured member list.
+// The sequencer's wire format, written with the link codec's BodyWriter/BodyReader. A frame is
+// `version | sender incarnation | record*`, each record `type | fields` (self-delimiting: a reader
+// knows every field), so one network message carries many piggybacked records (an ORDER batch,
+// the acknowledgement watermarks, a heartbeat). Members are named by their rank in the configured
+// member list. A frame with anything wrong in it is rejected whole.
 
 /** Wire format version. */
 export const WIRE_VERSION = 1;
@@ -36,7 +36,7 @@ export interface MemberRef {
 
 /** The value a view change decides: the next view and where the previous one ends. */
 export interface Proposal {
-  /** The new view's id (= base id + 1). */
+  /** The new view's id (above the base's; above base + 1 when views that never took hold are skipped). */
   readonly viewId: number;
   /** The ballot that first proposed this value; with `viewId` it names the view uniquely. */
   readonly tag: Ballot;
@@ -56,22 +56,38 @@ export interface Proposal {
   readonly primary: boolean;
 }
 
+/** A decided proposal and the ballot that decided it. */
+export interface Decided {
+  readonly proposal: Proposal;
+  readonly ballot: Ballot;
+}
+
+/** A proposal a member accepted, with the ballot it accepted it under. */
+export interface AcceptedProposal {
+  readonly ballot: Ballot;
+  readonly proposal: Proposal;
+  /**
+   * Messages of the proposal's base view up to its cut that the coordinator asked every acceptor
+   * to keep (those not known to be held by every base member), so that they outlive the survivors.
+   */
+  readonly prefix: readonly SeqEntry[];
+}
+
 /** What a member tells a coordinator when it promises a ballot. */
 export interface Report {
-  /** Installed view id (0: none) and its tag. */
-  readonly viewId: number;
-  readonly viewTag: Ballot;
+  /** The proposal of its installed view, if any. */
+  readonly installed?: Proposal;
   /** Whether it holds the application state of its installed view. */
   readonly hasState: boolean;
   readonly delivered: number;
   /** Highest contiguous sequence number held in its installed view. */
   readonly received: number;
-  /** Highest sequence number it knows to be held by every member. */
+  /** Highest sequence number it knows to be held by every member (exact at the sequencer). */
   readonly stableKnown: number;
-  /** Held messages above `stableKnown`. */
+  /** Held messages of its installed view above `stableKnown`. */
   readonly entries: readonly SeqEntry[];
-  /** The last proposal it accepted, if any, with the ballot it accepted it under. */
-  readonly accepted?: { readonly ballot: Ballot; readonly proposal: Proposal };
+  /** The last proposal it accepted, if any. */
+  readonly accepted?: AcceptedProposal;
 }
 
 /** Member status carried in heartbeats. */
@@ -102,7 +118,7 @@ export type WireRecord =
   | { kind: 'reject'; ballot: Ballot; promised: Ballot }
   | { kind: 'accept'; ballot: Ballot; toInc: number; proposal: Proposal; prefix: SeqEntry[] }
   | { kind: 'accepted'; ballot: Ballot }
-  | { kind: 'commit'; proposal: Proposal }
+  | { kind: 'commit'; proposal: Proposal; ballot: Ballot }
   | { kind: 'change'; viewId: number }
   | { kind: 'stateReq'; viewId: number; offset: number }
   | { kind: 'stateChunk'; viewId: number; total: number; offset: number; data: Uint8Array };
@@ -126,34 +142,31 @@ const TYPE: Record<WireRecord['kind'], number> = {
   stateChunk: 16,
 };
 
-/** Encodes one record body (without its type and length). */
-export function encodeRecordBody(r: WireRecord, w: Writer): void {
+/** Encodes one record's fields (after its type byte). */
+export function encodeRecordBody(r: WireRecord, w: BodyWriter): void {
   switch (r.kind) {
     case 'hb':
-      w.uint(r.viewId)
-        .u8(r.status)
-        .u8(r.probe ? 1 : 0)
-        .uint(r.round);
+      w.varint(r.viewId).u8(r.status).bool(r.probe).varint(r.round);
       return;
     case 'submit':
-      w.uint(r.viewId).uint(r.firstOriginSeq).uint(r.payloads.length);
+      w.varint(r.viewId).varint(r.firstOriginSeq).varint(r.payloads.length);
       for (const p of r.payloads) w.bytes(p);
       return;
     case 'submitAck':
-      w.uint(r.viewId).uint(r.inc).uint(r.accepted);
+      w.varint(r.viewId).varint(r.inc).varint(r.accepted);
       return;
     case 'order':
-      w.uint(r.viewId).uint(r.firstSeq).uint(r.stable).uint(r.gc).uint(r.entries.length);
+      w.varint(r.viewId).varint(r.firstSeq).varint(r.stable).varint(r.gc).varint(r.entries.length);
       for (const e of r.entries) writeEntry(w, e);
       return;
     case 'ack':
-      w.uint(r.viewId).uint(r.received).uint(r.delivered);
+      w.varint(r.viewId).varint(r.received).varint(r.delivered);
       return;
     case 'stable':
-      w.uint(r.viewId).uint(r.high).uint(r.stable).uint(r.gc);
+      w.varint(r.viewId).varint(r.high).varint(r.stable).varint(r.gc);
       return;
     case 'nak':
-      w.uint(r.viewId).uint(r.from).uint(r.to);
+      w.varint(r.viewId).varint(r.from).varint(r.to);
       return;
     case 'prepare':
       writeBallot(w, r.ballot);
@@ -168,7 +181,7 @@ export function encodeRecordBody(r: WireRecord, w: Writer): void {
       return;
     case 'accept':
       writeBallot(w, r.ballot);
-      w.uint(r.toInc);
+      w.varint(r.toInc);
       writeProposal(w, r.proposal);
       writeSeqEntries(w, r.prefix);
       return;
@@ -177,26 +190,24 @@ export function encodeRecordBody(r: WireRecord, w: Writer): void {
       return;
     case 'commit':
       writeProposal(w, r.proposal);
+      writeBallot(w, r.ballot);
       return;
     case 'change':
-      w.uint(r.viewId);
+      w.varint(r.viewId);
       return;
     case 'stateReq':
-      w.uint(r.viewId).uint(r.offset);
+      w.varint(r.viewId).varint(r.offset);
       return;
     case 'stateChunk':
-      w.uint(r.viewId).uint(r.total).uint(r.offset).bytes(r.data);
+      w.varint(r.viewId).varint(r.total).varint(r.offset).bytes(r.data);
       return;
   }
 }
 
-/** Encodes a whole record (type, length, body). */
+/** Encodes a whole record (type and fields). */
 export function encodeRecord(r: WireRecord): Uint8Array {
-  const body = new Writer(r.kind === 'order' || r.kind === 'submit' ? 1024 : 64);
-  encodeRecordBody(r, body);
-  const bytes = body.finish();
-  const w = new Writer(bytes.length + 10);
-  w.u8(TYPE[r.kind]).uint(bytes.length).raw(bytes);
+  const w = new BodyWriter(r.kind === 'order' || r.kind === 'submit' ? 1024 : 32).u8(TYPE[r.kind]);
+  encodeRecordBody(r, w);
   return w.finish();
 }
 
@@ -204,8 +215,8 @@ export function encodeRecord(r: WireRecord): Uint8Array {
 export function encodeFrame(inc: number, records: readonly Uint8Array[]): Uint8Array {
   let size = 12;
   for (const r of records) size += r.length;
-  const w = new Writer(size);
-  w.u8(WIRE_VERSION).uint(inc);
+  const w = new BodyWriter(size);
+  w.u8(WIRE_VERSION).varint(inc);
   for (const r of records) w.raw(r);
   return w.finish();
 }
@@ -223,56 +234,73 @@ export interface Frame {
  * `UnsupportedVersionError`) naming what was wrong; nothing of a bad frame is used.
  */
 export function decodeFrame(bytes: Uint8Array, memberCount: number): Frame {
-  const r = new Reader(bytes);
-  const version = r.u8();
+  const r = new BodyReader(bytes, 'sequencer frame');
+  const version = r.u8('version');
   if (version !== WIRE_VERSION)
     throw new UnsupportedVersionError(`sequencer frame version ${version}, expected ${WIRE_VERSION}`);
-  const inc = r.uint();
+  const inc = r.varint('incarnation');
   const records: WireRecord[] = [];
-  while (!r.done) {
-    const type = r.u8();
-    const len = r.uint();
-    const body = r.sub(len);
-    records.push(decodeRecord(type, body, memberCount));
-    if (!body.done) throw new MalformedFrameError(`record type ${type} has ${body.remaining} trailing bytes`);
-  }
+  while (r.remaining > 0) records.push(decodeRecord(r.u8('record type'), r, memberCount));
   return { inc, records };
 }
 
-function decodeRecord(type: number, r: Reader, n: number): WireRecord {
+/** A varint that must not exceed `max`. */
+function bounded(r: BodyReader, max: number, field: string): number {
+  const v = r.varint(field);
+  if (v > max) throw new MalformedFrameError(`sequencer frame: ${field} ${v} out of range (max ${max})`);
+  return v;
+}
+
+/** A length-prefixed payload, copied so the frame can be released. */
+function payload(r: BodyReader, field = 'payload'): Uint8Array {
+  return r.bytes(field).slice();
+}
+
+function decodeRecord(type: number, r: BodyReader, n: number): WireRecord {
   switch (type) {
     case TYPE.hb: {
-      const viewId = r.uint();
-      const status = r.uintMax(3, 'status') as StatusCode;
-      const probe = r.u8() === 1;
-      return { kind: 'hb', viewId, status, probe, round: r.uint() };
+      const viewId = r.varint('view');
+      const status = bounded(r, 3, 'status') as StatusCode;
+      const probe = r.bool('probe');
+      return { kind: 'hb', viewId, status, probe, round: r.varint('round') };
     }
     case TYPE.submit: {
-      const viewId = r.uint();
-      const firstOriginSeq = r.uint();
-      const count = r.uintMax(r.remaining, 'submit count');
+      const viewId = r.varint('view');
+      const firstOriginSeq = r.varint('first origin seq');
+      const count = bounded(r, r.remaining, 'submit count');
       const payloads: Uint8Array[] = [];
-      for (let i = 0; i < count; i++) payloads.push(r.bytes());
+      for (let i = 0; i < count; i++) payloads.push(payload(r));
       return { kind: 'submit', viewId, firstOriginSeq, payloads };
     }
     case TYPE.submitAck:
-      return { kind: 'submitAck', viewId: r.uint(), inc: r.uint(), accepted: r.uint() };
+      return { kind: 'submitAck', viewId: r.varint('view'), inc: r.varint('inc'), accepted: r.varint('accepted') };
     case TYPE.order: {
-      const viewId = r.uint();
-      const firstSeq = r.uint();
-      const stable = r.uint();
-      const gc = r.uint();
-      const count = r.uintMax(r.remaining, 'order count');
+      const viewId = r.varint('view');
+      const firstSeq = r.varint('first seq');
+      const stable = r.varint('stable');
+      const gc = r.varint('gc');
+      const count = bounded(r, r.remaining, 'order count');
       const entries: Entry[] = [];
       for (let i = 0; i < count; i++) entries.push(readEntry(r, n));
       return { kind: 'order', viewId, firstSeq, stable, gc, entries };
     }
     case TYPE.ack:
-      return { kind: 'ack', viewId: r.uint(), received: r.uint(), delivered: r.uint() };
+      return {
+        kind: 'ack',
+        viewId: r.varint('view'),
+        received: r.varint('received'),
+        delivered: r.varint('delivered'),
+      };
     case TYPE.stable:
-      return { kind: 'stable', viewId: r.uint(), high: r.uint(), stable: r.uint(), gc: r.uint() };
+      return {
+        kind: 'stable',
+        viewId: r.varint('view'),
+        high: r.varint('high'),
+        stable: r.varint('stable'),
+        gc: r.varint('gc'),
+      };
     case TYPE.nak:
-      return { kind: 'nak', viewId: r.uint(), from: r.uint(), to: r.uint() };
+      return { kind: 'nak', viewId: r.varint('view'), from: r.varint('from'), to: r.varint('to') };
     case TYPE.prepare:
       return { kind: 'prepare', ballot: readBallot(r, n) };
     case TYPE.promise:
@@ -281,120 +309,134 @@ function decodeRecord(type: number, r: Reader, n: number): WireRecord {
       return { kind: 'reject', ballot: readBallot(r, n), promised: readBallot(r, n) };
     case TYPE.accept: {
       const ballot = readBallot(r, n);
-      const toInc = r.uint();
+      const toInc = r.varint('to incarnation');
       const proposal = readProposal(r, n);
       return { kind: 'accept', ballot, toInc, proposal, prefix: readSeqEntries(r, n) };
     }
     case TYPE.accepted:
       return { kind: 'accepted', ballot: readBallot(r, n) };
     case TYPE.commit:
-      return { kind: 'commit', proposal: readProposal(r, n) };
+      return { kind: 'commit', proposal: readProposal(r, n), ballot: readBallot(r, n) };
     case TYPE.change:
-      return { kind: 'change', viewId: r.uint() };
+      return { kind: 'change', viewId: r.varint('view') };
     case TYPE.stateReq:
-      return { kind: 'stateReq', viewId: r.uint(), offset: r.uint() };
+      return { kind: 'stateReq', viewId: r.varint('view'), offset: r.varint('offset') };
     case TYPE.stateChunk:
-      return { kind: 'stateChunk', viewId: r.uint(), total: r.uint(), offset: r.uint(), data: r.bytes() };
+      return {
+        kind: 'stateChunk',
+        viewId: r.varint('view'),
+        total: r.varint('total'),
+        offset: r.varint('offset'),
+        data: payload(r, 'data'),
+      };
     default:
       throw new MalformedFrameError(`unknown sequencer record type ${type}`);
   }
 }
 
-function writeBallot(w: Writer, b: Ballot): void {
-  w.uint(b.round).uint(b.rank);
+function writeBallot(w: BodyWriter, b: Ballot): void {
+  w.varint(b.round).varint(b.rank);
 }
 
-function readBallot(r: Reader, n: number): Ballot {
-  return { round: r.uint(), rank: r.uintMax(Math.max(0, n - 1), 'ballot rank') };
+function readBallot(r: BodyReader, n: number): Ballot {
+  return { round: r.varint('ballot round'), rank: bounded(r, Math.max(0, n - 1), 'ballot rank') };
 }
 
-function writeEntry(w: Writer, e: Entry): void {
-  w.uint(e.origin).uint(e.inc).uint(e.originSeq).bytes(e.payload);
+function writeEntry(w: BodyWriter, e: Entry): void {
+  w.varint(e.origin).varint(e.inc).varint(e.originSeq).bytes(e.payload);
 }
 
-function readEntry(r: Reader, n: number): Entry {
-  return { origin: r.uintMax(n - 1, 'origin rank'), inc: r.uint(), originSeq: r.uint(), payload: r.bytes() };
+function readEntry(r: BodyReader, n: number): Entry {
+  return {
+    origin: bounded(r, n - 1, 'origin rank'),
+    inc: r.varint('origin incarnation'),
+    originSeq: r.varint('origin seq'),
+    payload: payload(r),
+  };
 }
 
-function writeSeqEntries(w: Writer, entries: readonly SeqEntry[]): void {
-  w.uint(entries.length);
+function writeSeqEntries(w: BodyWriter, entries: readonly SeqEntry[]): void {
+  w.varint(entries.length);
   for (const e of entries) {
-    w.uint(e.seq);
+    w.varint(e.seq);
     writeEntry(w, e);
   }
 }
 
-function readSeqEntries(r: Reader, n: number): SeqEntry[] {
-  const count = r.uintMax(r.remaining, 'entry count');
+function readSeqEntries(r: BodyReader, n: number): SeqEntry[] {
+  const count = bounded(r, r.remaining, 'entry count');
   const out: SeqEntry[] = [];
   for (let i = 0; i < count; i++) {
-    const seq = r.uint();
+    const seq = r.varint('seq');
     out.push({ seq, ...readEntry(r, n) });
   }
   return out;
 }
 
-function writeProposal(w: Writer, p: Proposal): void {
-  w.uint(p.viewId);
+function writeProposal(w: BodyWriter, p: Proposal): void {
+  w.varint(p.viewId);
   writeBallot(w, p.tag);
-  w.uint(p.baseId);
+  w.varint(p.baseId);
   writeBallot(w, p.baseTag);
-  w.uint(p.cut).uint(p.members.length);
-  for (const m of p.members) w.uint(m.rank).uint(m.inc);
-  w.uint(p.joiners.length);
-  for (const j of p.joiners) w.uint(j);
-  w.uint(p.provider + 1).u8(p.primary ? 1 : 0);
+  w.varint(p.cut).varint(p.members.length);
+  for (const m of p.members) w.varint(m.rank).varint(m.inc);
+  w.varint(p.joiners.length);
+  for (const j of p.joiners) w.varint(j);
+  w.varint(p.provider + 1).bool(p.primary);
 }
 
-function readProposal(r: Reader, n: number): Proposal {
-  const viewId = r.uint();
+function readProposal(r: BodyReader, n: number): Proposal {
+  const viewId = r.varint('proposal view');
   const tag = readBallot(r, n);
-  const baseId = r.uint();
+  const baseId = r.varint('proposal base view');
   const baseTag = readBallot(r, n);
-  const cut = r.uint();
-  const count = r.uintMax(n, 'member count');
+  const cut = r.varint('proposal cut');
+  const count = bounded(r, n, 'member count');
   const members: MemberRef[] = [];
   for (let i = 0; i < count; i++) {
-    const rank = r.uintMax(n - 1, 'member rank');
+    const rank = bounded(r, n - 1, 'member rank');
     if (members.length && members[members.length - 1]!.rank >= rank)
-      throw new MalformedFrameError('proposal members out of rank order');
-    members.push({ rank, inc: r.uint() });
+      throw new MalformedFrameError('sequencer frame: proposal members out of rank order');
+    members.push({ rank, inc: r.varint('member incarnation') });
   }
-  const jc = r.uintMax(n, 'joiner count');
+  const jc = bounded(r, n, 'joiner count');
   const joiners: number[] = [];
-  for (let i = 0; i < jc; i++) joiners.push(r.uintMax(n - 1, 'joiner rank'));
-  const provider = r.uintMax(n, 'provider') - 1;
-  const primary = r.u8() === 1;
-  if (viewId !== baseId + 1) throw new MalformedFrameError(`proposal for view ${viewId} follows view ${baseId}`);
+  for (let i = 0; i < jc; i++) joiners.push(bounded(r, n - 1, 'joiner rank'));
+  const provider = bounded(r, n, 'provider') - 1;
+  const primary = r.bool('primary');
+  if (viewId <= baseId)
+    throw new MalformedFrameError(`sequencer frame: proposal for view ${viewId} follows view ${baseId}`);
   return { viewId, tag, baseId, baseTag, cut, members, joiners, provider, primary };
 }
 
-function writeReport(w: Writer, rep: Report): void {
-  w.uint(rep.viewId);
-  writeBallot(w, rep.viewTag);
-  w.u8(rep.hasState ? 1 : 0)
-    .uint(rep.delivered)
-    .uint(rep.received)
-    .uint(rep.stableKnown);
+function writeReport(w: BodyWriter, rep: Report): void {
+  w.bool(rep.installed !== undefined);
+  if (rep.installed) writeProposal(w, rep.installed);
+  w.bool(rep.hasState).varint(rep.delivered).varint(rep.received).varint(rep.stableKnown);
   writeSeqEntries(w, rep.entries);
+  w.bool(rep.accepted !== undefined);
   if (rep.accepted) {
-    w.u8(1);
     writeBallot(w, rep.accepted.ballot);
     writeProposal(w, rep.accepted.proposal);
-  } else w.u8(0);
+    writeSeqEntries(w, rep.accepted.prefix);
+  }
 }
 
-function readReport(r: Reader, n: number): Report {
-  const viewId = r.uint();
-  const viewTag = readBallot(r, n);
-  const hasState = r.u8() === 1;
-  const delivered = r.uint();
-  const received = r.uint();
-  const stableKnown = r.uint();
+function readReport(r: BodyReader, n: number): Report {
+  const installed = r.bool('installed') ? readProposal(r, n) : undefined;
+  const hasState = r.bool('has state');
+  const delivered = r.varint('delivered');
+  const received = r.varint('received');
+  const stableKnown = r.varint('stable');
   const entries = readSeqEntries(r, n);
-  const accepted = r.u8() === 1 ? { ballot: readBallot(r, n), proposal: readProposal(r, n) } : undefined;
-  return { viewId, viewTag, hasState, delivered, received, stableKnown, entries, accepted };
+  const accepted = r.bool('accepted')
+    ? { ballot: readBallot(r, n), proposal: readProposal(r, n), prefix: readSeqEntries(r, n) }
+    : undefined;
+  return { installed, hasState, delivered, received, stableKnown, entries, accepted };
 }
+
+/** The ballot below every real one (no promise yet; the tag of no view). */
+export const ZERO_BALLOT: Ballot = Object.freeze({ round: 0, rank: 0 });
 
 /** Compares ballots: negative if `a` is lower. */
 export function compareBallots(a: Ballot, b: Ballot): number {
@@ -422,11 +464,11 @@ export interface OriginRecord {
 
 /** Encodes a state-transfer snapshot. */
 export function encodeSnapshot(table: ReadonlyMap<number, OriginRecord>, app: Uint8Array): Uint8Array {
-  const w = new Writer(64 + app.length);
-  w.uint(table.size);
+  const w = new BodyWriter(64 + app.length);
+  w.varint(table.size);
   for (const [rank, rec] of table) {
-    w.uint(rank).uint(rec.inc).uint(rec.originSeq).uint(rec.recent.length);
-    for (const [i, o, v, s] of rec.recent) w.uint(i).uint(o).uint(v).uint(s);
+    w.varint(rank).varint(rec.inc).varint(rec.originSeq).varint(rec.recent.length);
+    for (const [i, o, v, s] of rec.recent) w.varint(i).varint(o).varint(v).varint(s);
   }
   w.bytes(app);
   return w.finish();
@@ -437,19 +479,25 @@ export function decodeSnapshot(
   bytes: Uint8Array,
   memberCount: number,
 ): { table: Map<number, OriginRecord>; app: Uint8Array } {
-  const r = new Reader(bytes);
-  const count = r.uintMax(memberCount, 'origin count');
+  const r = new BodyReader(bytes, 'state snapshot');
+  const count = bounded(r, memberCount, 'origin count');
   const table = new Map<number, OriginRecord>();
   for (let i = 0; i < count; i++) {
-    const rank = r.uintMax(memberCount - 1, 'origin rank');
-    const inc = r.uint();
-    const originSeq = r.uint();
-    const rc = r.uintMax(r.remaining, 'recent count');
+    const rank = bounded(r, memberCount - 1, 'origin rank');
+    const inc = r.varint('origin incarnation');
+    const originSeq = r.varint('origin seq');
+    const rc = bounded(r, r.remaining, 'recent count');
     const recent: [number, number, number, number][] = [];
-    for (let j = 0; j < rc; j++) recent.push([r.uint(), r.uint(), r.uint(), r.uint()]);
+    for (let j = 0; j < rc; j++)
+      recent.push([
+        r.varint('recent inc'),
+        r.varint('recent origin seq'),
+        r.varint('recent view'),
+        r.varint('recent seq'),
+      ]);
     table.set(rank, { inc, originSeq, recent });
   }
-  const app = r.bytes();
-  if (!r.done) throw new MalformedFrameError('state snapshot has trailing bytes');
+  const app = payload(r, 'application state');
+  r.end();
   return { table, app };
 }
