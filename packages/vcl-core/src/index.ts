@@ -24,3 +24,5 @@ export * from './config';
 export * from './runtime/logger';
 export * from './link';
 export * from './vcl';
+/** The YAML parser the stack loader uses, for plugins that read their own YAML files (AAA policy). */
+export { parse as parseYaml } from 'yaml';

@@ -16,3 +16,4 @@ export * from './sim';
 export * from './substrate';
 export * from './conformance';
 export * from './vcl';
+export * from './process';

@@ -4,3 +4,4 @@ export * from './fixture';
 export * from './framing-checks';
 export * from './relay';
 export * from './tcp-client';
+export * from './process-failover';
