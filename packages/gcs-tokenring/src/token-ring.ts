@@ -188,6 +188,8 @@ interface Gather {
   readonly fail: Set<number>;
   readonly joins: Map<number, { readonly failKey: string; readonly promised: number }>;
   consensus: boolean;
+  /** The fail set when the consensus timer last fired (no change since: a stuck disagreement). */
+  lastTimeoutKey?: string;
 }
 
 interface Ring {
@@ -496,15 +498,26 @@ export class TokenRing implements OrderingProtocol {
         this.scheduleConsensus();
         return;
       }
-      const mine = failKey(g.fail);
+      // First give up on the silent members only (Totem): members that answer but disagree are
+      // usually a step behind (they fail the same silent ones at their own timeout), and failing
+      // them too would split live members apart. Only a disagreement that outlasts a whole period
+      // without any change here counts against them.
+      const stuck = g.lastTimeoutKey === failKey(g.fail);
       let changed = false;
       for (let i = 0; i < this.ids.length; i++) {
-        if (i === this.me || g.fail.has(i)) continue;
-        if (g.joins.get(i)?.failKey !== mine) {
+        if (i === this.me || g.fail.has(i) || g.joins.has(i)) continue;
+        g.fail.add(i);
+        changed = true;
+      }
+      if (!changed && stuck) {
+        const mine = failKey(g.fail);
+        for (let i = 0; i < this.ids.length; i++) {
+          if (i === this.me || g.fail.has(i) || g.joins.get(i)?.failKey === mine) continue;
           g.fail.add(i);
           changed = true;
         }
       }
+      g.lastTimeoutKey = failKey(g.fail);
       if (changed) this.sendJoin();
       this.scheduleConsensus();
       this.checkConsensus();

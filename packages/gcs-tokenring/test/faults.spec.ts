@@ -126,6 +126,30 @@ describe('token ring under faults', () => {
     expect(c.report({ faultsEndedAt: healed })).toBe('');
   });
 
+  it('does not split live members apart when a gather waits for a silent one over slow links', async () => {
+    // Slow links: JOINs arrive well after the senders' own consensus timers started, so members
+    // reach the consensus timeout at different moments. Giving up on answering members there split
+    // the survivors into non-primary rings that kept failing to merge (found on real TCP, 5 members).
+    const c = await started(5, 29, { faults: { minDelayMs: 20, maxDelayMs: 120 } });
+    burst(c, 10);
+    expect(await c.settle(10000)).toBe(true);
+    c.partition([['n1'], ['n2', 'n3', 'n4', 'n5']]);
+    burst(c, 10, ['n2', 'n3', 'n4', 'n5']);
+    expect(
+      await c.sim.runUntil(
+        () => ['n2', 'n3', 'n4', 'n5'].every((id) => c.member(id).view()!.members.join() === 'n2,n3,n4,n5'),
+        5000,
+      ),
+    ).toBe(true);
+    const views = new Set(c.history.incarnations.flatMap((h) => h.views.map((v) => v.members.join())));
+    expect([...views].sort()).toEqual(['n1,n2,n3,n4,n5', 'n2,n3,n4,n5']);
+    c.heal();
+    const healed = c.sim.now;
+    expect(await c.settle(10000)).toBe(true);
+    expect(c.sim.now - healed).toBeLessThan(3000);
+    expect(c.report({ faultsEndedAt: healed })).toBe('');
+  });
+
   it('keeps 2 primary-component members blocked alone, but lets a fail-stop pair go on alone', async () => {
     for (const partition of ['primary-component', 'fail-stop'] as const) {
       const c = await started(2, 25, { partition });
