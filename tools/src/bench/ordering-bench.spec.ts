@@ -15,6 +15,7 @@ describe('bench:ordering', () => {
       failoverRuns: 3,
       idleSeconds: 5,
       json: false,
+      runs: 1,
     });
     const a = parseOrderingBenchArgs([
       '--ordering=tokenring',
@@ -49,6 +50,12 @@ describe('bench:ordering', () => {
     const paths = (error as ConfigError).issues.map((i) => i.path);
     expect(paths).toEqual(['--ordering', '--options', '--groups', '--window']);
     expect(() => parseOrderingBenchArgs(['--ordering', 'sequencer', '--colour'])).toThrow(ConfigError);
+    expect(() => parseOrderingBenchArgs(['--ordering', 'sequencer', '--scenario', 'kill-all'])).toThrow(
+      '--scenario: must be kill-freeze or kill-restart, got kill-all',
+    );
+    expect(
+      parseOrderingBenchArgs(['--ordering', 'sequencer', '--scenario', 'kill-restart', '--runs', '3']),
+    ).toMatchObject({ scenario: 'kill-restart', runs: 3 });
   });
 
   it('takes nearest-rank quantiles', () => {
@@ -86,6 +93,13 @@ describe('bench:ordering', () => {
             { killed: 'n1', role: 'sequencer', anyDeliveryMs: 30, viewMs: 900, deliveryMs: 950 },
           ],
         },
+        {
+          members: 5,
+          runs: [
+            { killed: 'n1', role: 'token-holder', anyDeliveryMs: 5, viewMs: 800, deliveryMs: 810 },
+            { killed: 'n1', role: 'member', anyDeliveryMs: 7, viewMs: NaN, deliveryMs: NaN },
+          ],
+        },
       ],
       idle: [{ members: 3, seconds: 5, cpuMs: [50, 60, 70] }],
       wallSeconds: 12,
@@ -94,6 +108,10 @@ describe('bench:ordering', () => {
     expect(text).toContain('| 3 | 100 B | saturated (32 in flight per member) | 2186 | 36.05 | 144.29 | 4448 |');
     expect(text).toContain('| 3 | 1 KiB | 50 msg/s per member | 150 | 2.93 | 45.30 | 302 |');
     expect(text).toContain('| 3 | 2 | n1 (sequencer) | 10 / 30 | 700 / 900 | 720 / 950 |');
+    // A run without a new view counts as the slowest and shows as such.
+    expect(text).toContain(
+      '| 5 | 2 | n1 (token-holder), n1 (member) | 5 / 7 | 800 / none in 30 s | 810 / none in 30 s |',
+    );
     expect(text).toContain('| 3 | 60.0 / 70.0 | 1.20 % | 3.60 % |');
   });
 });

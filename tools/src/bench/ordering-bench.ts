@@ -1,7 +1,15 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigError, type ConfigIssue } from '@vcl/core';
-import { OrderingProcessGroup, pickLeader, wallNow, type MemberProcessStats } from '@vcl/core/testing';
+import { ConfigError, TimeoutError, type ConfigIssue } from '@vcl/core';
+import {
+  killFreezeScenario,
+  killRestartScenario,
+  OrderingProcessGroup,
+  pickLeader,
+  scenarioProblems,
+  wallNow,
+  type MemberProcessStats,
+} from '@vcl/core/testing';
 
 /** Parsed `npm run bench:ordering` arguments. */
 export interface OrderingBenchArgs {
@@ -27,11 +35,19 @@ export interface OrderingBenchArgs {
   readonly idleSeconds: number;
   /** Print JSON instead of Markdown. */
   readonly json: boolean;
+  /**
+   * Instead of measuring, run a shared real-process scenario (`kill-freeze`: 5 members, SIGKILL
+   * the leader, SIGSTOP the next, thaw; `kill-restart`: 3 members, SIGKILL the leader, restart it)
+   * `runs` times and report each verdict, to reproduce a failing real-TCP test from the command line.
+   */
+  readonly scenario?: 'kill-freeze' | 'kill-restart';
+  /** Scenario runs. */
+  readonly runs: number;
 }
 
 export const ORDERING_BENCH_USAGE = `usage: npm run bench:ordering -- --ordering <name> [--options <json>] [--groups 3,5] [--sizes 100,1024]
                       [--seconds 5] [--warmup 2] [--window 32] [--light-rate 50] [--failover-runs 3]
-                      [--idle-seconds 5] [--json]
+                      [--idle-seconds 5] [--json] [--scenario kill-freeze|kill-restart] [--runs N]
   --ordering       ordering plugin: sequencer, tokenring, a package name or path (test-only: naive)
   --options        plugin options as JSON (default: the plugin's defaults)
   --groups         group sizes (default 3,5); each member is a separate process on loopback TCP
@@ -42,7 +58,9 @@ export const ORDERING_BENCH_USAGE = `usage: npm run bench:ordering -- --ordering
   --light-rate     messages/s per member for the light-load latency (default 50)
   --failover-runs  kills of the sequencer / token holder per group size (default 3)
   --idle-seconds   seconds an idle group's CPU is measured over (default 5)
-  --json           print the results as JSON`;
+  --json           print the results as JSON
+  --scenario       kill-freeze | kill-restart: run the real-TCP test scenario instead of measuring
+  --runs           scenario runs (default 1)`;
 
 /** Parses the command line; throws `ConfigError` naming each bad argument. */
 export function parseOrderingBenchArgs(argv: readonly string[]): OrderingBenchArgs {
@@ -62,6 +80,8 @@ export function parseOrderingBenchArgs(argv: readonly string[]): OrderingBenchAr
         'failover-runs': { type: 'string' },
         'idle-seconds': { type: 'string' },
         json: { type: 'boolean' },
+        scenario: { type: 'string' },
+        runs: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -121,7 +141,13 @@ export function parseOrderingBenchArgs(argv: readonly string[]): OrderingBenchAr
     failoverRuns: num('failover-runs', 3, 0, 100),
     idleSeconds: num('idle-seconds', 5, 0.5, 600, false),
     json: values['json'] === true,
+    runs: num('runs', 1, 1, 1000),
   };
+  const scenario = values['scenario'];
+  if (scenario !== undefined) {
+    if (scenario === 'kill-freeze' || scenario === 'kill-restart') Object.assign(parsed, { scenario });
+    else issues.push({ path: '--scenario', message: `must be kill-freeze or kill-restart, got ${String(scenario)}` });
+  }
   if (issues.length) throw new ConfigError('bench:ordering arguments', issues);
   return parsed;
 }
@@ -183,12 +209,10 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
+/** How long a fail-over run waits for the first delivery in a new view; longer counts as "none". */
+const FAILOVER_LIMIT_MS = 30_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const median = (xs: readonly number[]) =>
-  quantile(
-    [...xs].sort((a, b) => a - b),
-    0.5,
-  );
 
 async function statsAll(group: OrderingProcessGroup, drainLatencies = false): Promise<MemberProcessStats[]> {
   return Promise.all(group.running().map((id) => group.stats(id, { drainLatencies, timeoutMs: 20_000 })));
@@ -273,7 +297,23 @@ async function measureFailover(a: OrderingBenchArgs, members: number): Promise<F
     const newDelivery = (id: string) =>
       group.events(id).find((e) => e.type === 'deliver' && e.view > viewBefore && e.t >= killedAt)?.t;
     const anyDelivery = (id: string) => group.events(id).find((e) => e.type === 'deliver' && e.t >= killedAt)?.t;
-    await group.waitFor('a delivery in a new view at a survivor', () => first(newDelivery) !== undefined, 30_000);
+    const timedOut = await group
+      .waitFor('a delivery in a new view at a survivor', () => first(newDelivery) !== undefined, FAILOVER_LIMIT_MS)
+      .then(
+        () => false,
+        (err: unknown) => {
+          if (err instanceof TimeoutError) return true;
+          throw err;
+        },
+      );
+    if (timedOut)
+      return {
+        killed: victim,
+        role,
+        anyDeliveryMs: first(anyDelivery) ?? NaN,
+        viewMs: first(newView) ?? NaN,
+        deliveryMs: NaN,
+      };
     return {
       killed: victim,
       role,
@@ -337,8 +377,8 @@ export async function runOrderingBench(
       const run = await measureFailover(a, members);
       runs.push(run);
       progress(
-        `  killed ${run.killed} (${run.role}): next delivery ${run.anyDeliveryMs.toFixed(0)} ms, new view ` +
-          `${run.viewMs.toFixed(0)} ms, first delivery in it ${run.deliveryMs.toFixed(0)} ms`,
+        `  killed ${run.killed} (${run.role}): next delivery ${fo(run.anyDeliveryMs)} ms, new view ` +
+          `${fo(run.viewMs)} ms, first delivery in it ${fo(run.deliveryMs)} ms`,
       );
     }
     if (runs.length) result.failover.push({ members, runs });
@@ -347,6 +387,14 @@ export async function runOrderingBench(
 }
 
 const fmt = (x: number, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+/** A fail-over figure: NaN means nothing happened within the limit. */
+const fo = (x: number) => (Number.isNaN(x) ? `none in ${FAILOVER_LIMIT_MS / 1000} s` : x.toFixed(0));
+/** Median and max of fail-over figures, a run without the event counting as the largest. */
+const foStats = (xs: readonly number[]) => {
+  const sorted = [...xs].map((x) => (Number.isNaN(x) ? Infinity : x)).sort((a, b) => a - b);
+  const show = (x: number) => (x === Infinity ? fo(NaN) : fo(x));
+  return `${show(quantile(sorted, 0.5))} / ${show(sorted[sorted.length - 1]!)}`;
+};
 const bytes = (n: number) => (n >= 1024 && n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`);
 
 /** The results as Markdown tables. */
@@ -379,9 +427,8 @@ export function formatOrderingBench(r: OrderingBenchResult): string {
       ...r.failover.map(
         (f) =>
           `| ${f.members} | ${f.runs.length} | ${[...new Set(f.runs.map((x) => `${x.killed} (${x.role})`))].join(', ')} ` +
-          `| ${fmt(median(f.runs.map((x) => x.anyDeliveryMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.anyDeliveryMs)), 0)} ` +
-          `| ${fmt(median(f.runs.map((x) => x.viewMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.viewMs)), 0)} ` +
-          `| ${fmt(median(f.runs.map((x) => x.deliveryMs)), 0)} / ${fmt(Math.max(...f.runs.map((x) => x.deliveryMs)), 0)} |`,
+          `| ${foStats(f.runs.map((x) => x.anyDeliveryMs))} | ${foStats(f.runs.map((x) => x.viewMs))} ` +
+          `| ${foStats(f.runs.map((x) => x.deliveryMs))} |`,
       ),
     );
   }
@@ -403,4 +450,49 @@ export function formatOrderingBench(r: OrderingBenchResult): string {
     );
   }
   return lines.join('\n');
+}
+
+/** One scenario run's outcome. */
+export interface ScenarioRun {
+  /** `ok`, or what was wrong (claims broken, or the error that stopped the run). */
+  readonly verdict: string;
+  /** The run's report (violations, members, timeline, logs), when it did not pass. */
+  readonly report?: string;
+  /** Fail-over times measured in the run, in ms. */
+  readonly failoverMs: readonly number[];
+  /** Wall seconds. */
+  readonly seconds: number;
+}
+
+/** Runs the shared real-TCP scenario `a.scenario` `a.runs` times with the plugin and options of `a`. */
+export async function runOrderingScenarios(
+  a: OrderingBenchArgs,
+  progress: (line: string) => void = () => undefined,
+): Promise<ScenarioRun[]> {
+  const runs: ScenarioRun[] = [];
+  const scenario = a.scenario === 'kill-restart' ? killRestartScenario : killFreezeScenario;
+  for (let i = 0; i < a.runs; i++) {
+    const started = Date.now();
+    const seconds = () => Math.round((Date.now() - started) / 100) / 10;
+    try {
+      const r = await scenario({
+        plugin: a.ordering,
+        pluginOptions: a.options,
+        trace: (line) => progress(`  ${line}`),
+      });
+      const problems = scenarioProblems(r);
+      runs.push({
+        verdict: problems.length ? problems.join('; ') : 'ok',
+        ...(problems.length ? { report: r.report } : {}),
+        failoverMs: r.failoverMs.map((x) => Math.round(x)),
+        seconds: seconds(),
+      });
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      const [first, ...rest] = message.split('\n');
+      runs.push({ verdict: `failed: ${first}`, report: rest.join('\n'), failoverMs: [], seconds: seconds() });
+    }
+    progress(`${a.scenario} run ${i + 1}/${a.runs}: ${runs.at(-1)!.verdict} (${runs.at(-1)!.seconds} s)`);
+  }
+  return runs;
 }
