@@ -65,12 +65,10 @@ const nullNetwork = (self: string): Network => ({
   onPeerDown: () => undefined,
 });
 
-// The service interceptor does not yet pass the HTTP method and path to the authorizer (its
-// AccessRequest carries only substrate and type), so under a policy every HTTP request is denied,
-// fail-closed. This test covers the denial path end to end; method/path rules are covered in
-// packages/aaa/src/policy.spec.ts.
+// The HTTP substrate's describeRequest gives the policy each request's method and path before the
+// request enters the total order: bob may GET /items/*, nothing else.
 describe('AAA end to end over the HTTP substrate and the interceptors', () => {
-  it('a denied HTTP request gets 403, is audited by the member that denied it, and never reaches a replica', async () => {
+  it('a denied HTTP request gets 403, is audited by the member that denied it, and never reaches a replica; an allowed one reaches all', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-aaa-e2e-'));
     const tokens = path.join(dir, 'tokens');
     fs.writeFileSync(tokens, 'alice: alice-secret-0123456789\nbob: bob-secret-0123456789\n', { mode: 0o600 });
@@ -147,6 +145,12 @@ aaa:
       expect(denied.status).toBe(403);
       await new Promise((r) => setTimeout(r, 200));
       for (const s of services) expect(s.seen).toEqual([]);
+      const allowed = await request(ports[7]!, 'GET', '/items/7?full=1');
+      expect(allowed.status).toBe(200);
+      const all = Date.now();
+      while (services.some((s) => s.seen.length === 0) && Date.now() - all < 5000)
+        await new Promise((r) => setTimeout(r, 20));
+      for (const s of services) expect(s.seen).toEqual(['GET /items/7?full=1']);
       const audits = ['n1', 'n2', 'n3'].map((id) => {
         const f = path.join(dir, `audit-${id}.log`);
         return fs.existsSync(f)

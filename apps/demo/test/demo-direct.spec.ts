@@ -1,8 +1,18 @@
 // The demo end to end in direct mode (one plain metadata server, no VCL), as a real process.
+import { rmSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEMO, requireBuilt } from './processes';
+
+/** Log directories the demo runs printed (`logs in <dir>`), removed after the tests. */
+const logDirs = new Set<string>();
+afterAll(() => {
+  for (const d of logDirs) rmSync(d, { recursive: true, force: true });
+});
+function remember(out: string): void {
+  for (const m of out.matchAll(/logs in (\/\S+?vcl-demo-\w+)/g)) logDirs.add(m[1]!);
+}
 
 function gone(pid: number): boolean {
   try {
@@ -21,6 +31,7 @@ describe('demo --direct', () => {
       encoding: 'utf8',
       timeout: 60000,
     });
+    remember(r.stdout);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = r.stdout.trimEnd().split('\n');
@@ -60,6 +71,7 @@ describe('demo --direct', () => {
     expect(gone(pid)).toBe(false);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
+    remember(out);
     expect(out).toMatch(/demo: interrupted by SIGINT; stopped everything it started/);
     expect(gone(pid)).toBe(true);
   });

@@ -45,14 +45,18 @@
  *      quorum: a majority of the configured members, a majority of them veterans (installed a
  *      view in their current incarnation) unless all configured members answered; a new group
  *      (nobody has a view) needs every member (or a majority with `bootstrapQuorum: majority`).
- *      It then decides (view-decision.ts): base = the newest installed view among the reports.
+ *      It then decides (view-decision.ts): base = the newest installed view whose state a member
+ *      here holds (an older one if newer ones never took hold and a skipped one went further).
  *      Paxos rule: a proposal for the view after base that may have been decided is proposed again
  *      unchanged. Otherwise a new view of every promiser, cut at an upper bound of what anyone may
  *      have delivered in base: the base sequencer's stable point if it answered (a frozen
  *      sequencer stops advancing it), base's own cut if a base member answered that never had
- *      base's state (nothing became stable there), else the survivors' lowest watermark. Views
- *      newer than base, known only from accepted proposals, are skipped when each one provably
- *      never took hold (one of its members answered without it) and none moved the cut.
+ *      base's state or acknowledged nothing there (nothing became stable), else the survivors'
+ *      lowest watermark. Views newer than base (installed without state here, or known from the
+ *      proposals members accepted since their install) are skipped when each one provably never
+ *      took hold (its frozen sequencer's stable point is its cut, or one of its members answered
+ *      without it, without its state, or having acknowledged nothing there) and agrees with the
+ *      cut; a member whose state is exactly at the cut enters without a state transfer.
  *   4. ACCEPT(b, proposal, prefix) to every promiser: a survivor gets what it lacks up to the cut;
  *      every other acceptor keeps the part above the known stable point, so that whatever a flush
  *      delivers is held by a majority. Decided when every promiser accepted; then COMMIT.
@@ -202,6 +206,7 @@ interface IncomingState {
 
 const ZERO: Ballot = { round: 0, rank: 0 };
 const RECENT_PER_ORIGIN_MIN = 16;
+const MAX_ACCEPTED = 16;
 
 /** The `sequencer` ordering protocol: one group member. Built by `createOrderingMember`. */
 @injectable()
@@ -251,13 +256,16 @@ export class SequencerProtocol implements OrderingProtocol {
   private gcKnown = 0;
   private ackDirty = false;
   private ackedDelivered = 0;
+  /** Highest `received` acknowledged to the sequencer in the installed view. */
+  private ackedReceived = 0;
   private lastNakAt = -Infinity;
   private readonly table = new Map<number, OriginState>();
 
   // Paxos acceptor state.
   private promised: Ballot = ZERO;
   private promisedAt = -Infinity;
-  private accepted?: AcceptedProposal;
+  /** Proposals accepted since the installed view, one per view id, oldest first (bounded). */
+  private accepted: AcceptedProposal[] = [];
   private maxRound = 0;
 
   // View-change driving.
@@ -955,6 +963,7 @@ export class SequencerProtocol implements OrderingProtocol {
         const delivered = this.hasState ? this.delivered : this.current.cut;
         const received = this.hasState ? this.received : this.current.cut;
         this.ackedDelivered = delivered;
+        this.ackedReceived = Math.max(this.ackedReceived, received);
         this.send(seqRef.rank, { kind: 'ack', viewId, received, delivered });
       }
     }
@@ -1223,6 +1232,7 @@ export class SequencerProtocol implements OrderingProtocol {
       delivered: this.delivered,
       received: this.current ? this.received : 0,
       stableKnown: this.current ? this.stableKnown : 0,
+      acked: this.current ? Math.max(this.ackedReceived, this.current.cut) : 0,
       entries,
       accepted: this.accepted,
     };
@@ -1242,7 +1252,17 @@ export class SequencerProtocol implements OrderingProtocol {
       if (this.coord && compareBallots(this.coord.ballot, ballot) < 0) this.abandon('a higher ballot is running');
     }
     this.freeze();
-    this.send(from, { kind: 'promise', ballot, report: this.makeReport() });
+    const report = this.makeReport();
+    this.log.debug(
+      {
+        ballot,
+        to: this.ids[from],
+        installed: report.installed?.viewId,
+        accepted: report.accepted.map((a) => a.proposal.viewId),
+      },
+      'promised',
+    );
+    this.send(from, { kind: 'promise', ballot, report });
   }
 
   private onAccept(from: number, ballot: Ballot, toInc: number, proposal: Proposal, prefix: SeqEntry[]): void {
@@ -1252,14 +1272,7 @@ export class SequencerProtocol implements OrderingProtocol {
       this.send(from, { kind: 'reject', ballot, promised: this.promised });
       return;
     }
-    const cur = this.current;
-    if (
-      cur &&
-      cur.viewId === proposal.baseId &&
-      sameBallot(cur.tag, proposal.baseTag) &&
-      this.hasState &&
-      this.delivered > proposal.cut
-    ) {
+    if (this.current && this.hasState && this.delivered > proposal.cut) {
       // Never agree to a view that would undo a delivery (defence in depth: see decideView).
       this.log.warn({ delivered: this.delivered, cut: proposal.cut }, 'refused a proposal cut below a delivery');
       this.send(from, { kind: 'reject', ballot, promised: this.promised });
@@ -1270,6 +1283,7 @@ export class SequencerProtocol implements OrderingProtocol {
       this.promisedAt = this.clock.now();
     }
     this.acceptLocally(ballot, proposal, prefix);
+    this.log.debug({ ballot, viewId: proposal.viewId, baseId: proposal.baseId, cut: proposal.cut }, 'accepted');
     this.send(from, { kind: 'accepted', ballot });
   }
 
@@ -1280,7 +1294,12 @@ export class SequencerProtocol implements OrderingProtocol {
     // A survivor holds the prefix in its log; anyone else keeps it with the accepted proposal, so
     // that messages a flush will deliver are held by every acceptor, not only by the survivors.
     if (survivor) for (const e of prefix) this.storeEntry(e.seq, e);
-    this.accepted = { ballot, proposal, prefix: survivor ? [] : prefix };
+    // Every proposal accepted since the last install is kept (a later one may name an earlier one
+    // as its base, and a coordinator must be able to see both), one per view id.
+    this.accepted = this.accepted.filter((a) => a.proposal.viewId !== proposal.viewId);
+    this.accepted.push({ ballot, proposal, prefix: survivor ? [] : prefix });
+    this.accepted.sort((a, b) => a.proposal.viewId - b.proposal.viewId);
+    if (this.accepted.length > MAX_ACCEPTED) this.accepted.splice(0, this.accepted.length - MAX_ACCEPTED);
   }
 
   // ---------------------------------------------------------------- view change: coordinator
@@ -1446,7 +1465,13 @@ export class SequencerProtocol implements OrderingProtocol {
     // this view. Installing it now would make that report untrue (it would acknowledge and deliver
     // here behind the coordinator's back, or stop being a survivor of the view the report named),
     // so it learns the outcome from the higher ballot instead; a later view change brings it along.
-    if (compareBallots(this.promised, ballot) > 0) return;
+    if (compareBallots(this.promised, ballot) > 0) {
+      this.log.debug(
+        { viewId: p.viewId, ballot, promised: this.promised },
+        'commit ignored: a higher ballot was promised',
+      );
+      return;
+    }
     const me = p.members.find((m) => m.rank === this.rank);
     if (!me || me.inc !== this.inc) {
       if (!this.outside) this.log.info({ viewId: p.viewId }, 'a newer view excludes this member; will rejoin');
@@ -1481,6 +1506,12 @@ export class SequencerProtocol implements OrderingProtocol {
       this.install(p, ballot, true);
       return;
     }
+    if (this.hasState && cur && this.delivered === p.cut) {
+      // Already exactly at the cut (in a view the decision skipped, or in the base): nothing to
+      // deliver, no state to fetch.
+      this.install(p, ballot, true);
+      return;
+    }
     if (this.hasState && cur && this.delivered > p.cut && cur.viewId === p.baseId)
       this.log.error({ delivered: this.delivered, cut: p.cut }, 'delivered beyond the cut of the next view');
     if (!p.joiners.includes(this.rank) || p.provider < 0) {
@@ -1499,7 +1530,7 @@ export class SequencerProtocol implements OrderingProtocol {
     this.installedAt = now;
     this.frozen = false;
     this.outside = false;
-    if (this.accepted && this.accepted.proposal.viewId <= p.viewId) this.accepted = undefined;
+    this.accepted = this.accepted.filter((a) => a.proposal.viewId > p.viewId);
     this.coord = undefined;
     this.store.clear();
     this.storeBytes = 0;
@@ -1508,6 +1539,7 @@ export class SequencerProtocol implements OrderingProtocol {
     this.stableKnown = p.cut;
     this.highKnown = p.cut;
     this.gcKnown = p.cut;
+    this.ackedReceived = p.cut;
     this.snapshot = undefined;
     this.incoming = undefined;
     this.reasonSince = undefined;

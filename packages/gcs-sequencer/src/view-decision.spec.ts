@@ -32,7 +32,16 @@ function member(rank: number, report: Partial<Report>): Promised {
   return {
     rank,
     inc: 1,
-    report: { hasState: true, delivered: 0, received: 0, stableKnown: 0, entries: [], ...report },
+    report: {
+      hasState: true,
+      delivered: 0,
+      received: 0,
+      stableKnown: 0,
+      acked: report.received ?? 0,
+      entries: [],
+      ...report,
+      accepted: report.accepted ?? [],
+    },
   };
 }
 
@@ -103,14 +112,14 @@ describe('decideView', () => {
         received: 9,
         stableKnown: 6,
         entries: range(7, 9),
-        accepted: { ballot: tag(4), proposal: low, prefix: [] },
+        accepted: [{ ballot: tag(4), proposal: low, prefix: [] }],
       }),
       member(2, {
         installed: base,
         received: 8,
         stableKnown: 6,
         entries: range(7, 8),
-        accepted: { ballot: tag(6, 2), proposal: high, prefix: [] },
+        accepted: [{ ballot: tag(6, 2), proposal: high, prefix: [] }],
       }),
     ]);
     expect(d.proposal).toBe(high);
@@ -127,7 +136,7 @@ describe('decideView', () => {
           received: 9,
           stableKnown: 6,
           entries: range(7, 9),
-          accepted: { ballot: tag(6), proposal: lost, prefix: [] },
+          accepted: [{ ballot: tag(6), proposal: lost, prefix: [] }],
         }),
         member(2, { installed: base, received: 8, stableKnown: 6, entries: range(7, 8) }),
       ]),
@@ -146,12 +155,14 @@ describe('decideView', () => {
       stableKnown: 96,
       delivered: 96,
       entries: range(97, 112),
-      accepted: { ballot: accepted.tag, proposal: accepted, prefix: [] },
+      accepted: [{ ballot: accepted.tag, proposal: accepted, prefix: [] }],
     });
 
-  it('skips views that provably never took hold and continues on the installed base at their cut', () => {
+  it('skips views that provably never took hold and continues on the installed base, covering their cut', () => {
     const d = decide([stale(1, v4), stale(2, v3), stale(3, v3), stale(4, v4)], 3);
-    expect(d.proposal).toMatchObject({ viewId: 5, baseId: 2, baseTag: v2.tag, cut: 109, joiners: [], tag: ballot });
+    // Without view 2's sequencer, the survivors' watermark (112) bounds what was delivered there;
+    // it covers view 3's cut (109), up to which n1 may have delivered before moving on.
+    expect(d.proposal).toMatchObject({ viewId: 5, baseId: 2, baseTag: v2.tag, cut: 112, joiners: [], tag: ballot });
     expect(seqs(d, 1)).toEqual([]);
   });
 
@@ -162,13 +173,15 @@ describe('decideView', () => {
     // View 3 known here only through an acceptor that is not one of its members.
     const v3hidden = { ...v3, members: [0, 3].map((rank) => ({ rank, inc: 1 })) };
     expect(why([stale(1, v4), stale(4, v4), stale(2, v3hidden)], 3)).toBe(
-      'view 3 may be established but none of its members answered',
+      'view 3 may have taken hold but nobody here continues it',
     );
   });
 
   it('does not skip views that moved the cut (something may have been delivered in them)', () => {
     const moved = { ...v4, cut: 111 };
-    expect(why([stale(1, moved), stale(2, v3), stale(3, v3), stale(4, moved)], 3)).toBe('views after 2 moved the cut');
+    expect(why([stale(1, moved), stale(2, v3), stale(3, v3), stale(4, moved)], 3)).toBe(
+      'view 4 moved the cut of view 3, which never took hold',
+    );
   });
 
   it('waits when no member holding the base state answered', () => {
@@ -207,10 +220,141 @@ describe('decideView', () => {
           installed: v5s,
           hasState: false,
           received: 87,
-          accepted: { ballot: v6s.tag, proposal: v6s, prefix: [] },
+          accepted: [{ ballot: v6s.tag, proposal: v6s, prefix: [] }],
         }),
         member(2, { installed: v4s, received: 90, stableKnown: 85, delivered: 85, entries: range(86, 90) }),
       ]),
-    ).toBe('views after 4 moved the cut');
+    ).toBe('view 6 moved the cut of view 5, which never took hold');
+  });
+
+  // The shape of conformance seed 2166 (3 members, chaos): view 5, built on view 3 and skipping
+  // view 4 while n2 still waited for view 4's state, was accepted by n2 and n3; then n2 got the
+  // state (but stayed frozen), so view 4 has holders and view 5 follows view 4's predecessor.
+  const v3b = view(3, [0, 2], 34);
+  const v4b = view(4, [0, 1], 55, { joiners: [1], provider: 0 });
+  const v5b = { ...view(5, [1, 2], 55), baseId: 3, baseTag: v3b.tag, tag: tag(4, 2) };
+  const promises2166 = (v5: Proposal) => [
+    member(0, { installed: v4b, received: 55, stableKnown: 55, delivered: 55 }),
+    member(1, {
+      installed: v4b,
+      received: 55,
+      stableKnown: 55,
+      delivered: 55,
+      accepted: [{ ballot: v5.tag, proposal: v5, prefix: [] }],
+    }),
+    member(2, {
+      installed: v3b,
+      received: 55,
+      stableKnown: 50,
+      delivered: 50,
+      entries: range(51, 55),
+      accepted: [{ ballot: v5.tag, proposal: v5, prefix: [] }],
+    }),
+  ];
+
+  it("skips a view built on the base's predecessor that stops at the base's start", () => {
+    const d = decide(promises2166(v5b));
+    expect(d.proposal).toMatchObject({ viewId: 6, baseId: 4, cut: 55, joiners: [2], provider: 1 });
+  });
+
+  it("refuses to skip a view built on the base's predecessor that delivered past the base's start", () => {
+    expect(why(promises2166({ ...v5b, cut: 57 }))).toBe('view 5 delivered past the start of view 4');
+  });
+
+  it('lets a member whose state is exactly at the cut in without a state transfer, whatever its view', () => {
+    const d = decide([
+      ...promises2166(v5b).slice(0, 2),
+      member(2, {
+        installed: v3b,
+        received: 55,
+        stableKnown: 55,
+        delivered: 55,
+        accepted: [{ ballot: v5b.tag, proposal: v5b, prefix: [] }],
+      }),
+    ]);
+    expect(d.proposal).toMatchObject({ viewId: 6, baseId: 4, cut: 55, joiners: [], provider: -1 });
+  });
+
+  // The shape of conformance seed 2166 as it later played out: view 4 (built on 3, cut 55) is
+  // installed with its state by n1 and n2 but never took hold (its sequencer n1 is frozen at the
+  // cut); view 5, also built on 3, skipped it and reaches 56. Only n3 holds view 3.
+  it('falls back to an older base when the newest one never took hold and a skipped sibling went further', () => {
+    const v5far = { ...v5b, cut: 56 };
+    const d = decide([
+      member(0, { installed: v4b, received: 55, stableKnown: 55, delivered: 55 }),
+      member(1, {
+        installed: v4b,
+        received: 55,
+        stableKnown: 55,
+        delivered: 55,
+        acked: 55,
+        accepted: [{ ballot: v5far.tag, proposal: v5far, prefix: [] }],
+      }),
+      member(2, {
+        installed: v3b,
+        received: 56,
+        stableKnown: 50,
+        delivered: 50,
+        entries: range(51, 56),
+        accepted: [{ ballot: v5far.tag, proposal: v5far, prefix: [] }],
+      }),
+    ]);
+    expect(d.proposal).toMatchObject({ viewId: 6, baseId: 3, cut: 56, joiners: [0, 1], provider: 2 });
+  });
+
+  it("does not treat a view as never taken hold when its sequencer's stable point moved past the cut", () => {
+    const v5far = { ...v5b, cut: 56 };
+    expect(
+      why([
+        member(0, { installed: v4b, received: 58, stableKnown: 57, delivered: 57 }),
+        member(2, {
+          installed: v3b,
+          received: 56,
+          stableKnown: 50,
+          delivered: 50,
+          entries: range(51, 56),
+          accepted: [{ ballot: v5far.tag, proposal: v5far, prefix: [] }],
+        }),
+      ]),
+    ).toBe('view 5 delivered past the start of view 4');
+  });
+
+  // The shape of conformance seed 3602 (3 members, chaos): view 7 = {n1, n2} on view 6 was
+  // installed only by n1 (now gone); n2 accepted it, then accepted view 8 built on it. A member
+  // keeps every proposal it accepted since its install, so view 7 is still known here.
+  it('knows every proposal a member accepted since its install, not only the last', () => {
+    const v6 = view(6, [0, 1, 2], 43);
+    const v7 = { ...view(7, [0, 1], 61), tag: tag(8, 0) };
+    const v8 = { ...view(8, [1, 2], 61), baseTag: v7.tag, tag: tag(9, 2) };
+    const both = [
+      { ballot: v7.tag, proposal: v7, prefix: [] },
+      { ballot: v8.tag, proposal: v8, prefix: [] },
+    ];
+    const d = decide([
+      { ...member(0, { hasState: false }), inc: 3 },
+      member(1, {
+        installed: v6,
+        received: 62,
+        stableKnown: 61,
+        delivered: 61,
+        entries: range(62, 62),
+        accepted: both,
+      }),
+      member(2, {
+        installed: v6,
+        received: 61,
+        stableKnown: 60,
+        delivered: 60,
+        entries: range(61, 61),
+        accepted: [both[1]!],
+      }),
+    ]);
+    expect(d.proposal).toMatchObject({ viewId: 9, baseId: 6, cut: 61, joiners: [0], provider: 1 });
+    expect(
+      why([
+        { ...member(0, { hasState: false }), inc: 3 },
+        member(2, { installed: v6, received: 61, stableKnown: 60, delivered: 60, accepted: [both[1]!] }),
+      ]),
+    ).toBe('view 8 follows view 7, which no member here knows');
   });
 });

@@ -43,43 +43,76 @@ export interface ViewDecision {
 
 /**
  * Decides the next view from a quorum of promises, or says why it cannot yet (a string: the
- * attempt is abandoned and retried later). Rules, in order:
- * - Paxos: a proposal for the view after the newest installed one that may have been decided is
- *   proposed again unchanged (the one accepted under the highest ballot);
- * - views newer than every installed one are skipped only if provably never established and
- *   without deliveries (see below);
- * - otherwise a new view of every promiser on the newest installed view, cut at an upper bound of
- *   what may have been delivered in it (`possiblyDelivered`).
+ * attempt is abandoned and retried later). Rules:
+ * - the base is an installed view whose state a member here holds, the newest that works;
+ * - Paxos: a proposal for the view after the base that may have been decided, and that nobody
+ *   here installed, is proposed again unchanged (the one accepted under the highest ballot);
+ * - views newer than the base (known from installs or accepted proposals) may be skipped only if
+ *   each one provably never took hold (`neverTookHold`) and agrees with the new cut;
+ * - otherwise a new view of every promiser on the base, cut at an upper bound of what may have
+ *   been delivered there (`possiblyDelivered`).
  */
 export function decideView(input: ViewDecisionInput): ViewDecision | string {
   const reports = input.promises;
-  const present = (m: MemberRef): boolean => reports.some((x) => x.rank === m.rank && x.inc === m.inc);
   const same = (a: Proposal, b: Proposal): boolean => a.viewId === b.viewId && sameBallot(a.tag, b.tag);
   const known: Proposal[] = [];
   for (const { report } of reports)
-    for (const v of [report.installed, report.accepted?.proposal])
+    for (const v of [report.installed, ...report.accepted.map((a) => a.proposal)])
       if (v && !known.some((k) => same(k, v))) known.push(v);
-  const maxSeen = Math.max(0, ...known.map((v) => v.viewId));
+  const accepted = reports.flatMap((x) => x.report.accepted);
+  const members = reports.map((x) => ({ rank: x.rank, inc: x.inc })).sort((a, b) => a.rank - b.rank);
 
-  // The base: the newest installed view whose state some member here holds. (A newer view
-  // installed only by members still waiting for their state has nobody to continue it from.)
-  let base: Proposal | undefined;
-  let anyInstalled = false;
+  const candidates: Proposal[] = [];
   for (const { report } of reports) {
     const v = report.installed;
-    if (!v) continue;
-    anyInstalled = true;
-    if (!report.hasState) continue;
-    if (!base || v.viewId > base.viewId || (v.viewId === base.viewId && compareBallots(v.tag, base.tag) > 0)) base = v;
+    if (v && report.hasState && !candidates.some((c) => same(c, v))) candidates.push(v);
   }
-  if (anyInstalled && !base) return 'no member holding the state of an installed view answered';
-  const m = base?.viewId ?? 0;
-  const baseTag = base?.tag ?? ZERO_BALLOT;
-  const isBase = (v: Proposal | undefined): boolean => v !== undefined && base !== undefined && same(v, base);
-  const onBase = (v: Proposal): boolean => v.baseId === m && sameBallot(v.baseTag, baseTag);
+  candidates.sort((a, b) => b.viewId - a.viewId || compareBallots(b.tag, a.tag));
+  if (candidates.length === 0) {
+    if (reports.some((x) => x.report.installed)) return 'no member holding the state of an installed view answered';
+    let again: AcceptedProposal | undefined;
+    for (const a of accepted)
+      if (a.proposal.baseId === 0 && (!again || compareBallots(a.ballot, again.ballot) > 0)) again = a;
+    if (again) return { proposal: again.proposal, prefixes: new Map() };
+    if (known.length) return 'views were decided, but no member holding the state of one answered';
+    // A brand-new group (see the caller's quorum for who may form one): everybody starts empty.
+    const proposal: Proposal = {
+      viewId: 1,
+      tag: input.ballot,
+      baseId: 0,
+      baseTag: ZERO_BALLOT,
+      cut: 0,
+      members,
+      joiners: [],
+      provider: -1,
+      primary: true,
+    };
+    return { proposal, prefixes: new Map() };
+  }
+  let first: string | undefined;
+  for (const base of candidates) {
+    const d = decideOn(input, base, known, accepted, members);
+    if (typeof d !== 'string') return d;
+    first ??= d;
+  }
+  return first!;
+}
+
+function decideOn(
+  input: ViewDecisionInput,
+  base: Proposal,
+  known: readonly Proposal[],
+  accepted: readonly AcceptedProposal[],
+  members: readonly MemberRef[],
+): ViewDecision | string {
+  const reports = input.promises;
+  const same = (a: Proposal, b: Proposal): boolean => a.viewId === b.viewId && sameBallot(a.tag, b.tag);
+  const m = base.viewId;
+  const isBase = (v: Proposal | undefined): boolean => v !== undefined && same(v, base);
+  const onBase = (v: Proposal): boolean => v.baseId === m && sameBallot(v.baseTag, base.tag);
   const survivors = reports.filter((x) => isBase(x.report.installed));
   const holders = survivors.filter((x) => x.report.hasState).map((x) => x.rank);
-  const accepted = reports.map((x) => x.report.accepted).filter((a): a is AcceptedProposal => a !== undefined);
+  const maxSeen = Math.max(...known.map((v) => v.viewId));
 
   // The base view's messages this coordinator can see: the survivors' logs, and the prefixes that
   // acceptors of proposals on this base keep.
@@ -88,111 +121,123 @@ export function decideView(input: ViewDecisionInput): ViewDecision | string {
   for (const a of accepted)
     if (onBase(a.proposal)) for (const e of a.prefix) if (!union.has(e.seq)) union.set(e.seq, e);
 
-  const members = reports.map((x) => ({ rank: x.rank, inc: x.inc })).sort((a, b) => a.rank - b.rank);
-  const fresh = (viewId: number, cut: number): Proposal | string => {
-    const joiners = members.filter((x) => !holders.includes(x.rank)).map((x) => x.rank);
+  const fresh = (viewId: number, cut: number): Proposal => {
+    // Who can enter without a state transfer: the base's state holders (they deliver up to the
+    // cut in the base), and anyone whose state is exactly at the cut, whatever view it is in.
+    const ready = reports
+      .filter((x) => holders.includes(x.rank) || (x.report.hasState && x.report.delivered === cut))
+      .map((x) => x.rank);
+    const joiners = members.filter((x) => !ready.includes(x.rank)).map((x) => x.rank);
     const provider = joiners.length === 0 ? -1 : holders.includes(input.self) ? input.self : Math.min(...holders);
     return {
       viewId,
       tag: input.ballot,
       baseId: m,
-      baseTag,
+      baseTag: base.tag,
       cut,
-      members,
+      members: [...members],
       joiners,
       provider,
       primary: input.failStop || members.length >= input.majority,
     };
   };
 
-  // Views newer than the base (installed without their state here, or only accepted), except a
-  // plain proposal for the next view on this base (the ordinary Paxos case).
-  const newer = known.filter(
-    (v) =>
-      v.viewId > m &&
-      (reports.some((x) => x.report.installed && same(x.report.installed, v)) || v.viewId > m + 1 || !onBase(v)),
-  );
-  let built: Proposal | string;
-  if (newer.length === 0) {
+  const installedHere = (v: Proposal): boolean =>
+    reports.some((x) => x.report.installed !== undefined && same(x.report.installed, v));
+  const newer = known.filter((v) => v.viewId > m);
+  let proposal: Proposal;
+  if (newer.every((v) => v.viewId === m + 1 && onBase(v) && !installedHere(v))) {
     // Paxos: a proposal for the next view that may have been decided is proposed again unchanged.
     let again: AcceptedProposal | undefined;
     for (const a of accepted)
       if (a.proposal.viewId === m + 1 && onBase(a.proposal) && (!again || compareBallots(a.ballot, again.ballot) > 0))
         again = a;
-    if (again) built = again.proposal;
-    else if (!base)
-      // A brand-new group (see the caller's quorum for who may form one): everybody starts empty.
-      built = {
-        viewId: 1,
-        tag: input.ballot,
-        baseId: 0,
-        baseTag,
-        cut: 0,
-        members,
-        joiners: [],
-        provider: -1,
-        primary: true,
-      };
-    else built = fresh(m + 1, possiblyDelivered(base, survivors, reports));
+    proposal = again ? again.proposal : fresh(m + 1, possiblyDelivered(base, survivors, reports));
   } else {
-    // Newer views were decided, but nobody here holds their state. They can be skipped if each one
-    // provably never took hold (one of its members is here without its state, so it acknowledged
-    // nothing there and nothing became stable) and none of them moved the cut: then nothing was
-    // delivered after the cut of the one that follows the base, and a new view continues there.
-    const chain = known.filter((v) => v.viewId > m);
-    for (const w of chain) {
-      if (!w.members.some(present)) return `view ${w.viewId} may be established but none of its members answered`;
-      if (!onBase(w) && !chain.some((u) => u.viewId === w.baseId && sameBallot(u.tag, w.baseTag)))
-        return `view ${w.viewId} follows view ${w.baseId}, which no member here knows`;
+    // Newer views were decided (or may have been), but nobody here continues from them. Each can be
+    // skipped only if it provably never took hold: then its installers delivered nothing in it,
+    // only the flush up to its cut in the epoch it was built on, and the new view must agree:
+    // - built on the base: the new cut covers it;
+    // - built on the base's predecessor: it stops at or before the base's own start;
+    // - built on another skipped view: it did not move that view's cut.
+    let cut = possiblyDelivered(base, survivors, reports);
+    for (const w of newer) {
+      if (!neverTookHold(w, reports)) return `view ${w.viewId} may have taken hold but nobody here continues it`;
+      if (onBase(w)) cut = Math.max(cut, w.cut);
+      else if (w.baseId === base.baseId && sameBallot(w.baseTag, base.baseTag)) {
+        if (w.cut > base.cut) return `view ${w.viewId} delivered past the start of view ${m}`;
+      } else {
+        const u = newer.find((x) => x.viewId === w.baseId && sameBallot(x.tag, w.baseTag));
+        if (!u) return `view ${w.viewId} follows view ${w.baseId}, which no member here knows`;
+        if (w.cut !== u.cut) return `view ${w.viewId} moved the cut of view ${u.viewId}, which never took hold`;
+      }
     }
-    const anchor = chain.find(onBase);
-    if (!anchor) return `no view known here follows view ${m}`;
-    if (chain.some((w) => w.cut !== anchor.cut)) return `views after ${m} moved the cut`;
-    built = fresh(maxSeen + 1, anchor.cut);
+    proposal = fresh(maxSeen + 1, cut);
   }
-  if (typeof built === 'string') return built;
-  const proposal = built;
+
   // Reports are kept true by freezing, so this cannot happen; if it did, retrying with fresh
   // reports is the only safe answer.
-  const ahead = survivors.find((x) => x.report.hasState && x.report.delivered > proposal.cut);
-  if (proposal.baseId === m && ahead)
-    return `member ${ahead.rank} delivered up to ${ahead.report.delivered}, beyond the cut ${proposal.cut}`;
+  const ahead = reports.find((x) => x.report.hasState && x.report.delivered > proposal.cut);
+  if (ahead) return `member ${ahead.rank} delivered up to ${ahead.report.delivered}, beyond the cut ${proposal.cut}`;
 
   // What each acceptor must hold before it accepts: a survivor everything up to the cut, anyone
   // else the part not known to be held by every base member (above the highest known stable).
   const prefixes = new Map<number, SeqEntry[]>();
-  if (proposal.baseId > 0) {
-    const stableFloor = Math.max(0, ...survivors.map((x) => x.report.stableKnown));
-    for (const x of reports) {
-      const from = isBase(x.report.installed) ? x.report.received : stableFloor;
-      const list: SeqEntry[] = [];
-      for (let q = from + 1; q <= proposal.cut; q++) {
-        const e = union.get(q);
-        if (!e) return `message ${q} of view ${proposal.baseId} is held by no member that answered`;
-        list.push({ seq: q, ...e });
-      }
-      prefixes.set(x.rank, list);
+  const stableFloor = Math.max(0, ...survivors.map((x) => x.report.stableKnown));
+  for (const x of reports) {
+    const from = isBase(x.report.installed) ? x.report.received : stableFloor;
+    const list: SeqEntry[] = [];
+    for (let q = from + 1; q <= proposal.cut; q++) {
+      const e = union.get(q);
+      if (!e) return `message ${q} of view ${m} is held by no member that answered`;
+      list.push({ seq: q, ...e });
     }
+    prefixes.set(x.rank, list);
   }
   return { proposal, prefixes };
 }
 
 /**
+ * Whether view `w` provably never took hold (nothing became stable in it): its sequencer is here
+ * and its stable point is still the cut, or one of its members is here that never installed it,
+ * or installed it but lacks its state or acknowledged nothing in it.
+ */
+function neverTookHold(w: Proposal, reports: readonly Promised[]): boolean {
+  const installedW = (x: Promised): boolean =>
+    x.report.installed !== undefined &&
+    x.report.installed.viewId === w.viewId &&
+    sameBallot(x.report.installed.tag, w.tag);
+  const seqRef = w.members[0]!;
+  const sequencer = reports.find((x) => x.rank === seqRef.rank && x.inc === seqRef.inc && installedW(x));
+  if (sequencer) return sequencer.report.stableKnown <= w.cut;
+  return w.members.some((m) => {
+    const x = reports.find((r) => r.rank === m.rank && r.inc === m.inc);
+    if (!x) return false;
+    const v = x.report.installed;
+    if (!v || v.viewId < w.viewId) return true;
+    return installedW(x) && (!x.report.hasState || x.report.acked <= w.cut);
+  });
+}
+
+/**
  * An upper bound of the last sequence number anyone may have delivered in `base` (flushes never
  * deliver more, so a flush never creates a delivery only a few members could vouch for):
- * - the base sequencer's stable point, if it answered (exact: a frozen sequencer stops there);
- * - the base cut, if a member of the base answered without having installed it with its state
- *   (it acknowledged nothing there, so nothing there became stable);
+ * - the base sequencer's stable point, if it answered from the base (exact: a frozen sequencer
+ *   stops there);
+ * - the base cut, if a base member answered that never installed the base, or has not its state,
+ *   or acknowledged nothing there (then nothing there became stable);
  * - else the lowest watermark of the survivors (each holds everything up to it).
  */
 function possiblyDelivered(base: Proposal, survivors: readonly Promised[], reports: readonly Promised[]): number {
   const seqRef = base.members[0]!;
   const sequencer = survivors.find((x) => x.rank === seqRef.rank && x.inc === seqRef.inc);
   if (sequencer) return sequencer.report.stableKnown;
-  const lacking = reports.some(
-    (x) =>
-      base.members.some((m) => m.rank === x.rank && m.inc === x.inc) && !(survivors.includes(x) && x.report.hasState),
-  );
+  const lacking = reports.some((x) => {
+    if (!base.members.some((m) => m.rank === x.rank && m.inc === x.inc)) return false;
+    const v = x.report.installed;
+    if (!v || v.viewId < base.viewId) return true;
+    return survivors.includes(x) && (!x.report.hasState || x.report.acked <= base.cut);
+  });
   if (lacking) return base.cut;
   return Math.min(...survivors.map((x) => x.report.received));
 }

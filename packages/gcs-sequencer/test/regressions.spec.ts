@@ -30,6 +30,18 @@ const FAILED_ONCE: { seed: number; members: number; faults: FaultProfile; why: s
     faults: 'chaos',
     why: 'a member installed a view decided under a lower ballot than it had promised, then could not survive the view it had reported',
   },
+  {
+    seed: 2166,
+    members: 3,
+    faults: 'chaos',
+    why: 'the newest installed view never took hold and a skipped sibling went one message further: continue from the older view',
+  },
+  {
+    seed: 3602,
+    members: 3,
+    faults: 'chaos',
+    why: 'a decided view was known only as the base of a later accepted proposal; members now report every proposal accepted since their install',
+  },
 ];
 
 describe('sequencer regression seeds', () => {

@@ -440,9 +440,23 @@ export class TokenRing implements OrderingProtocol {
     }
   }
 
+  /**
+   * The link to `peer` broke. A hint, not a verdict, but a crashed member is the usual cause: the
+   * round starts without waiting `consensusMs` for it. If it is in fact alive, it rejoins through
+   * the next merge.
+   */
   private onPeerDown(peer: MemberId): void {
-    if (this.state === 'stopped' || this.state === 'idle' || this.state === 'gather') return;
-    if (this.ring?.ids.includes(peer)) this.enterGather(`peer ${peer} down`);
+    const index = this.ids.indexOf(peer);
+    if (index < 0 || index === this.me || this.state === 'stopped' || this.state === 'idle') return;
+    if (this.state === 'gather') {
+      const g = this.gather!;
+      if (g.consensus || g.fail.has(index)) return;
+      g.fail.add(index);
+      this.sendJoin();
+      this.checkConsensus();
+      return;
+    }
+    if (this.ring?.ids.includes(peer)) this.enterGather(`peer ${peer} down`, [index]);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -71,4 +71,9 @@ export class CliSubstrate implements Substrate {
       stderr: new TextEncoder().encode(`vcl: ${error.message}\n`),
     });
   }
+
+  /** The arguments the client asked to run (appended to the configured command), for access policies. */
+  describeRequest(message: Uint8Array): { command: readonly string[] } {
+    return { command: decodeRequest(message).argv };
+  }
 }

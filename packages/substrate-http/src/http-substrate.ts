@@ -1,4 +1,5 @@
 import {
+  FramingError,
   realClock,
   type Clock,
   type Conversation,
@@ -48,4 +49,19 @@ export class HttpSubstrate implements Substrate {
   errorResponse(error: Error): Uint8Array {
     return httpErrorResponse(error);
   }
+
+  describeRequest(message: Uint8Array): { method: string; path: string } {
+    return describeHttpRequest(message);
+  }
+}
+
+/** The method and path (without the query) of a framed HTTP request, for access policies. */
+export function describeHttpRequest(message: Uint8Array): { method: string; path: string } {
+  const head = Buffer.from(message.buffer, message.byteOffset, Math.min(message.length, 8192)).toString('latin1');
+  const end = head.indexOf('\r\n');
+  const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/\d\.\d$/.exec(end < 0 ? head : head.slice(0, end));
+  if (!match) throw new FramingError('not an HTTP request line');
+  const target = match[2]!;
+  const query = target.indexOf('?');
+  return { method: match[1]!, path: query < 0 ? target : target.slice(0, query) };
 }

@@ -77,7 +77,16 @@ describe('vclNet: the net-compatible internal API', () => {
       while (lines.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       expect(lines).toEqual(['1', '3', '6', '10', '15']);
       expect(states.map((s) => s.total)).toEqual([15, 15, 15]);
+      // The client side learns of the session's close over its link, after the members have
+      // ordered it: wait for the socket's own end before stopping the interceptor under it.
+      let timer: NodeJS.Timeout | undefined;
+      const closed = new Promise<string>((resolve) => {
+        socket.once('error', (e) => resolve(`error: ${e.message}`));
+        socket.once('close', () => resolve('closed'));
+        timer = setTimeout(() => resolve('still open after 3 s'), 3000);
+      }).finally(() => clearTimeout(timer));
       socket.end();
+      expect(await closed).toBe('closed');
       const closedBy = Date.now() + 2000;
       while (services.some((s) => s.status().sessions.length > 0) && Date.now() < closedBy)
         await new Promise((r) => setTimeout(r, 5));

@@ -251,17 +251,18 @@ export async function runDemo(
     onLine: (line) => deployment?.line?.(line),
     onExit: (name, exit) => logger.info({ child: name, ...exit }, 'child exited'),
   });
+  let interrupted: NodeJS.Signals | undefined;
   const ctx: DemoContext = {
     supervisor,
     logger,
     logDir,
     event: (text) => {
       logger.info({ event: text }, 'event');
-      view.event(text);
+      // After an interrupt, what breaks is what we stopped ourselves; the log keeps it, the screen does not.
+      if (!interrupted) view.event(text);
     },
   };
   const abort = new AbortController();
-  let interrupted: NodeJS.Signals | undefined;
   let finishing: Promise<void> | undefined;
   const finish = async (): Promise<void> => {
     view.stop();

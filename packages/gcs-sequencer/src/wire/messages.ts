@@ -84,10 +84,12 @@ export interface Report {
   readonly received: number;
   /** Highest sequence number it knows to be held by every member (exact at the sequencer). */
   readonly stableKnown: number;
+  /** Highest sequence number it acknowledged in its installed view (its cut if none). */
+  readonly acked: number;
   /** Held messages of its installed view above `stableKnown`. */
   readonly entries: readonly SeqEntry[];
-  /** The last proposal it accepted, if any. */
-  readonly accepted?: AcceptedProposal;
+  /** The proposals it accepted since it installed its view, one per view id (the last ballot's). */
+  readonly accepted: readonly AcceptedProposal[];
 }
 
 /** Member status carried in heartbeats. */
@@ -412,13 +414,13 @@ function readProposal(r: BodyReader, n: number): Proposal {
 function writeReport(w: BodyWriter, rep: Report): void {
   w.bool(rep.installed !== undefined);
   if (rep.installed) writeProposal(w, rep.installed);
-  w.bool(rep.hasState).varint(rep.delivered).varint(rep.received).varint(rep.stableKnown);
+  w.bool(rep.hasState).varint(rep.delivered).varint(rep.received).varint(rep.stableKnown).varint(rep.acked);
   writeSeqEntries(w, rep.entries);
-  w.bool(rep.accepted !== undefined);
-  if (rep.accepted) {
-    writeBallot(w, rep.accepted.ballot);
-    writeProposal(w, rep.accepted.proposal);
-    writeSeqEntries(w, rep.accepted.prefix);
+  w.varint(rep.accepted.length);
+  for (const a of rep.accepted) {
+    writeBallot(w, a.ballot);
+    writeProposal(w, a.proposal);
+    writeSeqEntries(w, a.prefix);
   }
 }
 
@@ -428,11 +430,13 @@ function readReport(r: BodyReader, n: number): Report {
   const delivered = r.varint('delivered');
   const received = r.varint('received');
   const stableKnown = r.varint('stable');
+  const acked = r.varint('acked');
   const entries = readSeqEntries(r, n);
-  const accepted = r.bool('accepted')
-    ? { ballot: readBallot(r, n), proposal: readProposal(r, n), prefix: readSeqEntries(r, n) }
-    : undefined;
-  return { installed, hasState, delivered, received, stableKnown, entries, accepted };
+  const count = bounded(r, r.remaining, 'accepted count');
+  const accepted: AcceptedProposal[] = [];
+  for (let i = 0; i < count; i++)
+    accepted.push({ ballot: readBallot(r, n), proposal: readProposal(r, n), prefix: readSeqEntries(r, n) });
+  return { installed, hasState, delivered, received, stableKnown, acked, entries, accepted };
 }
 
 /** The ballot below every real one (no promise yet; the tag of no view). */

@@ -1,3 +1,4 @@
+import type { AccessRequest } from './aaa';
 import type { Startable } from './lifecycle';
 
 /**
@@ -89,6 +90,12 @@ export interface Substrate {
    * exit for a command), or undefined to just close the conversation.
    */
   errorResponse?(error: Error): Uint8Array | undefined;
+  /**
+   * What an access policy needs to know of one framed request message (HTTP method and path, a
+   * command's argv), read before the request enters the total order. Throws for a message it
+   * cannot read; the interceptor then authorizes the request without these fields.
+   */
+  describeRequest?(message: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'>;
 }
 
 /** A substrate instance that also has a life (e.g. a spawned helper process). */

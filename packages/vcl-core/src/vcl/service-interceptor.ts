@@ -38,7 +38,7 @@ export interface ServiceInterceptorOptions {
   /** This member's ordering group member; the interceptor sets its deliver and view handlers. */
   readonly ordering: OrderingProtocol;
   /** The substrate: its pattern and response framer (and `errorResponse` for denied requests). */
-  readonly substrate: Pick<Substrate, 'name' | 'pattern' | 'responseFramer' | 'errorResponse'>;
+  readonly substrate: Pick<Substrate, 'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'>;
   /** Where ordered requests are applied: the local service (external) or the program (internal). */
   readonly backend: ServiceBackend;
   /** Accepts client-side interceptor links. */
@@ -386,7 +386,7 @@ export class ServiceInterceptor implements Startable {
     ackOutSeq: number,
     bytes: Uint8Array,
   ): void | Promise<void> {
-    const access: AccessRequest = { substrate: this.options.substrate.name, type: 'request' };
+    const access: AccessRequest = { substrate: this.options.substrate.name, type: 'request', ...this.describe(bytes) };
     const decision = this.authorizer.authorize(l.principal!, access);
     if (decision instanceof Promise)
       return decision.then(
@@ -394,6 +394,17 @@ export class ServiceInterceptor implements Startable {
         (error: unknown) => this.refuse(l, error instanceof Error ? error : new VclError(String(error)), false),
       );
     this.authorized(l, session, inSeq, ackOutSeq, bytes, decision);
+  }
+
+  /** The substrate's reading of a request for the policy; nothing for stream bytes or unreadable input. */
+  private describe(bytes: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'> {
+    const substrate = this.options.substrate;
+    if (substrate.pattern !== 'request-response' || !substrate.describeRequest) return {};
+    try {
+      return substrate.describeRequest(bytes);
+    } catch {
+      return {};
+    }
   }
 
   private authorized(
