@@ -8,9 +8,11 @@ const OPTIONS = { tokenLossMs: 1000, consensusMs: 300, joinMs: 50, mergeMs: 500 
 beforeAll(() => ensureBuilt([path.join(__dirname, '..', 'tsconfig.lib.json')]), 300_000);
 
 // The shared 5-member kill/freeze scenario (killFreezeScenario, as in gcs-sequencer's real-tcp spec)
-// does not pass yet: after the SIGKILL the four survivors' gathers fragment into singleton and
-// two-member non-primary rings, and a live member can be left behind in an old view. Reproduce
-// with `npm run bench:ordering -- --ordering tokenring --scenario kill-freeze --runs 3`.
+// does not pass yet (tokenring at 7b314c9: 0 of 3 runs): the SIGKILL fail-over is quick, but after
+// the SIGSTOP the survivors need 3 to 19 s for a new view, and after the thaw a live member is left
+// in an old view for good, or a never-faulted one is excluded and rejoins by state transfer. No
+// safety violation was seen. Reproduce with
+// `npm run bench:ordering -- --ordering tokenring --scenario kill-freeze --runs 3`.
 describe('token ring over real TCP, each member a separate process', () => {
   it('3 members: SIGKILL the token holder, restart it; it rejoins by state transfer and delivers again', async () => {
     const result = await killRestartScenario({ plugin: 'tokenring', pluginOptions: OPTIONS });
