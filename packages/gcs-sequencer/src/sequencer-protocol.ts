@@ -39,8 +39,8 @@
  *      live member start a ballot; others ask it with CHANGE and take over if it does nothing.
  *   2. PREPARE(b) to every configured member. A member promising b FREEZES: it no longer accepts
  *      or acknowledges ORDERs of its view (new sends are blocked); its report carries its
- *      installed view, watermarks, its held messages above its stable watermark and the last
- *      proposal it accepted.
+ *      installed view, watermarks (received, acknowledged, stable, delivered), its held messages
+ *      above its stable watermark and every proposal it accepted since its install.
  *   3. The coordinator waits for every member it believes alive (or a window), then needs a
  *      quorum: a majority of the configured members, a majority of them veterans (installed a
  *      view in their current incarnation) unless all configured members answered; a new group
@@ -70,8 +70,9 @@
  *   Members that missed the COMMIT get it again from any member of the view that hears their
  *   heartbeat. A member ignores a COMMIT decided under a lower ballot than one it has promised:
  *   its report to that higher ballot must stay true (it neither acknowledges in, nor leaves, the
- *   view it reported); the higher ballot's outcome, or the next view change, brings it along. Members left out (partitioned away, restarted) announce themselves as OUTSIDE and
- *   are added by the next view change as joiners, with state transfer at its cut.
+ *   view it reported); the higher ballot's outcome, or the next view change, brings it along.
+ *   Members left out (partitioned away, restarted) announce themselves as OUTSIDE and are added
+ *   by the next view change as joiners, with state transfer at its cut.
  *
  * INVARIANTS
  * - I1 (uniform agreement): in a view, a message is delivered only if seq <= stable, i.e. every

@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import {
   ensureBuilt,
+  freePort,
   MemberProcessError,
   MissingBuildError,
   OrderingProcessGroup,
@@ -109,6 +111,21 @@ describe('OrderingProcessGroup (members as separate processes on loopback TCP)',
     expect(error).toBeInstanceOf(MemberProcessError);
     expect((error as Error).message).toContain('unknown ordering plugin "paxos"');
   }, 60_000);
+
+  it('picks listen ports below the ephemeral range, free to listen on', async () => {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    const ports = await Promise.all([1, 2, 3, 4, 5].map(() => freePort()));
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(10_000);
+      expect(port).toBeLessThan(low);
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
+      });
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it('refuses to start without a built member entry, saying how to build it', async () => {
     await expect(

@@ -167,15 +167,42 @@ export function memberEntryPath(): string {
   return path.join(dir, 'member-main.js');
 }
 
-/** A free TCP port on `host` (bound and released; another process could take it in between). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+/** The first port of the kernel's ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range); 32768 if unknown. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+function canListen(host: string, port: number): Promise<number | undefined> {
   const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve());
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, host, () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
+    });
   });
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
+}
+
+/**
+ * A free TCP port on `host` for a member to listen on. Picked below the kernel's ephemeral range,
+ * so neither an outgoing connection (which takes an ephemeral port) nor a test binding port 0 can
+ * take it before the member listens, nor while a killed member waits to be restarted on it. Falls
+ * back to a port the kernel chooses.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const max = ephemeralLow() - 1;
+  const min = 10_000;
+  for (let i = 0; max > min && i < 50; i++) {
+    const port = await canListen(host, min + Math.floor(Math.random() * (max - min + 1)));
+    if (port !== undefined) return port;
+  }
+  const port = await canListen(host, 0);
+  if (port === undefined) throw new MemberProcessError(`no free TCP port on ${host}`);
   return port;
 }
 
