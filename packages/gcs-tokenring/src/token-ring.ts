@@ -856,8 +856,13 @@ export class TokenRing implements OrderingProtocol {
     if (st) this.requestGaps(t, e, plan.end, st);
     this.detectStall(r, t, plan.end);
     if (this.ring !== r) return;
-    if (!r.installed && !this.installing && Math.min(...t.arus) >= plan.end) this.install(r);
-    if (this.ring !== r) return;
+    if (!r.installed && !this.installing && Math.min(...t.arus) >= plan.end) {
+      this.install(r);
+      if (this.ring !== r) return;
+      // Every member must see this token once to install: no holding for a rotation. Later the
+      // token is held only while joiners wait for their state (they send WANT when ready).
+      t.hurry = Math.max(t.hurry, r.n);
+    }
     t.ready[r.pos] = r.ready;
     if (t.ready.every(Boolean)) {
       // Everyone installed and every joiner has its state: the new view starts.
