@@ -1,6 +1,5 @@
 import * as net from 'node:net';
-import type { Clock, Conversation, Endpoint, Listener } from '@vcl/core';
-import { SocketConversation } from './socket-conversation';
+import { SocketConversation, type Clock, type Conversation, type Endpoint, type Listener } from '@vcl/core';
 
 /** Accepts `vcl-exec` clients on `endpoint` (TCP); each connection is one conversation. */
 export function listenTcp(

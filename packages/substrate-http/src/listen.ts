@@ -1,9 +1,8 @@
 import * as net from 'node:net';
-import type { Clock, Conversation, Endpoint, Listener } from '@vcl/core';
+import { SocketConversation, type Clock, type Conversation, type Endpoint, type Listener } from '@vcl/core';
 import { responseLimits, requestLimits } from './framers';
 import type { ResolvedHttpOptions } from './options';
 import { BODILESS_LINE, headerHasToken, headerValue, HttpParser, type HttpMessage } from './parser';
-import { SocketConversation } from './socket-conversation';
 
 const MARKER = Buffer.from(`\r\n${BODILESS_LINE}`, 'latin1');
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');

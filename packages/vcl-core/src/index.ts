@@ -22,6 +22,7 @@ export * from './assembly';
 export * from './registry';
 export * from './config';
 export * from './runtime/logger';
+export * from './runtime/socket-conversation';
 export * from './link';
 export * from './vcl';
 /** The YAML parser the stack loader uses, for plugins that read their own YAML files (AAA policy). */

@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
-import type { Clock, Conversation, Timer } from '@vcl/core';
+import type { Clock, Timer } from '../contracts/clock';
+import type { Conversation } from '../contracts/substrate';
 
 /** How a `SocketConversation` treats what is written to it. */
 export interface OutgoingFilter {
