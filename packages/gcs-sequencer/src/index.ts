@@ -35,4 +35,5 @@ export {
   type ResolvedSequencerOptions,
   type SequencerOptions,
 } from './options';
-export { BroadcastRejectedError, SequencerProtocol } from './sequencer-protocol';
+export { BroadcastRejectedError } from '@vcl/core';
+export { SequencerProtocol } from './sequencer-protocol';

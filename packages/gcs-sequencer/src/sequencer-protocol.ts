@@ -101,6 +101,7 @@
  * afresh, they form a new group from sequence number 1.
  */
 import {
+  BroadcastRejectedError,
   CLOCK,
   GROUP,
   LOGGER,
@@ -146,11 +147,6 @@ import {
   type StatusCode,
   type WireRecord,
 } from './wire/messages';
-
-/** A payload larger than `maxMessageBytes`, or not a `Uint8Array`. */
-export class BroadcastRejectedError extends VclError {
-  override readonly code = 'VCL_BROADCAST_REJECTED';
-}
 
 interface Pending {
   readonly payload: Uint8Array;

@@ -35,4 +35,5 @@ export {
   type ResolvedTokenRingOptions,
   type TokenRingOptions,
 } from './options';
-export { TokenRing, BroadcastRejectedError, DeliveryUnknownError } from './token-ring';
+export { BroadcastRejectedError } from '@vcl/core';
+export { TokenRing, DeliveryUnknownError } from './token-ring';

@@ -94,6 +94,7 @@ import {
   GROUP,
   LOGGER,
   NETWORK,
+  BroadcastRejectedError,
   RANDOM,
   StoppedError,
   VclError,
@@ -142,11 +143,6 @@ import {
   type ViewRecord,
   type WireMsg,
 } from './wire';
-
-/** A payload that is not a `Uint8Array` or is larger than `maxMessageBytes`. */
-export class BroadcastRejectedError extends VclError {
-  override readonly code = 'VCL_BROADCAST_REJECTED';
-}
 
 /** A broadcast whose outcome was lost with the history of a view this member was not part of. */
 export class DeliveryUnknownError extends VclError {

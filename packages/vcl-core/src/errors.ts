@@ -170,3 +170,8 @@ export class EncodingError extends VclError {
 export class ListenError extends VclError {
   override readonly code = 'VCL_LISTEN';
 }
+
+/** A payload an ordering protocol refuses: not a `Uint8Array`, or larger than its maximum message size. */
+export class BroadcastRejectedError extends VclError {
+  override readonly code = 'VCL_BROADCAST_REJECTED';
+}
