@@ -2,7 +2,6 @@
 // group, not just of one link: both ordering plugins over the real TcpNetwork with hmac link
 // security, in one process on 127.0.0.1.
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,26 +17,11 @@ import {
   type Plugin,
   type View,
 } from '@vcl/core';
+import { freePorts } from '@vcl/core/testing';
 import { sequencer } from '@vcl/gcs-sequencer';
 import { tokenRing } from '@vcl/gcs-tokenring';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 async function until(what: string, done: () => boolean, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
