@@ -1,5 +1,5 @@
 import { Group, lowPorts, Rig, askPort } from './dependent-harness';
-import { buildForProcesses, logLine, responses } from './harness';
+import { buildForProcesses, httpGet, logLine, responses } from './harness';
 
 // Dependent services end to end, real processes on loopback: a replicated service A (3 members,
 // `vcl service` + a line service that calls a dependency for every request) whose calls go
@@ -51,9 +51,12 @@ describe('A (3 replicas) calls a replicated B (3 replicas)', () => {
       ),
     );
     const aClientStack = rig.file('a-client.yaml', a.yaml(ports[31]!, '', 'n1'));
-    await rig.startGroup(b, bStack, (m) => ['counter-server.cjs', [m.servicePort]]);
-    await rig.startGroup(a, aStack, (m) => ['dependent-service.cjs', [m.servicePort, m.outboundPort]]);
-    await rig.startClient('a-client', aClientStack);
+    // A's members reach B only once A's replicas call, so the two groups start side by side.
+    await Promise.all([
+      rig.startGroup(b, bStack, (m) => ['counter-server.cjs', [m.servicePort]]),
+      rig.startGroup(a, aStack, (m) => ['dependent-service.cjs', [m.servicePort, m.outboundPort]]),
+      rig.startClient('a-client', aClientStack),
+    ]);
 
     const n = 60;
     const load = rig.load('r', ports[31]!, n);
@@ -80,6 +83,13 @@ describe('A (3 replicas) calls a replicated B (3 replicas)', () => {
     const aDigests = await digests(a, ['n2', 'n3'], n);
     expect(new Set(aDigests).size).toBe(1);
     expect(aDigests[0]).toMatch(new RegExp(`^${n}:`));
+    // How B saw the take-overs: copies it dropped (first ordered copy wins) and sessions re-attached.
+    const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const metrics = await Promise.all(bLive.map((m) => httpGet(m.adminPort, '/metrics')));
+    console.log(
+      `B after the kills: duplicates dropped ${metrics.map((t) => metric(t, 'vcl_duplicates_dropped_total')).join('/')}, ` +
+        `fail-overs served ${metrics.map((t) => metric(t, 'vcl_failovers_served_total')).join('/')}`,
+    );
     const takeovers = a.members
       .slice(1)
       .flatMap((m) => m.proc!.lines.map(logLine).filter((f) => f?.['msg'] === 'this member calls dependencies'));
@@ -115,8 +125,10 @@ describe('A (3 replicas) calls a plain, non-replicated counter (exclusive)', () 
     const aClientStack = rig.file('a-client.yaml', a.yaml(ports[16]!, '', 'n1'));
     const counter = rig.fixture('plain-counter', 'slow-counter-server.cjs', [counterPort, 400]);
     await counter.waitFor((l) => l === 'listening', 10_000, 'listening');
-    await rig.startGroup(a, aStack, (m) => ['dependent-service.cjs', [m.servicePort, m.outboundPort]]);
-    await rig.startClient('a-client', aClientStack);
+    await Promise.all([
+      rig.startGroup(a, aStack, (m) => ['dependent-service.cjs', [m.servicePort, m.outboundPort]]),
+      rig.startClient('a-client', aClientStack),
+    ]);
     const load = rig.load('x', ports[16]!, n);
     // Mid-call: the counter has applied call `at` and holds its answer for 400 ms.
     await counter.waitFor((l) => l === `applied x0:${at}`, 30_000, `call ${at} applied`);

@@ -90,6 +90,10 @@ export interface OutboundCounters {
   responses: number;
   /** Outbound events delivered again for an already consumed call (ignored). */
   duplicates: number;
+  /** Replicated dependency: calls outstanding when the session was (re-)attached, sent (again) then. */
+  callsResent: number;
+  /** Replicated dependency: answers replayed from the dependency's cache for calls a previous caller sent. */
+  responsesReplayed: number;
 }
 
 /**
@@ -119,6 +123,8 @@ export class OutboundInterceptor implements Startable {
     callsFailed: 0,
     responses: 0,
     duplicates: 0,
+    callsResent: 0,
+    responsesReplayed: 0,
   };
   private readonly deps = new Map<string, DependencySpec>();
   private readonly accepted = new Map<string, number>();
@@ -199,6 +205,17 @@ export class OutboundInterceptor implements Startable {
     const [engineSide, appSide] = conversationPair({ remote: `dependency ${dependency}` });
     this.accept(d, engineSide);
     return appSide;
+  }
+
+  /** Counters including the calls in progress. */
+  snapshot(): OutboundCounters {
+    const out = { ...this.counters };
+    for (const c of this.connections.values()) {
+      const s = c.sessionCounters();
+      out.callsResent += s.resent;
+      out.responsesReplayed += s.replayed;
+    }
+    return out;
   }
 
   /** One outbound connection's state, for status and tests. */
@@ -340,6 +357,10 @@ class OutboundConnection {
     if (owner.isCaller) this.roleChanged(true);
   }
 
+  sessionCounters(): { resent: number; replayed: number } {
+    return this.session ? { ...this.session.counters } : { resent: 0, replayed: 0 };
+  }
+
   status(): OutboundConnectionStatus {
     return { id: this.id, requests: this.written, answered: this.answered, sent: this.sent };
   }
@@ -446,8 +467,18 @@ class OutboundConnection {
     else this.replica.end();
   }
 
+  /** Adds the session's counters to the member's (once, when the session ends here). */
+  private tally(): void {
+    if (!this.session) return;
+    this.owner.counters.callsResent += this.session.counters.resent;
+    this.owner.counters.responsesReplayed += this.session.counters.replayed;
+    this.session.counters.resent = 0;
+    this.session.counters.replayed = 0;
+  }
+
   private maybeClose(): void {
     if (!this.replicaClosed || this.answered < this.written) return;
+    this.tally();
     this.session?.close();
     this.target?.end();
     this.target = undefined;
@@ -612,6 +643,7 @@ class OutboundConnection {
 
   private dropCall(): void {
     this.retry?.cancel();
+    this.tally();
     this.session?.abandon();
     this.session = undefined;
     this.target?.destroy();

@@ -324,6 +324,16 @@ describe('exclusive dependency (one caller through the group, simulator)', () =>
 });
 
 describe('replicated dependency (derived session at a VCL-replicated service, simulator)', () => {
+  /**
+   * Over the fault seeds, both kinds of interrupted call must occur: one B had not ordered (sent
+   * again) and one B had applied (its answer replayed from B's cache to the new caller).
+   */
+  let resent = 0;
+  let replayed = 0;
+  afterAll(() => {
+    expect(resent).toBeGreaterThan(0);
+    expect(replayed).toBeGreaterThan(0);
+  });
   /** B: three members with counter replicas (VclHarness); A: three calling members on B's simulator. */
   async function setup(seed: number): Promise<{ b: VclHarness; g: Group }> {
     const b = new VclHarness({ seed, members: 3, service: { heartbeatMs: 50, linkTimeoutMs: 300 } });
@@ -367,6 +377,15 @@ describe('replicated dependency (derived session at a VCL-replicated service, si
       const { b, g } = await setup(seed);
       const first = 2 + (seed % 7);
       await b.sim.runUntil(() => g.replicas.get('a2')!.responses.length >= first, 30_000);
+      // Kill the caller with a call in flight: even seeds once B applied it (its answer not yet
+      // ordered in A), odd seeds right after the caller sent it.
+      await b.sim.runUntil(
+        () =>
+          seed % 2 === 0
+            ? b.live().some((m) => b.replicas.get(m)!.applied.length > first)
+            : g.outbound.get('a1')!.connection('b', 1)!.requests > first,
+        30_000,
+      );
       await g.crash('a1');
       await b.sim.runUntil(() => g.replicas.get('a2')!.responses.length >= first + 5, 30_000);
       const session = outboundSessionId('a', 'b', 1);
@@ -377,6 +396,9 @@ describe('replicated dependency (derived session at a VCL-replicated service, si
       expect(answers.map((a) => a.split(' ')[0])).toEqual(Array.from({ length: 20 }, (_, i) => `q${i + 1}`));
       expectAppliedOnce(b, 20);
       expect(b.attachedTo(session)).not.toBe(used);
+      const c = g.outbound.get('a2')!.snapshot();
+      resent += c.callsResent;
+      replayed += c.responsesReplayed;
     },
   );
 });

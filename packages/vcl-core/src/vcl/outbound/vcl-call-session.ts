@@ -47,6 +47,8 @@ export interface VclCallSessionEvents {
  * cache then still holds every response the group has not consumed, whoever called.
  */
 export class VclCallSession {
+  /** Calls outstanding when (re-)attaching, sent then; answers the dependency replayed for calls this member never sent. */
+  readonly counters = { resent: 0, replayed: 0 };
   private link: LinkConnection | undefined;
   private memberIndex: number;
   private readonly requests = new Map<number, Uint8Array>();
@@ -54,6 +56,8 @@ export class VclCallSession {
   private received = 0;
   private acked = 0;
   private welcomed = false;
+  /** Highest call number this member itself sent. */
+  private sentUpTo = 0;
   private lastRecv = 0;
   private lastSend = 0;
   private timer: Timer | undefined;
@@ -92,7 +96,12 @@ export class VclCallSession {
     if (this.closed || inSeq <= this.acked) return;
     this.requests.set(inSeq, bytes);
     this.highest = Math.max(this.highest, inSeq);
-    if (this.welcomed) this.send({ type: 'data', inSeq, ackOutSeq: this.acked, bytes });
+    if (this.welcomed) this.sendData(inSeq, bytes);
+  }
+
+  private sendData(inSeq: number, bytes: Uint8Array): void {
+    this.sentUpTo = Math.max(this.sentUpTo, inSeq);
+    this.send({ type: 'data', inSeq, ackOutSeq: this.acked, bytes });
   }
 
   /** The calling group ordered response `index`: the dependency may trim its cache up to it. */
@@ -178,7 +187,9 @@ export class VclCallSession {
         // there as duplicates (first ordered copy wins).
         for (let k = Math.max(f.lastInSeq, this.acked) + 1; k <= this.highest; k++) {
           const b = this.requests.get(k);
-          if (b) this.send({ type: 'data', inSeq: k, ackOutSeq: this.acked, bytes: b });
+          if (!b) continue;
+          this.counters.resent++;
+          this.sendData(k, b);
         }
         if (this.closing) this.send({ type: 'close' });
         return;
@@ -191,6 +202,8 @@ export class VclCallSession {
           return;
         }
         this.received = index;
+        // A call another caller sent and the dependency applied: its answer comes from the cache.
+        if (index > this.sentUpTo) this.counters.replayed++;
         this.events.response(index, f.bytes);
         return;
       }
