@@ -1,5 +1,6 @@
 import { Group, lowPorts, Rig, askPort } from './dependent-harness';
-import { buildForProcesses, httpGet, logLine, responses } from './harness';
+import { buildForProcesses, httpGet, logLine, responses, type Proc } from './harness';
+import { stallAfter } from './stall';
 
 // Dependent services end to end, real processes on loopback: a replicated service A (3 members,
 // `vcl service` + a line service that calls a dependency for every request) whose calls go
@@ -15,6 +16,14 @@ beforeAll(() => buildForProcesses(), 240_000);
 /** Responses a session must see when every call adds i to a counter that starts at 0, once each. */
 function expected(session: string, n: number): [string, number][] {
   return Array.from({ length: n }, (_, i) => [`${session}:${i + 1}`, ((i + 1) * (i + 2)) / 2]);
+}
+
+/** The longest wait for a response from `from` on, counting responses before `to` only. */
+function stallBetween(load: Proc, from: number, to: number): number {
+  const times = [from, ...load.times.filter((t, i) => t > from && t < to && load.lines[i]!.startsWith('R '))];
+  let worst = 0;
+  for (let i = 1; i < times.length; i++) worst = Math.max(worst, times[i]! - times[i - 1]!);
+  return worst;
 }
 
 /** Replica answers of the members still running, once they have all made `calls` calls. */
@@ -63,14 +72,21 @@ describe('A (3 replicas) calls a replicated B (3 replicas)', () => {
     await load.waitFor((l) => l.startsWith('R r0 r0:15 '), 30_000, 'response 15');
     const session = (await a.sessions())[0]!;
     expect(session.attached).toBe('n1');
+    const aKilledAt = performance.now();
     a.kill(a.members[0]!);
     await load.waitFor((l) => l.startsWith('R r0 r0:30 '), 30_000, 'response 30');
     // The member of B that A's (new) caller is attached to, per B's replicated session table.
     const dep = (await b.sessions()).find((s) => s.id === 'vcl-dep:a:b:1');
     expect(dep).toBeDefined();
     const bVictim = b.members.find((m) => m.id === dep!.attached)!;
+    const bKilledAt = performance.now();
     b.kill(bVictim);
     await load.waitFor((l) => l === 'DONE', 30_000, 'all responses');
+    // Stalls measured from each kill up to the next kill (the second from its kill on).
+    const aStall = stallBetween(load, aKilledAt, bKilledAt);
+    console.log(
+      `replicated B: client-visible stall after killing A's caller ${aStall.toFixed(0)} ms, after killing B's member ${stallAfter(load, bKilledAt).toFixed(0)} ms`,
+    );
 
     expect(load.lines.filter((l) => l.startsWith('E '))).toEqual([]);
     expect(responses(load, 'r0')).toEqual(expected('r0', n));
@@ -132,8 +148,12 @@ describe('A (3 replicas) calls a plain, non-replicated counter (exclusive)', () 
     const load = rig.load('x', ports[16]!, n);
     // Mid-call: the counter has applied call `at` and holds its answer for 400 ms.
     await counter.waitFor((l) => l === `applied x0:${at}`, 30_000, `call ${at} applied`);
+    const killedAt = performance.now();
     a.kill(a.members[0]!);
     await load.waitFor((l) => l === 'DONE', 30_000, 'all responses');
+    console.log(
+      `exclusive, idempotent ${idempotent}: client-visible stall after killing the caller mid-call ${stallAfter(load, killedAt).toFixed(0)} ms (counter answers after 400 ms)`,
+    );
     expect(load.lines.filter((l) => l.startsWith('E '))).toEqual([]);
     const counterDigest = await askPort(counterPort, '?digest');
     const aDigests = await digests(a, ['n2', 'n3'], n);
