@@ -162,6 +162,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
         logger: log,
         heartbeatMs: stack.timeouts.heartbeatMs,
         linkTimeoutMs: stack.timeouts.suspectMs,
+        callTimeoutMs: stack.timeouts.requestMs,
       })
     : undefined;
   const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;

@@ -74,6 +74,11 @@ export interface OutboundInterceptorOptions {
   readonly linkTimeoutMs?: number;
   /** Pause before calling an exclusive dependency again after its connection failed. Default 100 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * An exclusive call with no answer this long after it was announced is reported failed (and its
+   * connection dropped, so a late answer cannot be taken for the next call's). Default 30 s.
+   */
+  readonly callTimeoutMs?: number;
 }
 
 /** Counters for metrics and tests. */
@@ -343,6 +348,7 @@ class OutboundConnection {
   private targetFramer: Framer | undefined;
   private dialing = false;
   private retry: Timer | undefined;
+  private callTimer: Timer | undefined;
   // Caller state (replicated).
   private session: VclCallSession | undefined;
 
@@ -391,8 +397,10 @@ class OutboundConnection {
       case 'dep-call':
         if (event.index <= this.answered) return;
         this.announced.set(event.index, event.caller);
-        if (event.caller === this.options.self && this.callPhase === 'announcing' && this.callIndex === event.index)
+        if (event.caller === this.options.self && this.callPhase === 'announcing' && this.callIndex === event.index) {
+          this.startCallTimer(event.index);
           this.send();
+        }
         return;
       case 'dep-response':
       case 'dep-failed': {
@@ -418,6 +426,7 @@ class OutboundConnection {
         if (this.callIndex === event.index) {
           this.callIndex = 0;
           this.callPhase = 'idle';
+          this.callTimer?.cancel();
         }
         this.pump();
         this.maybeClose();
@@ -636,6 +645,29 @@ class OutboundConnection {
     });
   }
 
+  private startCallTimer(index: number): void {
+    this.callTimer?.cancel();
+    const ms = this.options.callTimeoutMs ?? 30_000;
+    this.callTimer = this.options.clock.setTimer(ms, () => {
+      if (this.callIndex !== index || this.callPhase !== 'sending' || !this.owner.isCaller) return;
+      // Not repeated even when idempotent: a server that hangs may still apply it, and the
+      // replicas must not wait forever.
+      this.log.warn({ index, ms }, 'dependency call timed out; reporting it failed');
+      this.retry?.cancel();
+      const target = this.target;
+      this.target = undefined;
+      this.targetFramer = undefined;
+      target?.destroy();
+      this.callPhase = 'failing';
+      this.owner.broadcast({
+        type: 'dep-failed',
+        session: this.id,
+        index,
+        reason: `${this.dep.name}: no answer within ${ms} ms`,
+      });
+    });
+  }
+
   private later(fn: () => void): void {
     this.retry?.cancel();
     this.retry = this.options.clock.setTimer(this.options.retryDelayMs ?? 100, fn);
@@ -643,6 +675,7 @@ class OutboundConnection {
 
   private dropCall(): void {
     this.retry?.cancel();
+    this.callTimer?.cancel();
     this.tally();
     this.session?.abandon();
     this.session = undefined;

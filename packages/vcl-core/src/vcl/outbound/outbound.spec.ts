@@ -57,6 +57,10 @@ class PlainTarget {
   total = 0;
   /** Conversations whose member is down: responses to them are lost, like to a killed process. */
   readonly down = new Set<MemberId>();
+  /** Tags it applies but never answers (a server that hangs on them). */
+  readonly swallow = new Set<string>();
+  /** Refuses every connection (the server is down). */
+  unreachable = false;
   onApplied: ((tag: string, from: MemberId) => void) | undefined;
 
   constructor(
@@ -66,6 +70,7 @@ class PlainTarget {
 
   dial(from: MemberId): (endpoint: Endpoint) => Promise<Conversation> {
     return async () => {
+      if (this.unreachable) throw new Error('connection refused');
       const [mine, theirs] = conversationPair({ remote: `target<-${from}` });
       let held = '';
       mine.onData((bytes) => {
@@ -78,6 +83,7 @@ class PlainTarget {
           this.applied.push(tag);
           const answer = `${tag} ${this.total}\n`;
           this.onApplied?.(tag, from);
+          if (this.swallow.has(tag)) continue;
           this.sim.schedule(this.delayMs(), () => {
             if (!this.down.has(from)) mine.write(enc.encode(answer));
           });
@@ -250,6 +256,41 @@ describe('exclusive dependency (one caller through the group, simulator)', () =>
       expect(g.outbound.get('n2')!.counters.callsSent + g.outbound.get('n3')!.counters.callsSent).toBe(0);
     },
   );
+
+  it.each([1, 2, 3])(
+    'a call the server never answers is reported failed after the call timeout, and the connection goes on (seed %i)',
+    async (seed) => {
+      const sim = new Simulator({ seed, members: ['n1', 'n2', 'n3'] });
+      const target = new PlainTarget(sim, () => 1 + Math.floor(sim.random.next() * 10));
+      target.swallow.add('q3');
+      const g = await callingGroup(
+        seed,
+        spec(true),
+        6,
+        (_s, id) => ({ dial: target.dial(id), callTimeoutMs: 200 }),
+        sim,
+      );
+      expect(await sim.runUntil(() => g.members.every((m) => g.replicas.get(m)!.responses.length >= 6), 30_000)).toBe(
+        true,
+      );
+      const answers = expectReplicasAlike(g, 6);
+      expect(answers.map((a) => a.split(' ')[0])).toEqual(['q1', 'q2', 'ERR', 'q4', 'q5', 'q6']);
+      // Timed out, not repeated (even though idempotent): applied once.
+      expect(target.applied).toEqual(['q1', 'q2', 'q3', 'q4', 'q5', 'q6']);
+    },
+  );
+
+  it('an unreachable server: calls are retried until the call timeout, then reported failed; none is applied', async () => {
+    const sim = new Simulator({ seed: 7, members: ['n1', 'n2', 'n3'] });
+    const target = new PlainTarget(sim, () => 1);
+    target.unreachable = true;
+    const g = await callingGroup(7, spec(false), 3, (_s, id) => ({ dial: target.dial(id), callTimeoutMs: 200 }), sim);
+    expect(await sim.runUntil(() => g.members.every((m) => g.replicas.get(m)!.responses.length >= 3), 30_000)).toBe(
+      true,
+    );
+    expect(expectReplicasAlike(g, 3)).toEqual(Array.from({ length: 3 }, () => 'ERR dependency call failed'));
+    expect(target.applied).toEqual([]);
+  });
 
   /** Kills the caller right after the target applied call `at` (before its answer leaves). */
   async function killMidCall(
