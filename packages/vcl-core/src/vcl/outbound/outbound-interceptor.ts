@@ -107,7 +107,7 @@ export interface OutboundCounters {
  *
  * Every replica of the group produces the same outbound requests; each member accepts its own
  * replica's connections (a local listener per dependency, or `connect()` in internal mode). One
- * member, the caller (the lowest id of the current primary view, the same choice at every
+ * member, the caller (the lowest id, in string order, of the current primary view, the same choice at every
  * member), forwards the requests to the dependency; each response is broadcast in the group's
  * total order and every member hands it to its replica when it is delivered, so every replica
  * reads the same bytes at the same point of the order. When the caller fails, the next lowest
@@ -136,7 +136,7 @@ export class OutboundInterceptor implements Startable {
   private readonly connections = new Map<SessionId, OutboundConnection>();
   /** Recently finished connections, so late duplicate events do not bring them back. */
   private readonly finished = new Set<SessionId>();
-  private readonly listeners: Listener[] = [];
+  private readonly listeners = new Map<string, Listener>();
   private readonly log: Logger;
   private view: View | undefined;
   private stopped = false;
@@ -174,12 +174,8 @@ export class OutboundInterceptor implements Startable {
 
   /** Where each dependency's local listener is bound (external mode, after `start`). */
   get endpoints(): ReadonlyMap<string, Endpoint> {
-    const out = new Map<string, Endpoint>();
-    for (const [i, l] of this.listeners.entries()) out.set(this.listenerNames[i]!, l.endpoint);
-    return out;
+    return new Map([...this.listeners].map(([name, l]) => [name, l.endpoint]));
   }
-
-  private readonly listenerNames: string[] = [];
 
   /** External mode: opens a local listener for every dependency that has a `listen` address. */
   async start(): Promise<void> {
@@ -189,8 +185,7 @@ export class OutboundInterceptor implements Startable {
       if (!d.listen) continue;
       if (!this.options.substrate.listen) throw new VclError('the substrate cannot listen for outbound connections');
       const l = await this.options.substrate.listen(d.listen, (c) => this.accept(d, c));
-      this.listeners.push(l);
-      this.listenerNames.push(d.name);
+      this.listeners.set(d.name, l);
       this.log.info({ dependency: d.name, endpoint: l.endpoint, mode: d.mode }, 'outbound listener ready');
     }
   }
@@ -198,7 +193,9 @@ export class OutboundInterceptor implements Startable {
   /** Closes the listeners and every call in progress (sessions at dependencies are left to the next caller). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all(this.listeners.splice(0).map((l) => l.close()));
+    const listeners = [...this.listeners.values()];
+    this.listeners.clear();
+    await Promise.all(listeners.map((l) => l.close()));
     for (const c of this.connections.values()) c.dispose();
     this.connections.clear();
   }
