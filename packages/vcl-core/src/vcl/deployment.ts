@@ -35,6 +35,9 @@ import { ClientInterceptor } from './client-interceptor';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
+import { resolveDependencies } from './outbound/dependencies';
+import { splitOrdering } from './outbound/ordering-split';
+import { OutboundInterceptor } from './outbound/outbound-interceptor';
 
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
@@ -80,11 +83,14 @@ export class ServiceMember {
     /** The admin endpoint, if served. */
     readonly admin: AdminEndpoint | undefined,
     private readonly log: Logger,
+    /** The outbound engine, when the stack has `dependencies` (internal mode: `outbound.connect(name)`). */
+    readonly outbound?: OutboundInterceptor,
   ) {}
 
-  /** Stops in reverse start order: admin, interceptor, ordering, network. */
+  /** Stops in reverse start order: admin, outbound, interceptor, ordering, network. */
   async stop(): Promise<void> {
     await this.admin?.stop();
+    await this.outbound?.stop();
     await this.interceptor.stop();
     await this.ordering.stop();
     await this.network.stop();
@@ -120,7 +126,11 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
     });
   c.register(NETWORK, { useValue: network });
-  const ordering = resolveSingle(c, ORDERING, 'ordering');
+  const baseOrdering = resolveSingle(c, ORDERING, 'ordering');
+  // Dependencies share the member's total order with the session protocol (see outbound/).
+  const dependencies = await resolveDependencies(stack, options.member, options.source);
+  const split = dependencies.length > 0 ? splitOrdering(baseOrdering) : undefined;
+  const ordering = split?.service ?? baseOrdering;
   const substrate = resolveAll(c, SUBSTRATE)[0];
   if (!substrate)
     throw new ConfigError(options.source ?? 'stack', [{ path: 'substrates', message: 'no substrate registered' }]);
@@ -155,6 +165,22 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     ...optionalField('authorizer', optional(AUTHORIZER)),
     ...optionalField('auditor', auditor),
   });
+  // Constructed before the ordering starts, so no outbound delivery can pass unseen.
+  const outbound = split
+    ? new OutboundInterceptor({
+        self: member.id,
+        group: stack.group.name,
+        ordering: split.outbound,
+        substrate,
+        dependencies,
+        transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+        clock,
+        logger: log,
+        heartbeatMs: stack.timeouts.heartbeatMs,
+        linkTimeoutMs: stack.timeouts.suspectMs,
+        callTimeoutMs: stack.timeouts.requestMs,
+      })
+    : undefined;
   const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;
   const admin = serveAdmin
     ? new AdminEndpoint({
@@ -169,9 +195,10 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   await network.start();
   await ordering.start();
   await interceptor.start();
+  await outbound?.start();
   await admin?.start();
   log.info({ mode: options.backend ? 'internal' : 'external', substrate: substrate.name }, 'member started');
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound);
 }
 
 function externalBackend(stack: Stack, substrate: Substrate, options: ServiceMemberOptions): ServiceBackend {
