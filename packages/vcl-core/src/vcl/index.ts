@@ -10,3 +10,4 @@ export * from './session-table';
 export * from './tcp-link';
 export * from './admin';
 export * from './deployment';
+export * from './divergence';

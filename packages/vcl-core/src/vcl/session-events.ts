@@ -44,16 +44,31 @@ export type SessionEvent =
    * Ends the session. `ifLastEvent`, when non-zero, makes the close conditional: it applies only
    * if the session's last event is still that one (session expiry races with a fail-over).
    */
-  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number };
+  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number }
+  /**
+   * Output digests of the sender's replica for consecutive units of the session's output, the
+   * first one numbered `first` (request number for framed substrates, block number for streams).
+   * The sender is the delivery's sender; the session table ignores these (see `divergence.ts`).
+   */
+  | {
+      readonly type: 'digest';
+      readonly session: SessionId;
+      readonly first: number;
+      readonly hashes: readonly Uint8Array[];
+    };
 
 const MAGIC = 0x56; // 'V'
 const VERSION = 1;
-const TYPES = ['open', 'attach', 'data', 'ack', 'deny', 'close'] as const;
+const TYPES = ['open', 'attach', 'data', 'ack', 'deny', 'close', 'digest'] as const;
+const MAX_DIGEST_HASHES = 4096;
+const MAX_HASH_BYTES = 64;
 const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
 
 /** Encodes a session event as an ordered-message payload (the link codec's body fields). */
 export function encodeSessionEvent(event: SessionEvent): Uint8Array {
-  const w = new BodyWriter(32 + (event.type === 'data' ? event.bytes.length : 0));
+  const w = new BodyWriter(
+    32 + (event.type === 'data' ? event.bytes.length : event.type === 'digest' ? 33 * event.hashes.length : 0),
+  );
   w.u8(MAGIC).u8(VERSION).u8(TYPES.indexOf(event.type)).string(event.session);
   switch (event.type) {
     case 'open':
@@ -73,6 +88,10 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
       break;
     case 'close':
       w.u8(REASONS.indexOf(event.reason)).varint(event.ifLastEvent);
+      break;
+    case 'digest':
+      w.varint(event.first).varint(event.hashes.length);
+      for (const h of event.hashes) w.bytes(h);
       break;
   }
   return w.finish();
@@ -112,6 +131,23 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
       const reason = REASONS[rc];
       if (reason === undefined) throw new MalformedFrameError(`session event: unknown close reason ${rc}`);
       event = { type, session, reason, ifLastEvent: r.varint('ifLastEvent') };
+      break;
+    }
+    case 'digest': {
+      const first = r.varint('first');
+      const count = r.varint('count');
+      if (count === 0 || count > MAX_DIGEST_HASHES)
+        throw new MalformedFrameError(`session event: digest count must be 1-${MAX_DIGEST_HASHES}, got ${count}`);
+      const hashes: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const h = r.bytes('hash');
+        if (h.length === 0 || h.length > MAX_HASH_BYTES)
+          throw new MalformedFrameError(
+            `session event: digest hash must be 1-${MAX_HASH_BYTES} bytes, got ${h.length}`,
+          );
+        hashes.push(h);
+      }
+      event = { type, session, first, hashes };
       break;
     }
   }
