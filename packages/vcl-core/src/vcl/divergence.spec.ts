@@ -303,7 +303,7 @@ describe('DivergenceMonitor', () => {
     const errors = logger.find('error', 'diverged from the majority');
     expect(errors).toHaveLength(1);
     expect(errors[0]!.fields).toMatchObject({
-      member: 'n3',
+      diverged: 'n3',
       session: 's',
       inSeq: 7,
       unit: 'request',

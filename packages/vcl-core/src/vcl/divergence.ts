@@ -427,13 +427,18 @@ export class DivergenceMonitor {
     const applied = this.options.appliedIn(report.session);
     const first = `${report.member}\u0000${report.session}`;
     if (this.reported.has(first)) {
-      this.log.debug({ ...report }, 'further diverged output');
+      this.log.debug(
+        { diverged: report.member, session: report.session, inSeq: report.inSeq },
+        'further diverged output',
+      );
       return;
     }
     this.reported.add(first);
     if (!this.diverged.has(report.member)) this.diverged.set(report.member, report);
+    const { member: diverged, ...where } = report;
+    // `member` is the reporting member in every log line of this logger; the culprit is `diverged`.
     this.log.error(
-      { ...report, appliedInSession: applied, policy: this.policy },
+      { diverged, ...where, appliedInSession: applied, policy: this.policy },
       `replica ${report.member} diverged from the majority at session ${report.session} ${report.unit} ${report.inSeq}`,
     );
     this.options.auditor.audit({
