@@ -272,7 +272,7 @@ export const stackSchema = z
     aaa: aaa.optional(),
     timeouts: timeouts.default({}),
     admin: admin.default({}),
-    onDivergence: z.enum(['report', 'evict']).default('report'),
+    onDivergence: z.enum(['report', 'evict', 'off']).default('report'),
     dependencies: z.array(dependency).optional(),
   })
   .strict()

@@ -202,7 +202,9 @@ export type DivergencePolicy =
   /** Log and audit it, keep serving (default). */
   | 'report'
   /** Leave the group, so the diverged replica serves no client. */
-  | 'evict';
+  | 'evict'
+  /** No detection: outputs are not hashed or compared. */
+  | 'off';
 
 /** A validated stack file: one replicated deployment. */
 export interface Stack {

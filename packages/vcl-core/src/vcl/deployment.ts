@@ -32,6 +32,7 @@ import { TcpNetwork } from '../link/tcp-network';
 import { AdminEndpoint } from './admin';
 import { dialBackend, type ServiceBackend } from './backend';
 import { ClientInterceptor } from './client-interceptor';
+import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
@@ -71,6 +72,13 @@ export interface ServiceMemberOptions {
 
 /** A running service-side member: network, ordering, interceptor and admin endpoint. */
 export class ServiceMember {
+  /**
+   * Resolves, after the member has stopped, when divergence detection found this member's replica
+   * diverged under `onDivergence: evict` (`vcl service` then exits non-zero). Never resolves otherwise.
+   */
+  readonly evicted: Promise<DivergenceReport>;
+  private stopping: Promise<void> | undefined;
+
   constructor(
     /** This member's id. */
     readonly id: string,
@@ -85,10 +93,26 @@ export class ServiceMember {
     private readonly log: Logger,
     /** The outbound engine, when the stack has `dependencies` (internal mode: `outbound.connect(name)`). */
     readonly outbound?: OutboundInterceptor,
-  ) {}
+  ) {
+    // The diverged member leaves: its clients fail over to the others, the group installs a view
+    // without it, and a supervisor may restart it to rejoin.
+    this.evicted = interceptor.evicted.then(async (report) => {
+      this.log.error(
+        { session: report.session, inSeq: report.inSeq, unit: report.unit, majority: report.majority },
+        'member evicted: its replica diverged from the majority; stopping',
+      );
+      await this.stop();
+      return report;
+    });
+  }
 
-  /** Stops in reverse start order: admin, outbound, interceptor, ordering, network. */
-  async stop(): Promise<void> {
+  /** Stops in reverse start order: admin, outbound, interceptor, ordering, network (once; later calls wait for it). */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
     await this.admin?.stop();
     await this.outbound?.stop();
     await this.interceptor.stop();
@@ -161,6 +185,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     logger: log,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
+    ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
     ...optionalField('auditor', auditor),

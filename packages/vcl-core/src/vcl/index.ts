@@ -15,3 +15,4 @@ export * from './outbound/ordering-split';
 export * from './outbound/outbound-interceptor';
 export * from './outbound/session-id';
 export * from './outbound/vcl-call-session';
+export * from './divergence';

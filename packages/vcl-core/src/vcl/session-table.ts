@@ -193,6 +193,10 @@ export class SessionTable {
       case 'dep-failed':
         // Outbound events belong to the dependent-services engine (outbound/), not to a session.
         return { kind: 'ignored', id: event.session, why: `${event.type} is an outbound event` };
+      case 'digest':
+        // Output digests are compared by the divergence detector; they must not count as session
+        // activity (a conditional close names the last event that does).
+        return { kind: 'ignored', id: event.session, why: 'output digest' };
     }
   }
 
