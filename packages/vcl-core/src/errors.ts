@@ -175,3 +175,8 @@ export class ListenError extends VclError {
 export class BroadcastRejectedError extends VclError {
   override readonly code = 'VCL_BROADCAST_REJECTED';
 }
+
+/** A session names a substrate the member does not serve (a client-side interceptor of another stack). */
+export class UnknownSubstrateError extends VclError {
+  override readonly code = 'VCL_UNKNOWN_SUBSTRATE';
+}
