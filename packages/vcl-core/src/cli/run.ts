@@ -6,7 +6,7 @@ import type { Logger } from '../contracts/logger';
 import { VclError } from '../errors';
 import { createLogger, type LogLevel } from '../runtime/logger';
 import type { MemberStatus } from '../vcl/admin';
-import { startClientInterceptor, startServiceMember } from '../vcl/deployment';
+import { startClientInterceptors, startServiceMember } from '../vcl/deployment';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
 
 /** The usage text of `vcl`. */
@@ -15,8 +15,9 @@ export const USAGE = `usage: vcl <command> --config stack.yaml [flags]
 commands:
   service --member <id>   run one service-side interceptor (a group member)
           [--service-endpoint host:port]   dial the local service here instead of service.endpoint
-  client                  run one client-side interceptor
-          [--listen host:port]             accept clients here instead of client.listen
+  client                  run the client-side interceptors: one per substrate, each on its listen
+          [--substrate <name>]             only this substrate (substrates[].name, default its plugin's)
+          [--listen host:port]             accept clients here instead of client.listen (one substrate)
   status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
   check                   validate the stack file and its plugins' options, start nothing
 
@@ -125,11 +126,14 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
 
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
+  const substrate = stringFlag(args, 'substrate');
   const stack = await loadStack(config);
-  const c = await startClientInterceptor({
+  const c = await startClientInterceptors({
     stack,
     logger,
+    source: config,
     ...(listen ? { listen: parseHostPort('listen', listen) } : {}),
+    ...(substrate ? { substrate } : {}),
   });
   const signal = await io.stopSignal();
   logger.info({ signal }, 'stopping');
