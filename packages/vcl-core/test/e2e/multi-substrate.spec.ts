@@ -329,16 +329,20 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
         true,
       ]);
 
-    // Sessions of both substrates failed over (the slow command's, and the victim's net sessions).
+    // Sessions of both substrates failed over from the killed member (the slow command's, and the
+    // net sessions it served). On a loaded machine a starved member can also look silent for
+    // longer than suspectMs, and sessions move away from it too: allowed, it costs no answer.
     const failovers = client.lines.map(logLine).filter((f) => f?.['msg'] === 'fail-over complete');
-    expect(new Set(failovers.map((f) => f!['substrate']))).toEqual(new Set(['tcp', 'cli']));
-    // (A session opened after the kill that tried the dead member first reports no `from`.)
-    expect(failovers.map((f) => f!['from']).filter((from) => from !== victim.id && from !== '')).toEqual([]);
-    expect(failovers.filter((f) => f!['from'] === victim.id).length).toBeGreaterThanOrEqual(2);
+    const fromVictim = failovers.filter((f) => f!['from'] === victim.id);
+    expect(new Set(fromVictim.map((f) => f!['substrate']))).toEqual(new Set(['tcp', 'cli']));
+    const reasons = failovers
+      .filter((f) => f!['from'] !== victim.id)
+      .map((f) => String(f!['reason']).replace(/\d+/g, 'N'));
     // eslint-disable-next-line no-console
     console.log(
       `multi-substrate e2e: started in ${started} ms, ${nets.length} net sessions, ${all.length} requests, ` +
-        `${failovers.length} fail-overs, total ${Date.now() - t0} ms (${marks.join(', ')})`,
+        `${fromVictim.length} fail-overs from the killed member, ${reasons.length} others (${[...new Set(reasons)].join('; ')}), ` +
+        `total ${Date.now() - t0} ms (${marks.join(', ')})`,
     );
   });
 });
