@@ -303,6 +303,15 @@ describe('parseStack: several substrates', () => {
     expect(stack.service.endpoint).toEqual({ host: '127.0.0.1', port: 9000 });
   });
 
+  it('loads the tcp + cli example of the README', async () => {
+    const stack = await loadStack(path.join(fixtures, 'tcp-and-cli.yaml'));
+    expect(stack.substrates.map((s) => [s.name ?? s.plugin, s.listen?.port, s.service?.command?.[0] ?? '-'])).toEqual([
+      ['tcp', 7400, '-'],
+      ['ops', 7401, '/usr/local/bin/jobctl'],
+    ]);
+    expect(stack.service.endpoint).toEqual({ host: '127.0.0.1', port: 6400 });
+  });
+
   it('a substrate service with an endpoint', () => {
     const stack = parseStack(
       withSubstrates('substrates:\n  - plugin: tcp\n    service: { endpoint: { host: 127.0.0.1, port: 9005 } }\n'),
