@@ -338,7 +338,6 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
     const reasons = failovers
       .filter((f) => f!['from'] !== victim.id)
       .map((f) => String(f!['reason']).replace(/\d+/g, 'N'));
-    // eslint-disable-next-line no-console
     console.log(
       `multi-substrate e2e: started in ${started} ms, ${nets.length} net sessions, ${all.length} requests, ` +
         `${fromVictim.length} fail-overs from the killed member, ${reasons.length} others (${[...new Set(reasons)].join('; ')}), ` +
