@@ -211,7 +211,9 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
           const x = r.status!.sessions.find((y) => y.id === s.id);
           return `${r.member}=${x ? `${x.produced}/${x.cacheBytes}` : '-'}`;
         });
-      io.out(`  ${s.id}  attached ${s.attached}  in ${s.lastInSeq}  acked ${s.ackedOut}  ${per.join(' ')}\n`);
+      io.out(
+        `  ${s.id}${s.substrate ? `  ${s.substrate}` : ''}  attached ${s.attached}  in ${s.lastInSeq}  acked ${s.ackedOut}  ${per.join(' ')}\n`,
+      );
     }
   }
   return rows.some((r) => r.status) ? 0 : 1;
