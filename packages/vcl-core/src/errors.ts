@@ -176,6 +176,11 @@ export class BroadcastRejectedError extends VclError {
   override readonly code = 'VCL_BROADCAST_REJECTED';
 }
 
+/** A call of a replicated service to a dependency was cut by a caller failure and may not be repeated (not idempotent). */
+export class DependencyCallFailedError extends VclError {
+  override readonly code = 'VCL_DEPENDENCY_CALL_FAILED';
+}
+
 /** A session names a substrate the member does not serve (a client-side interceptor of another stack). */
 export class UnknownSubstrateError extends VclError {
   override readonly code = 'VCL_UNKNOWN_SUBSTRATE';

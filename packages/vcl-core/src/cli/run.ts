@@ -18,6 +18,7 @@ commands:
   client                  run the client-side interceptors: one per substrate, each on its listen
           [--substrate <name>]             only this substrate (substrates[].name, default its plugin's)
           [--listen host:port]             accept clients here instead of client.listen (one substrate)
+          [--token-file <file>]            this client's token instead of aaa.client.tokenFile
   status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
   check                   validate the stack file and its plugins' options, start nothing
 
@@ -127,7 +128,17 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
   const substrate = stringFlag(args, 'substrate');
-  const stack = await loadStack(config);
+  const tokenFile = stringFlag(args, 'token-file');
+  const loaded = await loadStack(config);
+  const stack: Stack = tokenFile
+    ? {
+        ...loaded,
+        aaa: {
+          ...(loaded.aaa ?? { link: { mode: 'none' }, clients: { mode: 'none' } }),
+          client: { ...loaded.aaa?.client, tokenFile },
+        },
+      }
+    : loaded;
   const c = await startClientInterceptors({
     stack,
     logger,

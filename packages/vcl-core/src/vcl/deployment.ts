@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
+import type { LinkSecurity } from '../contracts/link-security';
 import type { Logger } from '../contracts/logger';
 import type { Network } from '../contracts/network';
 import type { OrderingProtocol } from '../contracts/ordering';
@@ -9,7 +11,9 @@ import {
   AUDITOR,
   AUTHENTICATOR,
   AUTHORIZER,
+  CLIENT_LINK_SECURITY,
   CLOCK,
+  INTERCEPTOR_LINK_SECURITY,
   LINK_SECURITY,
   LOGGER,
   NETWORK,
@@ -31,6 +35,9 @@ import { ClientInterceptor } from './client-interceptor';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor, type ServedSubstrate } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
+import { resolveDependencies } from './outbound/dependencies';
+import { splitOrdering } from './outbound/ordering-split';
+import { OutboundInterceptor } from './outbound/outbound-interceptor';
 
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
@@ -80,11 +87,14 @@ export class ServiceMember {
     /** The admin endpoint, if served. */
     readonly admin: AdminEndpoint | undefined,
     private readonly log: Logger,
+    /** The outbound engine, when the stack has `dependencies` (internal mode: `outbound.connect(name)`). */
+    readonly outbound?: OutboundInterceptor,
   ) {}
 
-  /** Stops in reverse start order: admin, interceptor, ordering, network. */
+  /** Stops in reverse start order: admin, outbound, interceptor, ordering, network. */
   async stop(): Promise<void> {
     await this.admin?.stop();
+    await this.outbound?.stop();
     await this.interceptor.stop();
     await this.ordering.stop();
     await this.network.stop();
@@ -120,15 +130,32 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
     });
   c.register(NETWORK, { useValue: network });
-  const ordering = resolveSingle(c, ORDERING, 'ordering');
-  const served = servedSubstrates(stack, resolveAll(c, SUBSTRATE), options);
+  const baseOrdering = resolveSingle(c, ORDERING, 'ordering');
+  // Dependencies share the member's total order with the session protocol (see outbound/).
+  const dependencies = await resolveDependencies(stack, options.member, options.source);
+  const split = dependencies.length > 0 ? splitOrdering(baseOrdering) : undefined;
+  const ordering = split?.service ?? baseOrdering;
+  const substrates = resolveAll(c, SUBSTRATE);
+  const served = servedSubstrates(stack, substrates, options);
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
+  const auditor = optional(AUDITOR);
+  // A client-side interceptor that fails the interceptor link's security never reaches the
+  // interceptor: log and audit it here.
+  const refusedClientLink = (remote: string, error: Error): void => {
+    log.warn({ remote, err: error.message }, 'client link authentication failed');
+    auditor?.audit({ type: 'auth.failure', member: member.id, reason: error.message, details: { remote } });
+  };
   const interceptor = new ServiceInterceptor({
     self: member.id,
     ordering,
     substrates: served,
-    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    transport: new TcpLinkTransport({
+      connectTimeoutMs: stack.timeouts.connectMs,
+      localId: member.id,
+      ...optionalField('security', optional(INTERCEPTOR_LINK_SECURITY)),
+      onRefused: (remote, error) => refusedClientLink(remote, error),
+    }),
     listen: { host: member.host, port: member.clientPort },
     members: memberAddresses(stack),
     clock,
@@ -137,8 +164,25 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     linkTimeoutMs: stack.timeouts.suspectMs,
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
-    ...optionalField('auditor', optional(AUDITOR)),
+    ...optionalField('auditor', auditor),
   });
+  // Constructed before the ordering starts, so no outbound delivery can pass unseen.
+  const outbound = split
+    ? new OutboundInterceptor({
+        self: member.id,
+        group: stack.group.name,
+        ordering: split.outbound,
+        // Outbound calls are framed by the stack's first substrate.
+        substrate: substrates[0]!,
+        dependencies,
+        transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+        clock,
+        logger: log,
+        heartbeatMs: stack.timeouts.heartbeatMs,
+        linkTimeoutMs: stack.timeouts.suspectMs,
+        callTimeoutMs: stack.timeouts.requestMs,
+      })
+    : undefined;
   const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;
   const admin = serveAdmin
     ? new AdminEndpoint({
@@ -153,12 +197,13 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   await network.start();
   await ordering.start();
   await interceptor.start();
+  await outbound?.start();
   await admin?.start();
   log.info(
     { mode: options.backend ? 'internal' : 'external', substrates: served.map((x) => x.name) },
     'member started',
   );
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound);
 }
 
 /** The name sessions of `section`'s substrate carry: its `name`, else the substrate's own. */
@@ -256,7 +301,7 @@ export interface ClientOptions {
    * calls `connect()`.
    */
   readonly listen?: Endpoint | false;
-  /** Credentials for the members' authenticator. Default none. */
+  /** Credentials for the members' authenticator. Default: the token in the stack's `aaa.client.tokenFile`, else none. */
   readonly credentials?: Uint8Array;
   /**
    * Which substrate (its `substrates[].name`, default the plugin's substrate name). Default: the
@@ -266,6 +311,40 @@ export interface ClientOptions {
   readonly substrate?: string;
   /** Names the stack in errors (its file). */
   readonly source?: string;
+}
+
+/**
+ * The client-side interceptor's link security: the AAA plugins the stack's `aaa.link.mode` and
+ * `aaa.clients.mode` name, created for the client side (they read only `aaa.client` and the shared
+ * key), register it as `CLIENT_LINK_SECURITY`. Undefined when the stack has none.
+ */
+async function clientLinkSecurity(stack: Stack, registry: PluginRegistry): Promise<LinkSecurity | undefined> {
+  const aaa = stack.aaa;
+  if (!aaa) return undefined;
+  const names = new Set([aaa.link.mode, aaa.clients.mode].filter((m) => m === 'hmac' || m === 'tls'));
+  const child = rootContainer.createChildContainer();
+  for (const name of names) (await registry.load('aaa', name)).create({ ...aaa, side: 'client' }).register(child);
+  return resolveAll(child, CLIENT_LINK_SECURITY)[0];
+}
+
+/** The token in `aaa.client.tokenFile`, trimmed; a ConfigError naming the file when it cannot be read or is empty. */
+function clientToken(stack: Stack): Uint8Array | undefined {
+  const file = stack.aaa?.client?.tokenFile;
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(
+      'stack',
+      [{ path: 'aaa.client.tokenFile', message: `cannot read ${file}: ${(error as Error).message}` }],
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!text) throw new ConfigError('stack', [{ path: 'aaa.client.tokenFile', message: `${file} is empty` }]);
+  return new TextEncoder().encode(text);
 }
 
 /** A stack's substrate as the client side loads it. */
@@ -349,17 +428,35 @@ function listenAddresses(chosen: ClientSubstrate[], all: ClientSubstrate[], opti
   return chosen.map((s) => s.section.listen!);
 }
 
+/** What every client-side interceptor of one stack shares: link security and credentials. */
+interface ClientLinkSetup {
+  readonly security: LinkSecurity | undefined;
+  readonly credentials: Uint8Array | undefined;
+}
+
+async function clientLinkSetup(options: ClientOptions): Promise<ClientLinkSetup> {
+  return {
+    security: await clientLinkSecurity(options.stack, options.registry ?? pluginRegistry),
+    credentials: options.credentials ?? clientToken(options.stack),
+  };
+}
+
 function clientInterceptor(
   s: ClientSubstrate,
   listen: Endpoint | undefined,
   options: ClientOptions,
   logger: Logger,
+  setup: ClientLinkSetup,
 ): ClientInterceptor {
   const { stack } = options;
   const child = s.container;
+  const credentials = setup.credentials;
   return new ClientInterceptor({
     members: memberAddresses(stack),
-    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    transport: new TcpLinkTransport({
+      connectTimeoutMs: stack.timeouts.connectMs,
+      ...optionalField('security', setup.security),
+    }),
     substrate: s.substrate,
     substrateName: s.name,
     clock: child.isRegistered(CLOCK, true) ? resolve(child, CLOCK) : realClock(),
@@ -370,7 +467,7 @@ function clientInterceptor(
     linkTimeoutMs: stack.timeouts.suspectMs,
     newSessionId: () => randomUUID(),
     ...(listen ? { listen } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(credentials ? { credentials } : {}),
   });
 }
 
@@ -392,7 +489,7 @@ export async function startClientInterceptor(options: ClientOptions): Promise<Cl
     ]);
   const chosen = chooseSubstrates(all, options);
   const [listen] = listenAddresses(chosen, all, options);
-  const client = clientInterceptor(chosen[0]!, listen, options, logger);
+  const client = clientInterceptor(chosen[0]!, listen, options, logger, await clientLinkSetup(options));
   await client.start();
   return client;
 }
@@ -420,10 +517,11 @@ export async function startClientInterceptors(options: ClientOptions): Promise<C
   const all = await clientSubstrates(options);
   const chosen = chooseSubstrates(all, options);
   const listen = listenAddresses(chosen, all, options);
+  const setup = await clientLinkSetup(options);
   const started = new Map<string, ClientInterceptor>();
   try {
     for (const [i, s] of chosen.entries()) {
-      const client = clientInterceptor(s, listen[i], options, logger);
+      const client = clientInterceptor(s, listen[i], options, logger, setup);
       await client.start();
       started.set(s.name, client);
     }

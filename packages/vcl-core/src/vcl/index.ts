@@ -10,3 +10,8 @@ export * from './session-table';
 export * from './tcp-link';
 export * from './admin';
 export * from './deployment';
+export * from './outbound/dependencies';
+export * from './outbound/ordering-split';
+export * from './outbound/outbound-interceptor';
+export * from './outbound/session-id';
+export * from './outbound/vcl-call-session';

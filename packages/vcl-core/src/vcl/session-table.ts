@@ -191,6 +191,11 @@ export class SessionTable {
         if (this.closed.size > this.closedMemory) this.closed.delete(this.closed.keys().next().value as SessionId);
         return { kind: 'closed', session: s, reason: event.reason };
       }
+      case 'dep-call':
+      case 'dep-response':
+      case 'dep-failed':
+        // Outbound events belong to the dependent-services engine (outbound/), not to a session.
+        return { kind: 'ignored', id: event.session, why: `${event.type} is an outbound event` };
     }
   }
 
