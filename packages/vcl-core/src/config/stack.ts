@@ -51,9 +51,9 @@ export interface SubstrateSection {
   /** Plugin short name (`tcp`, `http`, `cli`) or package name. */
   readonly plugin: string;
   /**
-   * The name sessions of this substrate carry (in OPEN/HELLO and the ordered `open`), and what
-   * `vcl client --substrate` and `vcl-exec --substrate` select; unique in the stack. Default the
-   * plugin's substrate name (`tcp`, `http`, `cli`).
+   * The name sessions of this substrate carry (in OPEN/HELLO and the ordered `open`), what access
+   * policies see as `substrate`, and what `vcl client --substrate` and `vcl-exec --substrate`
+   * select; unique in the stack. Default the plugin's substrate name (`tcp`, `http`, `cli`).
    */
   readonly name?: string;
   /** Passed untouched to the plugin's `create`; absent when not given. */
