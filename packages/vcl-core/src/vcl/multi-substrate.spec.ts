@@ -8,6 +8,7 @@ import { lineSubstrate } from '../testing/vcl/line-substrate';
 import { MemoryLinkTransport } from '../testing/vcl/memory-link';
 import { RecordingLogger } from '../testing/vcl/recording-logger';
 import { handlerBackend } from './backend';
+import { decodeMemberFrame, encodeClientFrame, type MemberFrame } from './link-frames';
 import { ClientInterceptor } from './client-interceptor';
 import { ServiceInterceptor } from './service-interceptor';
 
@@ -193,5 +194,51 @@ describe('one member group serving two substrates (simulator)', () => {
       (r) => r.msg === 'client link refused' && r.fields['code'] === 'VCL_UNKNOWN_SUBSTRATE',
     );
     expect(refused.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a HELLO naming another substrate than the session was opened with is refused; the session goes on', async () => {
+    const w = new World(8);
+    await w.start();
+    await w.sim.runFor(5);
+    const ops = new LineClient(w.clients.ops.connect());
+    ops.send('a', 1);
+    await settle();
+    await w.sim.runUntil(() => ops.responses.length === 1, 10_000);
+    const [session] = w.clients.ops.status().sessions;
+    const link = await w.links.connect({ id: 'n2', host: 'n2', port: 7001 });
+    const frames: MemberFrame[] = [];
+    link.onFrame((b) => frames.push(decodeMemberFrame(b)));
+    const credentials = new Uint8Array();
+    link.send(
+      encodeClientFrame({
+        type: 'hello',
+        session: session!.id,
+        credentials,
+        lastOutSeq: 1,
+        lastInSeq: 1,
+        substrate: 'plain',
+      }),
+    );
+    await settle();
+    await w.sim.runFor(50);
+    expect(frames).toEqual([
+      {
+        type: 'error',
+        code: 'VCL_UNKNOWN_SUBSTRATE',
+        message: `session ${session!.id} belongs to substrate "ops", not "plain"`,
+        fatal: true,
+      },
+    ]);
+    ops.send('b', 2);
+    await settle();
+    await w.sim.runUntil(() => ops.responses.length === 2, 10_000);
+    expect(ops.responses).toEqual(['ops:a 1', 'ops:b 3']);
+    expect(w.clients.ops.counters.failovers).toBe(0);
+    expect(
+      w.services
+        .get('n1')!
+        .status()
+        .sessions.map((s) => s.attached),
+    ).toEqual([session!.member]);
   });
 });

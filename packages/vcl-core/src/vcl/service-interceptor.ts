@@ -402,6 +402,17 @@ export class ServiceInterceptor implements Startable {
     if (l.state !== 'pending') return;
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    const known = this.table.get(session);
+    if (kind === 'hello' && known && this.servedFor(known.substrate) !== l.served)
+      // Refused before the attach is ordered, so the session's own link is left alone (the check
+      // in `welcome` covers a session this member has not seen opened yet).
+      return this.refuse(
+        l,
+        new UnknownSubstrateError(
+          `session ${session} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
+        ),
+        true,
+      );
     const old = this.pending.get(session) ?? this.attachedLinks.get(session);
     if (old && old !== l) this.dropLink(old);
     l.attempt = ++this.attempts;
@@ -772,6 +783,17 @@ export class ServiceInterceptor implements Startable {
   private welcome(s: LocalSession, r: SessionRecord, attempt: number, resumed: boolean): void {
     const l = this.pending.get(r.id);
     if (!l || l.attempt !== attempt) return;
+    // A session keeps the substrate its ordered OPEN named: a HELLO naming another would have its
+    // requests authorized and described as that other substrate's.
+    const own = this.servedFor(r.substrate);
+    if (l.served !== own)
+      return this.refuse(
+        l,
+        new UnknownSubstrateError(
+          `session ${r.id} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
+        ),
+        true,
+      );
     this.pending.delete(r.id);
     l.state = 'attached';
     this.attachedLinks.set(r.id, l);
