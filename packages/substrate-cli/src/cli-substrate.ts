@@ -36,6 +36,8 @@ export function exitCodeFor(error: Error): number {
 export class CliSubstrate implements Substrate {
   readonly name = 'cli';
   readonly pattern = 'request-response' as const;
+  /** `dial` runs a command (`service.command`, or the substrate's own `service: { command }`). */
+  readonly dialTarget = 'command' as const;
 
   constructor(
     /** The resolved options. */

@@ -1,3 +1,4 @@
+import { ConfigError, loadStack, VclError, type Stack } from '@vcl/core';
 import { execRemote } from './exec-client';
 
 /** Where `vcl-exec` reads its input and writes its output. */
@@ -12,12 +13,46 @@ export interface ExecIo {
   readonly env: NodeJS.ProcessEnv;
 }
 
-const USAGE = `usage: vcl-exec [--connect host:port] [--no-stdin] [--] [arguments...]
+const USAGE = `usage: vcl-exec [--connect host:port | --config stack.yaml [--substrate name]] [--no-stdin] [--] [arguments...]
 Runs the replicated command with the arguments (and standard input) and prints its output,
 exiting with its exit code.
   --connect host:port  the VCL client-side interceptor to use (default: $VCL_EXEC_CONNECT)
+  --config stack.yaml  use the listen address of the stack's cli substrate (its vcl client)
+  --substrate name     which cli substrate, when the stack has several (substrates[].name)
   --no-stdin           send no standard input (default: read it unless it is a terminal)
 `;
+
+const CLI_PLUGINS = new Set(['cli', '@vcl/substrate-cli']);
+
+/**
+ * Where the `vcl client` of `stack` accepts `vcl-exec`: the listen address of its cli substrate
+ * (the one named `substrate`, or the only cli one), or `client.listen` when it is the stack's only
+ * substrate. Throws `VclError` saying what is missing.
+ */
+export function cliEndpointOf(stack: Stack, substrate?: string): string {
+  const cli = stack.substrates
+    .map((section, index) => ({
+      section,
+      index,
+      name: section.name ?? (CLI_PLUGINS.has(section.plugin) ? 'cli' : section.plugin),
+    }))
+    .filter((s) => (substrate === undefined ? CLI_PLUGINS.has(s.section.plugin) : s.name === substrate));
+  if (cli.length === 0)
+    throw new VclError(
+      substrate === undefined
+        ? `the stack has no cli substrate (it has ${stack.substrates.map((s) => s.plugin).join(', ')})`
+        : `the stack has no substrate named "${substrate}"`,
+    );
+  if (cli.length > 1)
+    throw new VclError(
+      `the stack has ${cli.length} cli substrates (${cli.map((s) => s.name).join(', ')}): give --substrate <name>`,
+    );
+  const { section, index } = cli[0]!;
+  const listen = section.listen ?? (stack.substrates.length === 1 ? stack.client.listen : undefined);
+  if (!listen) throw new VclError(`substrates[${index}] (${cli[0]!.name}) has no listen address in the stack`);
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  return host.includes(':') ? `[${host}]:${listen.port}` : `${host}:${listen.port}`;
+}
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -37,7 +72,9 @@ function write(stream: NodeJS.WritableStream, bytes: Uint8Array): Promise<void> 
  * and resolves with its exit code (64 for a usage error, 69 when VCL cannot be reached).
  */
 export async function vclExec(args: readonly string[], io: ExecIo): Promise<number> {
-  let connect = io.env.VCL_EXEC_CONNECT;
+  let connect: string | undefined;
+  let config: string | undefined;
+  let substrate: string | undefined;
   let readStdin = !io.stdin.isTTY;
   let i = 0;
   for (; i < args.length; i++) {
@@ -48,6 +85,10 @@ export async function vclExec(args: readonly string[], io: ExecIo): Promise<numb
     }
     if (a === '--connect') connect = args[++i];
     else if (a.startsWith('--connect=')) connect = a.slice('--connect='.length);
+    else if (a === '--config') config = args[++i];
+    else if (a.startsWith('--config=')) config = a.slice('--config='.length);
+    else if (a === '--substrate') substrate = args[++i];
+    else if (a.startsWith('--substrate=')) substrate = a.slice('--substrate='.length);
     else if (a === '--no-stdin') readStdin = false;
     else if (a === '--help' || a === '-h') {
       io.stdout.write(USAGE);
@@ -55,6 +96,22 @@ export async function vclExec(args: readonly string[], io: ExecIo): Promise<numb
     } else break;
   }
   const argv = args.slice(i);
+  if (connect !== undefined && config !== undefined) {
+    io.stderr.write(`vcl-exec: give --connect or --config, not both\n${USAGE}`);
+    return 64;
+  }
+  if (config !== undefined) {
+    try {
+      connect = cliEndpointOf(await loadStack(config), substrate);
+    } catch (e) {
+      io.stderr.write(`vcl-exec: ${e instanceof ConfigError ? e.message : `${config}: ${(e as Error).message}`}\n`);
+      return 64;
+    }
+  } else if (substrate !== undefined) {
+    io.stderr.write(`vcl-exec: --substrate needs --config\n${USAGE}`);
+    return 64;
+  }
+  connect ??= io.env.VCL_EXEC_CONNECT;
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(connect ?? '');
   if (!m) {
     io.stderr.write(

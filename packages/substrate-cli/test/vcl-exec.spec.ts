@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { PassThroughRelay } from '@vcl/core/testing';
-import { vclExec } from '../src';
+import { parseStack } from '@vcl/core';
+import { cliEndpointOf, vclExec } from '../src';
 import { COMMAND, substrate } from './fixture';
 
 // vcl-exec against a cli listener relayed to the command (listen + dial, nothing replicated):
@@ -82,5 +84,72 @@ describe('vcl-exec', () => {
       'args:one two\npiped\n',
       'err 2\n',
     ]);
+  });
+
+  it('--config finds the cli substrate of the stack (several substrates: its listen; one: client.listen)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vcl-exec-config-'));
+    try {
+      const port = relay.endpoint.port!;
+      const file = join(dir, 'stack.yaml');
+      writeFileSync(
+        file,
+        stackYaml(`  - { plugin: tcp, listen: { host: 127.0.0.1, port: 1 } }
+  - { plugin: cli, name: ops, listen: { host: 127.0.0.1, port: ${port} }, service: { command: [x] } }`),
+      );
+      const t = io('');
+      expect(await vclExec(['--config', file, '--no-stdin', '--', 'via', 'config'], t.io)).toBe(2);
+      expect(t.out()).toBe('args:via config\n');
+      const named = io('');
+      expect(await vclExec(['--config', file, '--substrate', 'ops', '--no-stdin', 'x'], named.io)).toBe(1);
+      expect(named.out()).toBe('args:x\n');
+      const wrong = io('');
+      expect(await vclExec(['--config', file, '--substrate', 'nope', 'x'], wrong.io)).toBe(64);
+      expect(wrong.err()).toBe(`vcl-exec: ${file}: the stack has no substrate named "nope"\n`);
+      const both = io('');
+      expect(await vclExec(['--config', file, '--connect', '127.0.0.1:1', 'x'], both.io)).toBe(64);
+      expect(both.err()).toMatch(/^vcl-exec: give --connect or --config, not both/);
+      const broken = io('');
+      writeFileSync(join(dir, 'bad.yaml'), 'group: {}\n');
+      expect(await vclExec(['--config', join(dir, 'bad.yaml'), 'x'], broken.io)).toBe(64);
+      expect(broken.err()).toMatch(/^vcl-exec: \S+bad\.yaml: 4 problems\n[^]*- group\.name: missing/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function stackYaml(substrates: string, client = '{ listen: { host: 127.0.0.1, port: 9 } }'): string {
+  return `group:
+  name: g
+  members: [{ id: n1, host: 127.0.0.1, port: 7001, clientPort: 7002 }]
+substrates:
+${substrates}
+service: { endpoint: { host: 127.0.0.1, port: 7003 } }
+client: ${client}
+`;
+}
+
+describe('cliEndpointOf', () => {
+  const stack = (substrates: string, client?: string) => parseStack(stackYaml(substrates, client), 'stack.yaml');
+
+  it('picks the one cli substrate, by plugin or by --substrate name', () => {
+    expect(cliEndpointOf(stack('  - { plugin: cli }'))).toBe('127.0.0.1:9');
+    expect(cliEndpointOf(stack('  - { plugin: cli }', '{ listen: { host: 0.0.0.0, port: 8 } }'))).toBe('127.0.0.1:8');
+    const two = stack(`  - { plugin: tcp, listen: { host: 127.0.0.1, port: 5 } }
+  - { plugin: "@vcl/substrate-cli", listen: { host: 127.0.0.2, port: 6 } }`);
+    expect(cliEndpointOf(two)).toBe('127.0.0.2:6');
+    expect(cliEndpointOf(two, 'cli')).toBe('127.0.0.2:6');
+    expect(cliEndpointOf(two, 'tcp')).toBe('127.0.0.1:5');
+  });
+
+  it('says what is missing', () => {
+    expect(() => cliEndpointOf(stack('  - { plugin: tcp }'))).toThrow('the stack has no cli substrate (it has tcp)');
+    const twoCli = stack(`  - { plugin: cli, name: a, listen: { host: h, port: 5 } }
+  - { plugin: cli, name: b, listen: { host: h, port: 6 } }`);
+    expect(() => cliEndpointOf(twoCli)).toThrow('the stack has 2 cli substrates (a, b): give --substrate <name>');
+    expect(cliEndpointOf(twoCli, 'b')).toBe('h:6');
+    expect(() => cliEndpointOf(stack('  - { plugin: tcp }\n  - { plugin: cli }'))).toThrow(
+      'substrates[1] (cli) has no listen address in the stack',
+    );
   });
 });

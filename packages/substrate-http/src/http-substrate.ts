@@ -23,6 +23,8 @@ import type { ResolvedHttpOptions } from './options';
 export class HttpSubstrate implements Substrate {
   readonly name = 'http';
   readonly pattern = 'request-response' as const;
+  /** `dial` connects to a host and port. */
+  readonly dialTarget = 'endpoint' as const;
 
   constructor(
     /** The resolved options. */

@@ -51,6 +51,8 @@ export const tcpOptions = defineOptions({
 export class TcpSubstrate implements Substrate {
   readonly name = 'tcp';
   readonly pattern: ExchangePattern;
+  /** `dial` connects to a host and port. */
+  readonly dialTarget = 'endpoint' as const;
 
   constructor(
     /** The validated options. */

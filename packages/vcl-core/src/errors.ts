@@ -180,3 +180,8 @@ export class BroadcastRejectedError extends VclError {
 export class DependencyCallFailedError extends VclError {
   override readonly code = 'VCL_DEPENDENCY_CALL_FAILED';
 }
+
+/** A session names a substrate the member does not serve (a client-side interceptor of another stack). */
+export class UnknownSubstrateError extends VclError {
+  override readonly code = 'VCL_UNKNOWN_SUBSTRATE';
+}

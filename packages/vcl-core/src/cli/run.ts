@@ -6,7 +6,7 @@ import type { Logger } from '../contracts/logger';
 import { VclError } from '../errors';
 import { createLogger, type LogLevel } from '../runtime/logger';
 import type { MemberStatus } from '../vcl/admin';
-import { startClientInterceptor, startServiceMember } from '../vcl/deployment';
+import { startClientInterceptors, startServiceMember } from '../vcl/deployment';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
 
 /** The usage text of `vcl`. */
@@ -15,8 +15,9 @@ export const USAGE = `usage: vcl <command> --config stack.yaml [flags]
 commands:
   service --member <id>   run one service-side interceptor (a group member)
           [--service-endpoint host:port]   dial the local service here instead of service.endpoint
-  client                  run one client-side interceptor
-          [--listen host:port]             accept clients here instead of client.listen
+  client                  run the client-side interceptors: one per substrate, each on its listen
+          [--substrate <name>]             only this substrate (substrates[].name, default its plugin's)
+          [--listen host:port]             accept clients here instead of client.listen (one substrate)
           [--token-file <file>]            this client's token instead of aaa.client.tokenFile
   status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
   check                   validate the stack file and its plugins' options, start nothing
@@ -136,6 +137,7 @@ export const EXIT_EVICTED = 3;
 
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
+  const substrate = stringFlag(args, 'substrate');
   const tokenFile = stringFlag(args, 'token-file');
   const loaded = await loadStack(config);
   const stack: Stack = tokenFile
@@ -147,10 +149,12 @@ async function client(config: string, args: ParsedArgs, logger: Logger, io: CliI
         },
       }
     : loaded;
-  const c = await startClientInterceptor({
+  const c = await startClientInterceptors({
     stack,
     logger,
+    source: config,
     ...(listen ? { listen: parseHostPort('listen', listen) } : {}),
+    ...(substrate ? { substrate } : {}),
   });
   const signal = await io.stopSignal();
   logger.info({ signal }, 'stopping');
@@ -238,7 +242,9 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
           const x = r.status!.sessions.find((y) => y.id === s.id);
           return `${r.member}=${x ? `${x.produced}/${x.cacheBytes}` : '-'}`;
         });
-      io.out(`  ${s.id}  attached ${s.attached}  in ${s.lastInSeq}  acked ${s.ackedOut}  ${per.join(' ')}\n`);
+      io.out(
+        `  ${s.id}${s.substrate ? `  ${s.substrate}` : ''}  attached ${s.attached}  in ${s.lastInSeq}  acked ${s.ackedOut}  ${per.join(' ')}\n`,
+      );
     }
   }
   return rows.some((r) => r.status) ? 0 : 1;

@@ -281,3 +281,90 @@ describe('memberOf', () => {
     );
   });
 });
+
+describe('parseStack: several substrates', () => {
+  // Line 16 of BASE is `substrate: { plugin: tcp }`; the lists below start there.
+  const withSubstrates = (list: string): string => BASE.replace('substrate: { plugin: tcp }\n', list);
+  const TCP_AND_CLI = `substrates:
+  - plugin: tcp
+    options: { framing: line }
+    listen: { host: 127.0.0.1, port: 9101 }
+  - plugin: cli
+    name: ops
+    listen: { host: 127.0.0.1, port: 9102 }
+    service: { command: [./counter-cli, --port, '9000'] }
+`;
+
+  it('reads name, listen and a per-substrate service target; absent fields stay absent', () => {
+    const stack = parseStack(withSubstrates(TCP_AND_CLI), 'stack.yaml');
+    expect(stack.substrates).toEqual([
+      { plugin: 'tcp', options: { framing: 'line' }, listen: { host: '127.0.0.1', port: 9101 } },
+      {
+        plugin: 'cli',
+        name: 'ops',
+        listen: { host: '127.0.0.1', port: 9102 },
+        service: { command: ['./counter-cli', '--port', '9000'] },
+      },
+    ]);
+    expect(stack.service.endpoint).toEqual({ host: '127.0.0.1', port: 9000 });
+  });
+
+  it('loads the tcp + cli example of the README', async () => {
+    const stack = await loadStack(path.join(fixtures, 'tcp-and-cli.yaml'));
+    expect(stack.substrates.map((s) => [s.name ?? s.plugin, s.listen?.port, s.service?.command?.[0] ?? '-'])).toEqual([
+      ['tcp', 7400, '-'],
+      ['ops', 7401, '/usr/local/bin/jobctl'],
+    ]);
+    expect(stack.service.endpoint).toEqual({ host: '127.0.0.1', port: 6400 });
+  });
+
+  it('a substrate service with an endpoint', () => {
+    const stack = parseStack(
+      withSubstrates('substrates:\n  - plugin: tcp\n    service: { endpoint: { host: 127.0.0.1, port: 9005 } }\n'),
+      'stack.yaml',
+    );
+    expect(stack.substrates[0]!.service).toEqual({ endpoint: { host: '127.0.0.1', port: 9005 } });
+  });
+
+  it('two substrates with the same name (explicit or the plugin), with a hint', () => {
+    const e = configError(
+      withSubstrates('substrates:\n  - plugin: tcp\n  - plugin: tcp\n    options: { framing: line }\n'),
+    );
+    expect(e.message).toBe(
+      'stack.yaml: 1 problem\n' +
+        '  - substrates[1].plugin: two substrates named "tcp" (also substrates[0]) (line 18:13) ' +
+        '(hint: give each substrate its own name:, e.g. name: tcp-admin)',
+    );
+    const named = configError(withSubstrates('substrates:\n  - plugin: tcp\n  - { plugin: cli, name: tcp }\n'));
+    expect(named.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'substrates[1].name: two substrates named "tcp" (also substrates[0]) (line 18:26)',
+    ]);
+  });
+
+  it('a substrate service with both endpoint and command, or neither', () => {
+    const both = configError(
+      withSubstrates('substrates:\n  - plugin: cli\n    service: { endpoint: { host: h, port: 1 }, command: [x] }\n'),
+    );
+    expect(both.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'substrates[0].service.command: substrate service has both endpoint and command; give exactly one: ' +
+        'endpoint { host, port } (connect to the service) or command [argv] (run it per request) (line 18:48)',
+    ]);
+    const neither = configError(withSubstrates('substrates:\n  - plugin: cli\n    service: {}\n'));
+    expect(neither.issues.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'substrates[0].service: missing; give exactly one of endpoint { host, port } (connect to the service) or ' +
+        "command [argv] (run it per request), or leave service out to use the stack's service (line 18:14)",
+    ]);
+  });
+
+  it('an unknown key in a substrate service, a bad name, an empty command', () => {
+    const e = configError(
+      withSubstrates('substrates:\n  - plugin: cli\n    name: "no spaces"\n    service: { command: [], cwd: /tmp }\n'),
+    );
+    expect(e.issues.map((i) => i.path)).toEqual([
+      'substrates[0].name',
+      'substrates[0].service.command',
+      'substrates[0].service.cwd',
+    ]);
+    expect(e.issues[0]!.message).toMatch(/^expected a name of letters, digits/);
+  });
+});

@@ -72,11 +72,39 @@ const group = z
 
 const ordering = z.object({ plugin: nonEmpty.default('sequencer'), options: pluginOptions.optional() }).strict();
 
-const substrate = z
-  .object({ plugin: nonEmpty, options: pluginOptions.optional(), listen: hostPort.optional() })
-  .strict();
-
 const BOTH_TARGETS = 'endpoint { host, port } (connect to a running service) or command [argv] (start the service)';
+const SUBSTRATE_TARGETS = 'endpoint { host, port } (connect to the service) or command [argv] (run it per request)';
+
+const substrateService = z
+  .object({ endpoint: hostPort.optional(), command: argv.optional() })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.endpoint && t.command)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['command'],
+        message: `substrate service has both endpoint and command; give exactly one: ${SUBSTRATE_TARGETS}`,
+        params: { atKey: true },
+      });
+    if (!t.endpoint && !t.command)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `missing; give exactly one of ${SUBSTRATE_TARGETS}, or leave service out to use the stack's service`,
+      });
+  });
+
+const substrate = z
+  .object({
+    plugin: nonEmpty,
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a name of letters, digits, ".", "_" or "-" (at most 64)')
+      .optional(),
+    options: pluginOptions.optional(),
+    listen: hostPort.optional(),
+    service: substrateService.optional(),
+  })
+  .strict();
 
 const service = z
   .object({
@@ -290,6 +318,21 @@ export const stackSchema = z
         path: ['substrates'],
         message: 'missing; expected a list of substrates (or a single substrate:)',
       });
+    // Names default to the plugin's substrate name, known only once it is loaded; the plugin as
+    // written is the best guess here (the member checks the loaded names again).
+    const named = new Map<string, number>();
+    s.substrates?.forEach((sub, i) => {
+      const name = sub.name ?? sub.plugin;
+      const first = named.get(name);
+      if (first === undefined) named.set(name, i);
+      else
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['substrates', i, sub.name ? 'name' : 'plugin'],
+          message: `two substrates named "${name}" (also substrates[${first}])`,
+          params: { hint: 'give each substrate its own name:, e.g. name: tcp-admin' },
+        });
+    });
     const names = new Set<string>();
     const ids = new Set(s.group.members.map((m) => m.id));
     s.dependencies?.forEach((d, i) => {

@@ -50,10 +50,33 @@ export interface OrderingSection {
 export interface SubstrateSection {
   /** Plugin short name (`tcp`, `http`, `cli`) or package name. */
   readonly plugin: string;
+  /**
+   * The name sessions of this substrate carry (in OPEN/HELLO and the ordered `open`), what access
+   * policies see as `substrate`, and what `vcl client --substrate` and `vcl-exec --substrate`
+   * select; unique in the stack. Default the plugin's substrate name (`tcp`, `http`, `cli`).
+   */
+  readonly name?: string;
   /** Passed untouched to the plugin's `create`; absent when not given. */
   readonly options?: PluginOptions;
-  /** Where the client-side interceptor listens for this substrate; default `client.listen`. */
+  /**
+   * Where the client-side interceptor listens for this substrate; default `client.listen`.
+   * Required for every substrate when the stack has several (each needs its own listener).
+   */
   readonly listen?: HostPort;
+  /**
+   * Where this substrate's sessions reach the replica, instead of the stack's `service` target
+   * (e.g. TCP clients go to `service.endpoint`, while a `cli` substrate runs `service.command`
+   * here). Exactly one of `endpoint` or `command`. Default the stack's `service` target.
+   */
+  readonly service?: SubstrateServiceTarget;
+}
+
+/** `substrates[].service`: a per-substrate service target (exactly one field). */
+export interface SubstrateServiceTarget {
+  /** Connect to the replica's service at this address (TCP-based substrates). */
+  readonly endpoint?: HostPort;
+  /** Run this argv for each request (command-line substrates). */
+  readonly command?: readonly string[];
 }
 
 /** How a replica's service is reached: a running endpoint, or a command that starts it. */

@@ -86,6 +86,12 @@ export interface Substrate {
   /** Service-side external mode: opens a conversation with the local real service. */
   dial(endpoint: Endpoint, signal?: AbortSignal): Promise<Conversation>;
   /**
+   * What `dial` needs: a `host`/`port` endpoint or a `command`. A member checks its service target
+   * against it at start (a `ConfigError` naming the substrate instead of a failure per session).
+   * Default: not checked.
+   */
+  readonly dialTarget?: 'endpoint' | 'command';
+  /**
    * The protocol's own way to report a failure to the real client (HTTP 400/403/413, a non-zero
    * exit for a command), or undefined to just close the conversation.
    */

@@ -31,6 +31,11 @@ export interface ClientInterceptorOptions {
   readonly random: Random;
   /** Where it logs. */
   readonly logger: Logger;
+  /**
+   * The substrate name its sessions carry in OPEN/HELLO, so a member serving several substrates
+   * (the stack's `substrates[].name`) picks this one. Default none: the member's first substrate.
+   */
+  readonly substrateName?: string;
   /** External mode: accept the real client's conversations here (needs `substrate.listen`). */
   readonly listen?: Endpoint;
   /** Credentials for the members' `Authenticator`. Default: none. */
@@ -155,7 +160,10 @@ export class ClientInterceptor implements Startable {
     if (this.options.listen && !this.listener) {
       if (!this.options.substrate.listen) throw new VclError(`substrate ${this.options.substrate.name} cannot listen`);
       this.listener = await this.options.substrate.listen(this.options.listen, (c) => this.serve(c));
-      this.log.info({ endpoint: this.listener.endpoint }, 'client interceptor listening');
+      this.log.info(
+        { endpoint: this.listener.endpoint, substrate: this.options.substrateName ?? this.options.substrate.name },
+        'client interceptor listening',
+      );
     }
   }
 
@@ -416,6 +424,7 @@ class ClientSession {
       credentials: this.owner.options.credentials ?? new Uint8Array(),
       lastOutSeq: this.received,
       lastInSeq: this.lastIn,
+      ...(this.owner.options.substrateName !== undefined ? { substrate: this.owner.options.substrateName } : {}),
     };
     this.send(this.opened ? { type: 'hello', ...hello } : { type: 'open', ...hello });
   }

@@ -23,7 +23,7 @@ import {
 } from '../contracts/tokens';
 import { assembleStack } from '../assembly/assemble-stack';
 import { resolveSingle } from '../assembly/resolve-single';
-import type { Stack } from '../config/stack';
+import type { Stack, SubstrateSection } from '../config/stack';
 import { ConfigError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
@@ -34,7 +34,7 @@ import { dialBackend, type ServiceBackend } from './backend';
 import { ClientInterceptor } from './client-interceptor';
 import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
-import { ServiceInterceptor } from './service-interceptor';
+import { ServiceInterceptor, type ServedSubstrate } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
 import { resolveDependencies } from './outbound/dependencies';
 import { splitOrdering } from './outbound/ordering-split';
@@ -58,11 +58,15 @@ export interface ServiceMemberOptions {
   /** Root logger. Default pino on standard output. */
   readonly logger?: Logger;
   /**
-   * Internal mode: where ordered requests are applied (e.g. an `InProcessService`'s backend).
-   * Default external mode: each session dials the service through the substrate.
+   * Internal mode: where ordered requests are applied (e.g. an `InProcessService`'s backend), for
+   * the sessions of every substrate. Default external mode: each session dials its substrate's
+   * service target (`substrates[].service`, else the stack's `service`).
    */
   readonly backend?: ServiceBackend;
-  /** External mode: dial this instead of the stack's `service.endpoint` (several replicas on one host). */
+  /**
+   * External mode: dial this instead of the stack's `service.endpoint` (several replicas on one
+   * host); substrates with their own `service:` target keep it.
+   */
   readonly serviceEndpoint?: Endpoint;
   /** The member<->member network. Default: a `TcpNetwork` over the stack's member addresses. */
   readonly network?: Network;
@@ -155,10 +159,8 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const dependencies = await resolveDependencies(stack, options.member, options.source);
   const split = dependencies.length > 0 ? splitOrdering(baseOrdering) : undefined;
   const ordering = split?.service ?? baseOrdering;
-  const substrate = resolveAll(c, SUBSTRATE)[0];
-  if (!substrate)
-    throw new ConfigError(options.source ?? 'stack', [{ path: 'substrates', message: 'no substrate registered' }]);
-  const backend = options.backend ?? externalBackend(stack, substrate, options);
+  const substrates = resolveAll(c, SUBSTRATE);
+  const served = servedSubstrates(stack, substrates, options);
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
   const auditor = optional(AUDITOR);
@@ -171,8 +173,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const interceptor = new ServiceInterceptor({
     self: member.id,
     ordering,
-    substrate,
-    backend,
+    substrates: served,
     transport: new TcpLinkTransport({
       connectTimeoutMs: stack.timeouts.connectMs,
       localId: member.id,
@@ -196,7 +197,8 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
         self: member.id,
         group: stack.group.name,
         ordering: split.outbound,
-        substrate,
+        // Outbound calls are framed by the stack's first substrate.
+        substrate: substrates[0]!,
         dependencies,
         transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
         clock,
@@ -222,25 +224,95 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   await interceptor.start();
   await outbound?.start();
   await admin?.start();
-  log.info({ mode: options.backend ? 'internal' : 'external', substrate: substrate.name }, 'member started');
+  log.info(
+    { mode: options.backend ? 'internal' : 'external', substrates: served.map((x) => x.name) },
+    'member started',
+  );
   return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound);
 }
 
-function externalBackend(stack: Stack, substrate: Substrate, options: ServiceMemberOptions): ServiceBackend {
-  const endpoint: Endpoint | undefined =
+/** The name sessions of `section`'s substrate carry: its `name`, else the substrate's own. */
+export function substrateName(section: SubstrateSection, substrate: Pick<Substrate, 'name'>): string {
+  return section.name ?? substrate.name;
+}
+
+/**
+ * Pairs each `substrates[]` entry with the substrate its plugin registered (in stack order: every
+ * substrate plugin registers exactly one) and its backend: the program's (internal mode) or a dial
+ * of its own service target (external mode), checked against what the substrate dials.
+ */
+function servedSubstrates(
+  stack: Stack,
+  substrates: readonly Substrate[],
+  options: ServiceMemberOptions,
+): ServedSubstrate[] {
+  const source = options.source ?? 'stack';
+  if (substrates.length !== stack.substrates.length)
+    throw new ConfigError(source, [
+      {
+        path: 'substrates',
+        message: `${stack.substrates.length} substrates configured (${stack.substrates.map((s) => s.plugin).join(', ')}) but their plugins registered ${substrates.length}; each substrate plugin must register exactly one`,
+      },
+    ]);
+  const issues: { path: string; message: string; hint?: string }[] = [];
+  const seen = new Map<string, number>();
+  const served = stack.substrates.map((section, i): ServedSubstrate => {
+    const substrate = substrates[i]!;
+    const name = substrateName(section, substrate);
+    const first = seen.get(name);
+    if (first !== undefined)
+      issues.push({
+        path: `substrates[${i}]`,
+        message: `two substrates named "${name}" (also substrates[${first}])`,
+        hint: 'give each substrate its own name:',
+      });
+    seen.set(name, i);
+    if (options.backend) return { name, substrate, backend: options.backend };
+    const target = serviceTarget(stack, section, options);
+    const problem = targetProblem(substrate, target);
+    if (problem)
+      issues.push({
+        path: `substrates[${i}].service`,
+        message: `substrate "${name}" (${section.plugin}) ${problem}`,
+        hint:
+          substrate.dialTarget === 'command'
+            ? `give it its own target: substrates[${i}].service: { command: [argv] }`
+            : `give it its own target: substrates[${i}].service: { endpoint: { host, port } }`,
+      });
+    // (Without a target the member does not start: the issue above is thrown below.)
+    return { name, substrate, backend: dialBackend(substrate, target ?? {}) };
+  });
+  if (issues.length) throw new ConfigError(source, issues);
+  return served;
+}
+
+/** Where `section`'s sessions reach the replica: its own target, else the member's override or the stack's. */
+function serviceTarget(stack: Stack, section: SubstrateSection, options: ServiceMemberOptions): Endpoint | undefined {
+  const own = section.service;
+  if (own?.endpoint) return own.endpoint;
+  if (own?.command) return { command: own.command };
+  return (
     options.serviceEndpoint ??
     stack.service.endpoint ??
-    (stack.service.command ? { command: stack.service.command } : undefined);
-  if (!endpoint)
-    throw new ConfigError(options.source ?? 'stack', [{ path: 'service', message: 'no service endpoint or command' }]);
-  return dialBackend(substrate, endpoint);
+    (stack.service.command ? { command: stack.service.command } : undefined)
+  );
+}
+
+function targetProblem(substrate: Substrate, target: Endpoint | undefined): string | undefined {
+  if (!target) return 'has no service target';
+  const shown = target.command ? `the command [${target.command.join(' ')}]` : `${target.host}:${target.port}`;
+  if (substrate.dialTarget === 'command' && !target.command?.length)
+    return `runs a command for each request, but its service target is ${shown}`;
+  if (substrate.dialTarget === 'endpoint' && target.port === undefined)
+    return `connects to a host and port, but its service target is ${shown}`;
+  return undefined;
 }
 
 function optionalField<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
-/** Options of `startClientInterceptor`. */
+/** Options of `startClientInterceptor` and `startClientInterceptors`. */
 export interface ClientOptions {
   /** The validated stack. */
   readonly stack: Stack;
@@ -250,11 +322,20 @@ export interface ClientOptions {
   readonly logger?: Logger;
   /**
    * External mode: listen for the real client here (default: the substrate's `listen`, else
-   * `client.listen`). Internal mode (`false`): no listener; the program calls `connect()`.
+   * `client.listen`; only for one substrate). Internal mode (`false`): no listener; the program
+   * calls `connect()`.
    */
   readonly listen?: Endpoint | false;
   /** Credentials for the members' authenticator. Default: the token in the stack's `aaa.client.tokenFile`, else none. */
   readonly credentials?: Uint8Array;
+  /**
+   * Which substrate (its `substrates[].name`, default the plugin's substrate name). Default: the
+   * only one; a stack with several needs this for `startClientInterceptor`, while
+   * `startClientInterceptors` then starts one per substrate.
+   */
+  readonly substrate?: string;
+  /** Names the stack in errors (its file). */
+  readonly source?: string;
 }
 
 /**
@@ -291,33 +372,121 @@ function clientToken(stack: Stack): Uint8Array | undefined {
   return new TextEncoder().encode(text);
 }
 
-/**
- * Assembles and starts a client-side interceptor for a stack (what `vcl client` runs, and what a
- * client program under internal replication calls with `listen: false`).
- */
-export async function startClientInterceptor(options: ClientOptions): Promise<ClientInterceptor> {
-  const { stack } = options;
-  const logger = options.logger ?? createLogger({ name: 'vcl-client' });
+/** A stack's substrate as the client side loads it. */
+interface ClientSubstrate {
+  readonly index: number;
+  readonly section: SubstrateSection;
+  readonly name: string;
+  readonly substrate: Substrate;
+  readonly container: ReturnType<typeof rootContainer.createChildContainer>;
+}
+
+/** Loads every substrate of the stack (each in its own child container) and names it. */
+async function clientSubstrates(options: ClientOptions): Promise<ClientSubstrate[]> {
   const registry = options.registry ?? pluginRegistry;
-  const security = await clientLinkSecurity(stack, registry);
-  const credentials = options.credentials ?? clientToken(stack);
-  const section = stack.substrates[0]!;
-  const registration = await registry.load('substrate', section.plugin);
-  const child = rootContainer.createChildContainer();
-  registration.create(section.options).register(child);
-  const substrate = resolveAll(child, SUBSTRATE)[0];
-  if (!substrate) throw new VclError(`substrate plugin ${section.plugin} registered no substrate`);
-  const listen = options.listen === false ? undefined : (options.listen ?? section.listen ?? stack.client.listen);
-  const client = new ClientInterceptor({
+  const loaded: ClientSubstrate[] = [];
+  for (const [index, section] of options.stack.substrates.entries()) {
+    const registration = await registry.load('substrate', section.plugin);
+    const container = rootContainer.createChildContainer();
+    registration.create(section.options).register(container);
+    const substrate = resolveAll(container, SUBSTRATE)[0];
+    if (!substrate) throw new VclError(`substrate plugin ${section.plugin} registered no substrate`);
+    loaded.push({ index, section, name: substrateName(section, substrate), substrate, container });
+  }
+  return loaded;
+}
+
+/** The substrates to start: the one named by `options.substrate`, or all. */
+function chooseSubstrates(all: ClientSubstrate[], options: ClientOptions): ClientSubstrate[] {
+  if (options.substrate === undefined) return all;
+  const chosen = all.find((s) => s.name === options.substrate);
+  if (!chosen)
+    throw new ConfigError(options.source ?? 'stack', [
+      {
+        path: 'substrates',
+        message: `no substrate named "${options.substrate}"; the stack has ${all.map((s) => s.name).join(', ')}`,
+      },
+    ]);
+  return [chosen];
+}
+
+/** Where each chosen substrate listens (external mode); a `ConfigError` for every one that cannot. */
+function listenAddresses(chosen: ClientSubstrate[], all: ClientSubstrate[], options: ClientOptions): Endpoint[] {
+  const { stack } = options;
+  const source = options.source ?? 'stack';
+  if (options.listen === false) return [];
+  if (options.listen) {
+    if (chosen.length > 1)
+      throw new ConfigError(source, [
+        {
+          path: 'substrates',
+          message: `one listen address given for ${chosen.length} substrates (${chosen.map((s) => s.name).join(', ')})`,
+          hint: 'choose one substrate (--substrate <name>), or give each substrates[].listen',
+        },
+      ]);
+    return [options.listen];
+  }
+  // With one substrate, `client.listen` is its address; with several each needs its own.
+  if (all.length === 1) return [chosen[0]!.section.listen ?? stack.client.listen];
+  const issues = chosen
+    .filter((s) => !s.section.listen)
+    .map((s) => ({
+      path: `substrates[${s.index}].listen`,
+      message: `missing; substrate "${s.name}" needs its own listen address: the stack has ${all.length} substrates`,
+      hint: 'give every substrate listen: { host, port }, or start one with --substrate <name> --listen host:port',
+    }));
+  const seen = new Map<string, string>();
+  for (const s of chosen) {
+    const l = s.section.listen;
+    if (!l || l.port === 0) continue;
+    const key = `${l.host}:${l.port}`;
+    const other = seen.get(key);
+    if (other)
+      issues.push({
+        path: `substrates[${s.index}].listen`,
+        message: `${key} is also the listen address of substrate "${other}"`,
+        hint: 'every substrate needs its own listen address',
+      });
+    seen.set(key, s.name);
+  }
+  if (issues.length) throw new ConfigError(source, issues);
+  return chosen.map((s) => s.section.listen!);
+}
+
+/** What every client-side interceptor of one stack shares: link security and credentials. */
+interface ClientLinkSetup {
+  readonly security: LinkSecurity | undefined;
+  readonly credentials: Uint8Array | undefined;
+}
+
+async function clientLinkSetup(options: ClientOptions): Promise<ClientLinkSetup> {
+  return {
+    security: await clientLinkSecurity(options.stack, options.registry ?? pluginRegistry),
+    credentials: options.credentials ?? clientToken(options.stack),
+  };
+}
+
+function clientInterceptor(
+  s: ClientSubstrate,
+  listen: Endpoint | undefined,
+  options: ClientOptions,
+  logger: Logger,
+  setup: ClientLinkSetup,
+): ClientInterceptor {
+  const { stack } = options;
+  const child = s.container;
+  const credentials = setup.credentials;
+  return new ClientInterceptor({
     members: memberAddresses(stack),
     transport: new TcpLinkTransport({
       connectTimeoutMs: stack.timeouts.connectMs,
-      ...optionalField('security', security),
+      ...optionalField('security', setup.security),
     }),
-    substrate,
+    substrate: s.substrate,
+    substrateName: s.name,
     clock: child.isRegistered(CLOCK, true) ? resolve(child, CLOCK) : realClock(),
     random: child.isRegistered(RANDOM, true) ? resolve(child, RANDOM) : realRandom(),
-    logger: logger.child({ group: stack.group.name }),
+    logger: logger.child({ group: stack.group.name, substrate: s.name }),
     failoverTimeoutMs: stack.client.failoverTimeoutMs,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
@@ -325,6 +494,65 @@ export async function startClientInterceptor(options: ClientOptions): Promise<Cl
     ...(listen ? { listen } : {}),
     ...(credentials ? { credentials } : {}),
   });
+}
+
+/**
+ * Assembles and starts a client-side interceptor for one substrate of a stack (what a client
+ * program under internal replication calls with `listen: false`). A stack with several substrates
+ * needs `substrate`; `startClientInterceptors` starts one per substrate.
+ */
+export async function startClientInterceptor(options: ClientOptions): Promise<ClientInterceptor> {
+  const logger = options.logger ?? createLogger({ name: 'vcl-client' });
+  const all = await clientSubstrates(options);
+  if (all.length > 1 && options.substrate === undefined)
+    throw new ConfigError(options.source ?? 'stack', [
+      {
+        path: 'substrates',
+        message: `the stack has ${all.length} substrates (${all.map((s) => s.name).join(', ')}); say which one this client interceptor serves`,
+        hint: 'pass substrate: <name>, or use startClientInterceptors for all of them',
+      },
+    ]);
+  const chosen = chooseSubstrates(all, options);
+  const [listen] = listenAddresses(chosen, all, options);
+  const client = clientInterceptor(chosen[0]!, listen, options, logger, await clientLinkSetup(options));
   await client.start();
   return client;
+}
+
+/** The client-side interceptors of one `vcl client` process: one per substrate. */
+export class ClientInterceptors {
+  constructor(
+    /** Each running client-side interceptor, by substrate name, in stack order. */
+    readonly bySubstrate: ReadonlyMap<string, ClientInterceptor>,
+  ) {}
+
+  /** Stops every interceptor. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.bySubstrate.values()].map((c) => c.stop()));
+  }
+}
+
+/**
+ * Assembles and starts what `vcl client` runs: a client-side interceptor per substrate of the
+ * stack (or only `substrate`), each listening on its substrate's `listen` address. Their sessions
+ * all go to the same members, so every substrate's requests share the one total order.
+ */
+export async function startClientInterceptors(options: ClientOptions): Promise<ClientInterceptors> {
+  const logger = options.logger ?? createLogger({ name: 'vcl-client' });
+  const all = await clientSubstrates(options);
+  const chosen = chooseSubstrates(all, options);
+  const listen = listenAddresses(chosen, all, options);
+  const setup = await clientLinkSetup(options);
+  const started = new Map<string, ClientInterceptor>();
+  try {
+    for (const [i, s] of chosen.entries()) {
+      const client = clientInterceptor(s, listen[i], options, logger, setup);
+      await client.start();
+      started.set(s.name, client);
+    }
+  } catch (error) {
+    await Promise.all([...started.values()].map((c) => c.stop()));
+    throw error;
+  }
+  return new ClientInterceptors(started);
 }

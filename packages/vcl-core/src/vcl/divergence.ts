@@ -313,6 +313,8 @@ export interface DivergenceMonitorOptions extends DivergenceOptions {
   readonly self: MemberId;
   /** What the units are: `request` for framed substrates, `block` for streams. */
   readonly unit: DivergenceUnit;
+  /** The unit of one session when a member serves several substrates; default `unit` for all. */
+  readonly unitOf?: (session: SessionId) => DivergenceUnit;
   /** Puts a digest event into the total order. */
   readonly broadcast: (event: DigestEvent) => Promise<unknown>;
   /** The installed view's members at construction. */
@@ -418,7 +420,7 @@ export class DivergenceMonitor {
     Object.assign(this.counters, this.detector.counters);
     for (const v of verdicts) {
       if (v.kind === 'undecided') this.undecided(v);
-      else this.report({ ...v, unit: this.options.unit });
+      else this.report({ ...v, unit: this.options.unitOf?.(v.session) ?? this.options.unit });
     }
   }
 

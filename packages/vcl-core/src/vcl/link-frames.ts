@@ -26,6 +26,11 @@ export type ClientFrame =
       readonly lastOutSeq: number;
       /** Highest request number sent. */
       readonly lastInSeq: number;
+      /**
+       * The substrate the session belongs to (the stack's `substrates[].name`); absent: the
+       * member's first substrate. Encoded as an optional trailing field, so older frames decode.
+       */
+      readonly substrate?: string;
     }
   /** Resumes a session after a fail-over. */
   | {
@@ -34,6 +39,8 @@ export type ClientFrame =
       readonly credentials: Uint8Array;
       readonly lastOutSeq: number;
       readonly lastInSeq: number;
+      /** As in `open`: the session's substrate; absent: the member's first substrate. */
+      readonly substrate?: string;
     }
   /** One request (framed substrates) or chunk (streams). */
   | { readonly type: 'data'; readonly inSeq: number; readonly ackOutSeq: number; readonly bytes: Uint8Array }
@@ -136,6 +143,7 @@ export function encodeClientFrame(f: ClientFrame): Frame {
     case 'open':
     case 'hello':
       w.string(f.session).bytes(f.credentials).varint(f.lastOutSeq).varint(f.lastInSeq);
+      if (f.substrate !== undefined) w.string(f.substrate);
       break;
     case 'data':
       w.varint(f.inSeq).varint(f.ackOutSeq).bytes(f.bytes);
@@ -158,12 +166,15 @@ export function decodeClientFrame(frame: Frame): ClientFrame {
       const credentials = r.bytes('credentials');
       if (credentials.length > 64 * 1024)
         throw new MalformedFrameError(`client link frame: credentials of ${credentials.length} bytes, at most 65536`);
+      const lastOutSeq = r.varint('lastOutSeq');
+      const lastInSeq = r.varint('lastInSeq');
       f = {
         type: frame.type === T.OPEN ? 'open' : 'hello',
         session,
         credentials,
-        lastOutSeq: r.varint('lastOutSeq'),
-        lastInSeq: r.varint('lastInSeq'),
+        lastOutSeq,
+        lastInSeq,
+        ...(r.remaining > 0 ? { substrate: id(r, 'substrate') } : {}),
       };
       break;
     }

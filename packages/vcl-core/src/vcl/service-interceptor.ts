@@ -13,6 +13,7 @@ import {
   StoppedError,
   UnavailableError,
   UnknownSessionError,
+  UnknownSubstrateError,
   VclError,
 } from '../errors';
 import type { ServiceBackend } from './backend';
@@ -32,16 +33,41 @@ export const permissiveAuthorizer: Authorizer = { authorize: () => ({ allow: tru
 /** Records nothing; the default when no `Auditor` is configured. */
 export const silentAuditor: Auditor = { audit: () => undefined };
 
+/** What the service-side interceptor uses of a substrate. */
+export type ServiceSideSubstrate = Pick<
+  Substrate,
+  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'
+>;
+
+/** One substrate a member serves, under the name its sessions carry in OPEN/HELLO. */
+export interface ServedSubstrate {
+  /** The name sessions carry (the stack's `substrates[].name`; default the substrate's own name). */
+  readonly name: string;
+  /** The substrate: pattern, response framer, `errorResponse` and `describeRequest`. */
+  readonly substrate: ServiceSideSubstrate;
+  /** Where this substrate's ordered requests are applied (its own service target). */
+  readonly backend: ServiceBackend;
+}
+
 /** Options of a `ServiceInterceptor`. */
 export interface ServiceInterceptorOptions {
   /** This member's id. */
   readonly self: MemberId;
   /** This member's ordering group member; the interceptor sets its deliver and view handlers. */
   readonly ordering: OrderingProtocol;
-  /** The substrate: its pattern and response framer (and `errorResponse` for denied requests). */
-  readonly substrate: Pick<Substrate, 'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'>;
-  /** Where ordered requests are applied: the local service (external) or the program (internal). */
-  readonly backend: ServiceBackend;
+  /**
+   * The substrate, when the member serves one: its pattern and response framer (and `errorResponse`
+   * for denied requests). Required unless `substrates` is given.
+   */
+  readonly substrate?: ServiceSideSubstrate;
+  /** Where `substrate`'s ordered requests are applied: the local service (external) or the program (internal). */
+  readonly backend?: ServiceBackend;
+  /**
+   * Several substrates in one stack: each session is served by the one its OPEN names; a session
+   * that names none (an older client) gets the first. Replaces `substrate` and `backend`.
+   * Requests of every substrate go through the one total order and the one dispatcher.
+   */
+  readonly substrates?: readonly ServedSubstrate[];
   /** Accepts client-side interceptor links. */
   readonly transport: LinkTransport;
   /** Where to accept them. */
@@ -76,6 +102,8 @@ export interface SessionStatus {
   readonly id: SessionId;
   /** The member its client-side interceptor is attached to. */
   readonly attached: MemberId;
+  /** The substrate it belongs to, when its OPEN named one. */
+  readonly substrate?: string;
   /** Highest request number applied. */
   readonly lastInSeq: number;
   /** Output position acknowledged by the client. */
@@ -130,6 +158,8 @@ interface ClientLink {
   readonly link: LinkConnection;
   state: LinkState;
   session?: SessionId;
+  /** The substrate its OPEN/HELLO named. */
+  served?: ServedSubstrate;
   attempt: number;
   principal?: Principal;
   /** Output the client already has; nothing at or below it is sent again. */
@@ -181,9 +211,22 @@ export class ServiceInterceptor implements Startable {
   private currentView: View | undefined;
   private attempts = 0;
   private stopped = false;
+  private readonly served: readonly ServedSubstrate[];
+  private readonly servedByName = new Map<string, ServedSubstrate>();
 
   constructor(private readonly options: ServiceInterceptorOptions) {
     this.log = options.logger.child({ component: 'service-interceptor', member: options.self });
+    this.served =
+      options.substrates ??
+      (options.substrate && options.backend
+        ? [{ name: options.substrate.name, substrate: options.substrate, backend: options.backend }]
+        : []);
+    if (this.served.length === 0)
+      throw new VclError('a service-side interceptor needs a substrate and backend, or substrates');
+    for (const x of this.served) {
+      if (this.servedByName.has(x.name)) throw new VclError(`two served substrates named "${x.name}"`);
+      this.servedByName.set(x.name, x);
+    }
     this.authenticator = options.authenticator ?? permissiveAuthenticator;
     this.authorizer = options.authorizer ?? permissiveAuthorizer;
     this.auditor = options.auditor ?? silentAuditor;
@@ -196,7 +239,11 @@ export class ServiceInterceptor implements Startable {
       ? new DivergenceMonitor({
           ...options.divergence,
           self: options.self,
-          unit: options.substrate.pattern === 'request-response' ? 'request' : 'block',
+          unit: this.served[0]!.substrate.pattern === 'request-response' ? 'request' : 'block',
+          unitOf: (session) =>
+            this.servedFor(this.table.get(session)?.substrate)?.substrate.pattern === 'request-response'
+              ? 'request'
+              : 'block',
           broadcast: (event) => options.ordering.broadcast(encodeSessionEvent(event)),
           members: options.ordering.view()?.members ?? options.members.map((m) => m.id),
           logger: this.log,
@@ -255,6 +302,7 @@ export class ServiceInterceptor implements Startable {
       return {
         id: r.id,
         attached: r.attached,
+        ...(r.substrate !== undefined ? { substrate: r.substrate } : {}),
         lastInSeq: r.lastInSeq,
         ackedOut: r.ackedOut,
         produced: l?.cache.produced ?? 0,
@@ -313,6 +361,15 @@ export class ServiceInterceptor implements Startable {
             new MalformedFrameError(`${frame.type} on a link that already carries a session`),
             true,
           );
+        l.served = this.servedFor(frame.substrate);
+        if (!l.served)
+          return this.refuse(
+            l,
+            new UnknownSubstrateError(
+              `session ${frame.session}: unknown substrate "${frame.substrate}"; member ${this.options.self} serves ${this.served.map((x) => x.name).join(', ')}`,
+            ),
+            true,
+          );
         l.state = 'pending';
         l.session = frame.session;
         l.sentOut = frame.lastOutSeq;
@@ -350,7 +407,7 @@ export class ServiceInterceptor implements Startable {
         credentials.length ? credentials : undefined,
       );
       const decision = await this.authorizer.authorize(principal, {
-        substrate: this.options.substrate.name,
+        substrate: l.served!.name,
         type: 'connect',
       });
       if (!decision.allow) {
@@ -377,6 +434,17 @@ export class ServiceInterceptor implements Startable {
     if (l.state !== 'pending') return;
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    const known = this.table.get(session);
+    if (kind === 'hello' && known && this.servedFor(known.substrate) !== l.served)
+      // Refused before the attach is ordered, so the session's own link is left alone (the check
+      // in `welcome` covers a session this member has not seen opened yet).
+      return this.refuse(
+        l,
+        new UnknownSubstrateError(
+          `session ${session} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
+        ),
+        true,
+      );
     const old = this.pending.get(session) ?? this.attachedLinks.get(session);
     if (old && old !== l) this.dropLink(old);
     l.attempt = ++this.attempts;
@@ -385,7 +453,14 @@ export class ServiceInterceptor implements Startable {
     this.submit(
       l,
       kind === 'open'
-        ? { type: 'open', session, origin: this.options.self, attempt: l.attempt, principal: l.principal!.id }
+        ? {
+            type: 'open',
+            session,
+            origin: this.options.self,
+            attempt: l.attempt,
+            principal: l.principal!.id,
+            substrate: l.served!.name,
+          }
         : { type: 'attach', session, origin: this.options.self, attempt: l.attempt },
     );
   }
@@ -415,7 +490,8 @@ export class ServiceInterceptor implements Startable {
     ackOutSeq: number,
     bytes: Uint8Array,
   ): void | Promise<void> {
-    const access: AccessRequest = { substrate: this.options.substrate.name, type: 'request', ...this.describe(bytes) };
+    const served = l.served!;
+    const access: AccessRequest = { substrate: served.name, type: 'request', ...this.describe(served, bytes) };
     const decision = this.authorizer.authorize(l.principal!, access);
     if (decision instanceof Promise)
       return decision.then(
@@ -426,8 +502,8 @@ export class ServiceInterceptor implements Startable {
   }
 
   /** The substrate's reading of a request for the policy; nothing for stream bytes or unreadable input. */
-  private describe(bytes: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'> {
-    const substrate = this.options.substrate;
+  private describe(served: ServedSubstrate, bytes: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'> {
+    const substrate = served.substrate;
     if (substrate.pattern !== 'request-response' || !substrate.describeRequest) return {};
     try {
       return substrate.describeRequest(bytes);
@@ -456,9 +532,10 @@ export class ServiceInterceptor implements Startable {
       details: { session, inSeq },
     });
     this.log.warn({ session, inSeq, reason: verdict.reason }, 'request denied');
+    const substrate = l.served!.substrate;
     const canAnswer =
-      this.options.substrate.pattern === 'request-response' &&
-      this.options.substrate.errorResponse?.(new AuthorizationError(verdict.reason)) !== undefined;
+      substrate.pattern === 'request-response' &&
+      substrate.errorResponse?.(new AuthorizationError(verdict.reason)) !== undefined;
     // The denial is ordered too, so every member advances the request numbering alike.
     this.submit(
       l,
@@ -654,10 +731,9 @@ export class ServiceInterceptor implements Startable {
       }
       case 'denied': {
         const s = this.localFor(a.session);
-        s.injectResponse(
-          this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array(),
-          a.inSeq,
-        );
+        // The session's substrate comes from its ordered OPEN, so every member answers alike.
+        const substrate = this.servedFor(a.session.substrate)?.substrate;
+        s.injectResponse(substrate?.errorResponse?.(new AuthorizationError(a.reason)) ?? new Uint8Array(), a.inSeq);
         const l = this.attachedLinks.get(a.session.id);
         if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
         return;
@@ -719,7 +795,13 @@ export class ServiceInterceptor implements Startable {
   }
 
   private openLocal(r: SessionRecord): LocalSession {
-    const s = new LocalSession(r.id, this.options, this.maxCacheBytes, this.dispatcher, this.log, {
+    const served = this.servedFor(r.substrate);
+    if (!served)
+      this.log.error(
+        { session: r.id, substrate: r.substrate },
+        'ordered session names a substrate this member does not serve (do the members share one stack?)',
+      );
+    const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
       produced: (inSeq, bytes) => this.divergence?.produced(r.id, inSeq, bytes),
@@ -741,6 +823,17 @@ export class ServiceInterceptor implements Startable {
   private welcome(s: LocalSession, r: SessionRecord, attempt: number, resumed: boolean): void {
     const l = this.pending.get(r.id);
     if (!l || l.attempt !== attempt) return;
+    // A session keeps the substrate its ordered OPEN named: a HELLO naming another would have its
+    // requests authorized and described as that other substrate's.
+    const own = this.servedFor(r.substrate);
+    if (l.served !== own)
+      return this.refuse(
+        l,
+        new UnknownSubstrateError(
+          `session ${r.id} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
+        ),
+        true,
+      );
     this.pending.delete(r.id);
     l.state = 'attached';
     this.attachedLinks.set(r.id, l);
@@ -767,6 +860,11 @@ export class ServiceInterceptor implements Startable {
         'fail-over served',
       );
     }
+  }
+
+  /** The substrate a session named; none named means the first (clients from before the field). */
+  private servedFor(name: string | undefined): ServedSubstrate | undefined {
+    return name === undefined ? this.served[0] : this.servedByName.get(name);
   }
 
   private forward(session: SessionId, chunk: OutputChunk): void {
@@ -814,16 +912,19 @@ class LocalSession {
 
   constructor(
     readonly id: SessionId,
-    options: ServiceInterceptorOptions,
+    served: ServedSubstrate | undefined,
     maxCacheBytes: number,
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
     private readonly events: LocalSessionEvents,
   ) {
-    const rr = options.substrate.pattern === 'request-response';
+    const rr = served?.substrate.pattern === 'request-response';
     this.cache = new OutputCache(rr ? 'message' : 'byte', maxCacheBytes);
-    this.framer = rr ? options.substrate.responseFramer() : undefined;
-    options.backend.open(id, this.abort.signal).then(
+    this.framer = rr ? served.substrate.responseFramer() : undefined;
+    (served
+      ? served.backend.open(id, this.abort.signal)
+      : Promise.reject(new UnknownSubstrateError(`session ${id}: this member does not serve its substrate`))
+    ).then(
       (c) => this.ready(c),
       (error: unknown) => this.fail(error as Error),
     );
@@ -843,6 +944,7 @@ class LocalSession {
       this.dispatcher.enqueue({ session: this, request: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
       return;
     }
+    if (this.failed) return;
     if (this.conversation) this.conversation.write(bytes);
     else this.early.push(bytes);
   }

@@ -14,6 +14,7 @@ const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 describe('session event codec', () => {
   const events: SessionEvent[] = [
     { type: 'open', session: 's1', origin: 'n1', attempt: 3, principal: 'alice' },
+    { type: 'open', session: 's2', origin: 'n1', attempt: 4, principal: 'alice', substrate: 'ops-cli' },
     { type: 'attach', session: 's1', origin: 'n2', attempt: 9 },
     { type: 'data', session: 's1', inSeq: 2 ** 40 + 7, ackOutSeq: 5, bytes: bytes('inc 1\n') },
     { type: 'ack', session: 's1', outSeq: 12 },
@@ -21,12 +22,15 @@ describe('session event codec', () => {
     { type: 'close', session: 's1', reason: 'expired', ifLastEvent: 77 },
   ];
 
-  it.each(events.map((e) => [e.type, e] as const))('round-trips %s', (_type, event) => {
-    expect(decodeSessionEvent(encodeSessionEvent(event))).toEqual(event);
-  });
+  it.each(events.map((e) => [`${e.type}${'substrate' in e ? ' with a substrate' : ''}`, e] as const))(
+    'round-trips %s',
+    (_type, event) => {
+      expect(decodeSessionEvent(encodeSessionEvent(event))).toEqual(event);
+    },
+  );
 
   it('names what is wrong in a bad payload', () => {
-    const good = encodeSessionEvent(events[2]!);
+    const good = encodeSessionEvent(events.find((e) => e.type === 'data')!);
     expect(() => decodeSessionEvent(good.subarray(0, good.length - 2))).toThrow(/too short reading bytes/);
     expect(() => decodeSessionEvent(new Uint8Array([0x00, 1, 0]))).toThrow(/bad magic/);
     expect(() => decodeSessionEvent(new Uint8Array([0x56, 9, 0]))).toThrow(UnsupportedVersionError);
@@ -42,6 +46,8 @@ describe('link frame codec', () => {
   const client: ClientFrame[] = [
     { type: 'open', session: 'abc', credentials: bytes('k'), lastOutSeq: 0, lastInSeq: 0 },
     { type: 'hello', session: 'abc', credentials: new Uint8Array(), lastOutSeq: 10, lastInSeq: 12 },
+    { type: 'open', session: 'abd', credentials: bytes('k'), lastOutSeq: 0, lastInSeq: 0, substrate: 'cli' },
+    { type: 'hello', session: 'abd', credentials: bytes('k'), lastOutSeq: 1, lastInSeq: 2, substrate: 'cli' },
     { type: 'data', inSeq: 13, ackOutSeq: 10, bytes: bytes('x\n') },
     { type: 'ack', outSeq: 11 },
     { type: 'close' },
@@ -58,9 +64,12 @@ describe('link frame codec', () => {
     { type: 'ping' },
   ];
 
-  it.each(client.map((f) => [f.type, f] as const))('round-trips client frame %s', (_t, f) => {
-    expect(decodeClientFrame(encodeClientFrame(f))).toEqual(f);
-  });
+  it.each(client.map((f) => [`${f.type}${'substrate' in f ? ' with a substrate' : ''}`, f] as const))(
+    'round-trips client frame %s',
+    (_t, f) => {
+      expect(decodeClientFrame(encodeClientFrame(f))).toEqual(f);
+    },
+  );
 
   it.each(member.map((f) => [f.type, f] as const))('round-trips member frame %s', (_t, f) => {
     expect(decodeMemberFrame(encodeMemberFrame(f))).toEqual(f);
@@ -79,5 +88,16 @@ describe('link frame codec', () => {
     const data = encodeClientFrame({ type: 'data', inSeq: 1, ackOutSeq: 0, bytes: bytes('x') });
     expect(() => decodeClientFrame(frame(data.type, data.body.subarray(0, data.body.length - 1)))).toThrow(/bytes/);
     expect(() => decodeClientFrame(frame(data.type, new Uint8Array([...data.body, 0])))).toThrow(/trailing/);
+  });
+
+  it('an OPEN without the substrate field (an older client) decodes without one; a bad substrate field is refused', () => {
+    const open = { type: 'open', session: 'abc', credentials: new Uint8Array(), lastOutSeq: 0, lastInSeq: 0 } as const;
+    const old = encodeClientFrame(open);
+    expect(decodeClientFrame(old)).toEqual(open);
+    expect(decodeClientFrame(old)).not.toHaveProperty('substrate');
+    const withEmpty = { ...old, body: new Uint8Array([...old.body, 0]) };
+    expect(() => decodeClientFrame(withEmpty)).toThrow(/substrate must be 1-256 characters/);
+    const long = encodeClientFrame({ ...open, substrate: 'x'.repeat(300) });
+    expect(() => decodeClientFrame(long)).toThrow(MalformedFrameError);
   });
 });

@@ -24,6 +24,11 @@ export type SessionEvent =
       readonly attempt: number;
       /** The authenticated principal. */
       readonly principal: string;
+      /**
+       * The substrate the session belongs to (`substrates[].name`); absent: the first substrate.
+       * An optional trailing field, so events encoded before it existed decode alike everywhere.
+       */
+      readonly substrate?: string;
     }
   /** Attaches an existing session to `origin` after a fail-over (the ordered half of HELLO). */
   | { readonly type: 'attach'; readonly session: SessionId; readonly origin: MemberId; readonly attempt: number }
@@ -99,6 +104,7 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
   switch (event.type) {
     case 'open':
       w.string(event.origin).varint(event.attempt).string(event.principal);
+      if (event.substrate !== undefined) w.string(event.substrate);
       break;
     case 'attach':
       w.string(event.origin).varint(event.attempt);
@@ -148,6 +154,7 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
   switch (type) {
     case 'open':
       event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt'), principal: id(r, 'principal') };
+      if (r.remaining > 0) event = { ...event, substrate: id(r, 'substrate') };
       break;
     case 'attach':
       event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt') };

@@ -7,6 +7,8 @@ export interface SessionRecord {
   readonly id: SessionId;
   /** The principal that opened it. */
   readonly principal: string;
+  /** The substrate it belongs to, as its ordered OPEN named it; absent: the first substrate. */
+  readonly substrate?: string;
   /** The member the client-side interceptor is attached to (last ordered OPEN/ATTACH). */
   attached: MemberId;
   /** The highest request number applied (requests are numbered from 1). */
@@ -111,6 +113,7 @@ export class SessionTable {
         const created: SessionRecord = {
           id: event.session,
           principal: event.principal,
+          ...(event.substrate !== undefined ? { substrate: event.substrate } : {}),
           attached: event.origin,
           lastInSeq: 0,
           ackedOut: 0,
