@@ -117,8 +117,13 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
     logger,
     ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
   });
-  const signal = await io.stopSignal();
-  logger.info({ signal }, 'stopping');
+  const ended = await Promise.race([io.stopSignal(), m.failed]);
+  if (ended instanceof VclError) {
+    // The member refused to join a running group (e.g. service.recovery none): stop and say why.
+    await m.stop();
+    throw ended;
+  }
+  logger.info({ signal: ended }, 'stopping');
   await m.stop();
   return 0;
 }
@@ -177,7 +182,7 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
       s
         ? [
             r.member,
-            s.view?.primary === false ? 'minority' : 'up',
+            s.view?.primary === false ? 'minority' : s.recovery?.phase === 'catching-up' ? 'catching-up' : 'up',
             String(s.view?.id ?? '-'),
             s.view?.members.join(',') ?? '-',
             s.ordering.role,
@@ -197,6 +202,18 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
         .join('  ')
         .trimEnd()}\n`,
     );
+  for (const r of rows) {
+    const rec = r.status?.recovery;
+    if (rec?.joinedAtCut !== undefined || rec?.phase === 'catching-up' || rec?.phase === 'refused')
+      io.out(
+        `recovery ${r.member}: ${rec.mode}, ${rec.phase}` +
+          (rec.joinedAtCut !== undefined
+            ? `, rejoined at ${rec.joinedAtCut} with ${rec.stateBytes} state bytes in ${rec.installMs} ms (${rec.rejoinMs} ms after start)`
+            : '') +
+          (rec.error ? `: ${rec.error}` : '') +
+          '\n',
+      );
+  }
   const sessions = rows.find((r) => r.status)?.status?.sessions ?? [];
   if (sessions.length) {
     io.out('\nsessions (per member: produced output / cached bytes)\n');

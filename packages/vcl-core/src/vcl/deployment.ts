@@ -31,6 +31,9 @@ import { ClientInterceptor } from './client-interceptor';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
+import type { Recovery } from './recovery/recovery';
+import type { SnapshotCallbacks } from './recovery/service-state';
+import { recoveryFor } from './recovery/setup';
 
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
@@ -60,6 +63,11 @@ export interface ServiceMemberOptions {
   readonly network?: Network;
   /** Serve `/status` and `/metrics` when the member has an `adminPort`. Default: the stack's `admin.enabled`. */
   readonly admin?: boolean;
+  /**
+   * Internal mode with `service.recovery: snapshot` (or replay with reset): the program's own
+   * state, saved at a cut for a joining member and loaded there.
+   */
+  readonly snapshot?: SnapshotCallbacks;
 }
 
 /** A running service-side member: network, ordering, interceptor and admin endpoint. */
@@ -76,6 +84,10 @@ export class ServiceMember {
     /** The admin endpoint, if served. */
     readonly admin: AdminEndpoint | undefined,
     private readonly log: Logger,
+    /** Replica recovery (state transfer to and from this member). */
+    readonly recovery?: Recovery,
+    /** Settles with the reason if the member cannot go on (it refused to join a running group); never otherwise. */
+    readonly failed: Promise<VclError> = new Promise(() => undefined),
   ) {}
 
   /** Stops in reverse start order: admin, interceptor, ordering, network. */
@@ -84,6 +96,7 @@ export class ServiceMember {
     await this.interceptor.stop();
     await this.ordering.stop();
     await this.network.stop();
+    this.recovery?.stop();
     this.log.info({}, 'member stopped');
   }
 }
@@ -121,6 +134,20 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   if (!substrate)
     throw new ConfigError(options.source ?? 'stack', [{ path: 'substrates', message: 'no substrate registered' }]);
   const backend = options.backend ?? externalBackend(stack, substrate, options);
+  let fatal: (error: VclError) => void = () => undefined;
+  const failed = new Promise<VclError>((resolve) => (fatal = resolve));
+  const recovery = recoveryFor({
+    stack,
+    member: options.member,
+    source: options.source ?? 'stack',
+    internal: options.backend !== undefined,
+    ...(options.snapshot ? { snapshot: options.snapshot } : {}),
+    ...(options.backend ? {} : { endpoint: options.serviceEndpoint ?? stack.service.endpoint ?? {} }),
+    requestResponse: substrate.pattern === 'request-response',
+    clock,
+    logger: log,
+    onFatal: (error) => fatal(error),
+  });
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
   const interceptor = new ServiceInterceptor({
@@ -135,6 +162,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     logger: log,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
+    recovery,
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
     ...optionalField('auditor', optional(AUDITOR)),
@@ -155,7 +183,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   await interceptor.start();
   await admin?.start();
   log.info({ mode: options.backend ? 'internal' : 'external', substrate: substrate.name }, 'member started');
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, recovery, failed);
 }
 
 function externalBackend(stack: Stack, substrate: Substrate, options: ServiceMemberOptions): ServiceBackend {

@@ -10,3 +10,8 @@ export * from './session-table';
 export * from './tcp-link';
 export * from './admin';
 export * from './deployment';
+export * from './recovery/event-log';
+export * from './recovery/recovery';
+export * from './recovery/recovery-state';
+export * from './recovery/service-state';
+export * from './recovery/setup';

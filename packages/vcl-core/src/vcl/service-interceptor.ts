@@ -21,6 +21,8 @@ import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFr
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
 import { SessionTable, type Applied, type SessionRecord } from './session-table';
+import type { Recovery, RecoveryHost, RecoveryStatus } from './recovery/recovery';
+import type { CacheState, LoggedEvent, TableState } from './recovery/recovery-state';
 
 /** Lets every principal in; the default when no `Authenticator` is configured. */
 export const permissiveAuthenticator: Authenticator = {
@@ -65,6 +67,8 @@ export interface ServiceInterceptorOptions {
   readonly linkTimeoutMs?: number;
   /** A session with no client link anywhere and no event this long is closed (in total order). Default 60 s. */
   readonly sessionTimeoutMs?: number;
+  /** Replica recovery (`service.recovery`): sets the ordering member's state-transfer hook. Default: none set. */
+  readonly recovery?: Recovery;
 }
 
 /** One session as `vcl status` shows it. */
@@ -117,6 +121,8 @@ export interface ServiceInterceptorStatus {
   readonly links: number;
   /** Counters. */
   readonly counters: Readonly<ServiceInterceptorCounters>;
+  /** Replica recovery: catching up or live, and the figures of the last rejoin. */
+  readonly recovery?: RecoveryStatus;
 }
 
 type LinkState = 'handshake' | 'pending' | 'attached' | 'closed';
@@ -189,6 +195,10 @@ export class ServiceInterceptor implements Startable {
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
+    if (options.recovery) {
+      options.recovery.bind(this.recoveryHost());
+      options.ordering.setStateTransfer(options.recovery.transfer);
+    }
   }
 
   /** The address client-side interceptors connect to (after `start`). */
@@ -242,6 +252,7 @@ export class ServiceInterceptor implements Startable {
       cacheBytes: sessions.reduce((n, s) => n + s.cacheBytes, 0),
       links: this.links.size,
       counters: { ...this.counters },
+      ...(this.options.recovery ? { recovery: this.options.recovery.status() } : {}),
     };
   }
 
@@ -348,6 +359,10 @@ export class ServiceInterceptor implements Startable {
     if (l.state !== 'pending') return;
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    // A member still installing the group's state would serve a service that is behind: send the
+    // client elsewhere (retryable), as a minority does.
+    if (this.options.recovery && !this.options.recovery.accepting)
+      return this.refuse(l, new UnavailableError(`member ${this.options.self} is catching up with the group`), false);
     const old = this.pending.get(session) ?? this.attachedLinks.get(session);
     if (old && old !== l) this.dropLink(old);
     l.attempt = ++this.attempts;
@@ -528,6 +543,7 @@ export class ServiceInterceptor implements Startable {
 
   private installView(view: View): void {
     this.currentView = view;
+    this.options.recovery?.viewInstalled();
     this.counters.viewChanges++;
     this.auditor.audit({
       type: 'view.change',
@@ -551,6 +567,15 @@ export class ServiceInterceptor implements Startable {
   }
 
   private deliver(d: Delivery): void {
+    const recovery = this.options.recovery;
+    if (recovery) {
+      if (recovery.refused) return;
+      recovery.delivered(d.seq, d.payload);
+    }
+    this.applyOrdered(d);
+  }
+
+  private applyOrdered(d: Pick<Delivery, 'seq' | 'sender' | 'payload'>): void {
     this.counters.deliveries++;
     let event: SessionEvent;
     try {
@@ -574,7 +599,7 @@ export class ServiceInterceptor implements Startable {
     switch (a.kind) {
       case 'opened': {
         const s = this.openLocal(a.session);
-        this.auditor.audit({
+        this.auditOrdered({
           type: 'session.open',
           member: this.options.self,
           principal: a.session.principal,
@@ -639,7 +664,7 @@ export class ServiceInterceptor implements Startable {
         this.local.delete(a.session.id);
         this.expiring.delete(a.session.id);
         s?.close();
-        this.auditor.audit({
+        this.auditOrdered({
           type: 'session.close',
           member: this.options.self,
           principal: a.session.principal,
@@ -674,6 +699,64 @@ export class ServiceInterceptor implements Startable {
         this.log.debug({ session: a.id, why: a.why }, 'ordered event ignored');
         return;
     }
+  }
+
+  /** Audits an effect of an ordered event, once: not again when a joiner replays it. */
+  private auditOrdered(event: Parameters<Auditor['audit']>[0]): void {
+    if (!this.replaying) this.auditor.audit(event);
+  }
+
+  private replaying = false;
+
+  /** The interceptor's side of replica recovery (see `RecoveryHost`). */
+  private recoveryHost(): RecoveryHost {
+    return {
+      captureTable: () => {
+        const table: TableState = this.table.exportState();
+        // Sessions closed after the cut leave `local`, but their caches stay valid until the
+        // (held) close reaches the dispatcher, so hold on to them now.
+        const sessions = table.sessions.map((r) => [r.id, this.local.get(r.id)] as const);
+        return {
+          table,
+          caches: () =>
+            sessions.flatMap(([id, s]): CacheState[] =>
+              s
+                ? [
+                    {
+                      session: id,
+                      produced: s.cache.produced,
+                      acked: s.cache.acked,
+                      ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+                      chunks: s.cache.after(s.cache.acked),
+                    },
+                  ]
+                : [],
+            ),
+        };
+      },
+      quiesce: () => this.dispatcher.hold(),
+      restore: (table, caches) => {
+        for (const s of this.local.values()) s.dispose();
+        this.local.clear();
+        this.table.restoreState(table);
+        const byId = new Map(caches.map((c) => [c.session, c]));
+        for (const r of this.table.list()) {
+          const s = this.openLocal(r);
+          const c = byId.get(r.id);
+          if (!c) continue;
+          s.cache.restore(c.produced, c.acked, c.chunks);
+          if (c.endedAt !== undefined) s.endedAt = c.endedAt;
+        }
+      },
+      replay: (events: readonly LoggedEvent[]) => {
+        this.replaying = true;
+        try {
+          for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
+        } finally {
+          this.replaying = false;
+        }
+      },
+    };
   }
 
   private localFor(r: SessionRecord): LocalSession {
@@ -928,12 +1011,35 @@ class Dispatcher {
   private head = 0;
   private busy: LocalSession | undefined;
   private waitingReady = false;
+  /** Items enqueued and started so far (absolute counts, for `hold`). */
+  private enqueued = 0;
+  private started = 0;
+  private holdMark: number | undefined;
+  private drained: (() => void)[] = [];
 
   constructor(private readonly log: Logger) {}
 
   enqueue(item: DispatchItem): void {
     this.queue.push(item);
+    this.enqueued++;
     this.kick();
+  }
+
+  /**
+   * Holds every item enqueued from now on; resolves, once every earlier item has been applied
+   * (the service answered it), with the function that releases the held ones. State transfer
+   * captures the service exactly at the cut this way.
+   */
+  hold(): Promise<() => void> {
+    this.holdMark = this.enqueued;
+    const release = (): void => {
+      this.holdMark = undefined;
+      this.kick();
+    };
+    return new Promise((resolve) => {
+      this.drained.push(() => resolve(release));
+      this.kick();
+    });
   }
 
   /** `session` produced a response. */
@@ -956,10 +1062,22 @@ class Dispatcher {
     this.queue.length = 0;
     this.head = 0;
     this.busy = undefined;
+    this.started = this.enqueued;
   }
 
   kick(): void {
-    while (!this.busy && !this.waitingReady && this.head < this.queue.length) {
+    this.run();
+    if (this.drained.length && !this.busy && !this.waitingReady && this.started >= (this.holdMark ?? this.enqueued))
+      for (const done of this.drained.splice(0)) done();
+  }
+
+  private run(): void {
+    while (
+      !this.busy &&
+      !this.waitingReady &&
+      this.head < this.queue.length &&
+      (this.holdMark === undefined || this.started < this.holdMark)
+    ) {
       const item = this.queue[this.head]!;
       const s = item.session;
       if (item.close) {
@@ -994,6 +1112,7 @@ class Dispatcher {
   }
 
   private shift(): void {
+    this.started++;
     this.queue[this.head++] = undefined as unknown as DispatchItem;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);
