@@ -51,7 +51,7 @@ export class EventLog {
   open(): void {
     fs.mkdirSync(this.options.dir, { recursive: true });
     this.close();
-    this.fd = fs.openSync(this.file, 'w');
+    this.fd = fs.openSync(this.file, 'w+');
     this.size = 0;
     this.last = 0;
   }
@@ -64,8 +64,7 @@ export class EventLog {
 
   /** Appends one delivered event. */
   append(event: LoggedEvent): void {
-    if (event.seq <= this.last)
-      throw new RecoveryStateError(`replay log: event ${event.seq} after event ${this.last}`);
+    if (event.seq <= this.last) throw new RecoveryStateError(`replay log: event ${event.seq} after event ${this.last}`);
     this.write(encodeLogRecord(event));
     this.last = event.seq;
   }

@@ -26,7 +26,15 @@ function sample(): RecoveryState {
     base: 6,
     table: t.exportState(),
     caches: [
-      { session: 'a', produced: 3, acked: 1, chunks: [{ from: 1, to: 2, bytes: bytes('r1\n') }, { from: 2, to: 3, bytes: bytes('r2\n') }] },
+      {
+        session: 'a',
+        produced: 3,
+        acked: 1,
+        chunks: [
+          { from: 1, to: 2, bytes: bytes('r1\n') },
+          { from: 2, to: 3, bytes: bytes('r2\n') },
+        ],
+      },
       { session: 'b', produced: 0, acked: 0, endedAt: 0, chunks: [] },
     ],
     service: bytes('{"total":3}'),
@@ -52,7 +60,14 @@ describe('recovery state', () => {
       payload: encodeSessionEvent({ type: 'ack', session: 's', outSeq: seq }),
     }));
     const raw = new Uint8Array(Buffer.concat(log.map((e) => encodeLogRecord(e))));
-    const state: RecoveryState = { mode: 'replay', cut: 3, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] };
+    const state: RecoveryState = {
+      mode: 'replay',
+      cut: 3,
+      base: 0,
+      table: { sessions: [], closed: [] },
+      caches: [],
+      log: [],
+    };
     const back = decodeRecoveryState(encodeRecoveryState(state, raw));
     expect(back.log).toEqual(log);
     expect(decodeLogRecords(raw)).toEqual(log);
@@ -103,9 +118,15 @@ describe('recovery state', () => {
       [good.subarray(0, good.length - 5), /recovery state/],
       [Uint8Array.from([...good, 0]), /trailing/],
       [encodeRecoveryState({ ...sample(), base: 7 }), /base 7 is after the cut 6/],
-      [encodeRecoveryState({ ...sample(), caches: [{ session: 'zz', produced: 0, acked: 0, chunks: [] }] }), /zz, which is not open/],
       [
-        encodeRecoveryState({ ...sample(), caches: [{ session: 'a', produced: 1, acked: 0, chunks: [{ from: 0, to: 2, bytes: bytes('x') }] }] }),
+        encodeRecoveryState({ ...sample(), caches: [{ session: 'zz', produced: 0, acked: 0, chunks: [] }] }),
+        /zz, which is not open/,
+      ],
+      [
+        encodeRecoveryState({
+          ...sample(),
+          caches: [{ session: 'a', produced: 1, acked: 0, chunks: [{ from: 0, to: 2, bytes: bytes('x') }] }],
+        }),
         /chunk 0..2 out of order/,
       ],
       [
@@ -119,7 +140,17 @@ describe('recovery state', () => {
         }),
         /log event 2 where 1 was expected/,
       ],
-      [encodeRecoveryState({ ...sample(), mode: 'replay', base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] }), /log ends at 0, the cut is 6/],
+      [
+        encodeRecoveryState({
+          ...sample(),
+          mode: 'replay',
+          base: 0,
+          table: { sessions: [], closed: [] },
+          caches: [],
+          log: [],
+        }),
+        /log ends at 0, the cut is 6/,
+      ],
     ];
     for (const [input, message] of cases) {
       let thrown: unknown;

@@ -183,7 +183,8 @@ function decode(bytes: Uint8Array): RecoveryState {
   const caches: CacheState[] = [];
   for (let i = r.varint('caches'); i > 0; i--) {
     const session = id(r, 'cache session');
-    if (!open.has(session)) throw new RecoveryStateError(`recovery state: cache of session ${session}, which is not open`);
+    if (!open.has(session))
+      throw new RecoveryStateError(`recovery state: cache of session ${session}, which is not open`);
     const produced = r.varint('produced');
     const acked = r.varint('acked');
     const ended = r.varint('endedAt');
@@ -211,8 +212,7 @@ function decode(bytes: Uint8Array): RecoveryState {
       throw new RecoveryStateError(`recovery state: log event ${e.seq} where ${expect} was expected (base ${base})`);
     expect++;
   }
-  if (expect !== cut + 1)
-    throw new RecoveryStateError(`recovery state: log ends at ${expect - 1}, the cut is ${cut}`);
+  if (expect !== cut + 1) throw new RecoveryStateError(`recovery state: log ends at ${expect - 1}, the cut is ${cut}`);
   return { mode, cut, base, table: { sessions, closed }, caches, ...(service ? { service } : {}), log };
 }
 

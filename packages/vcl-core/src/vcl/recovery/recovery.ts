@@ -175,8 +175,7 @@ export class Recovery {
       // Deliveries are logged synchronously before they are applied, and the plugin calls
       // capture at the cut, so the log holds exactly the events 1..cut right now.
       const log = this.options.log!;
-      if (log.lastSeq !== cut)
-        throw new RecoveryStateError(`replay log ends at ${log.lastSeq}, the cut is ${cut}`);
+      if (log.lastSeq !== cut) throw new RecoveryStateError(`replay log ends at ${log.lastSeq}, the cut is ${cut}`);
       bytes = encodeRecoveryState(
         { mode, cut, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] },
         log.read(),

@@ -50,7 +50,8 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
   if (svc.recovery === 'snapshot' && !setup.requestResponse)
     issues.push({
       path: 'service.recovery',
-      message: 'recovery snapshot needs a request-response substrate (a stream has no point where the service is quiet)',
+      message:
+        'recovery snapshot needs a request-response substrate (a stream has no point where the service is quiet)',
       hint: 'use recovery: replay',
     });
   if (svc.recovery === 'snapshot' && setup.internal && !setup.snapshot)
@@ -63,7 +64,9 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
   const endpoint = setup.endpoint?.port !== undefined ? setup.endpoint : undefined;
   const env: Record<string, string> = {
     VCL_MEMBER: setup.member,
-    ...(endpoint ? { VCL_SERVICE_HOST: String(endpoint.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(endpoint.port!) } : {}),
+    ...(endpoint
+      ? { VCL_SERVICE_HOST: String(endpoint.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(endpoint.port!) }
+      : {}),
     ...(dir ? { VCL_DATA_DIR: dir } : {}),
   };
   const service: ServiceStateAccess = setup.snapshot
