@@ -1014,8 +1014,8 @@ class Dispatcher {
   /** Items enqueued and started so far (absolute counts, for `hold`). */
   private enqueued = 0;
   private started = 0;
-  private holdMark: number | undefined;
-  private drained: (() => void)[] = [];
+  /** Active holds, oldest (lowest mark) first; items from the first mark on wait. */
+  private readonly holds: { readonly mark: number; drained?: () => void }[] = [];
 
   constructor(private readonly log: Logger) {}
 
@@ -1031,13 +1031,15 @@ class Dispatcher {
    * captures the service exactly at the cut this way.
    */
   hold(): Promise<() => void> {
-    this.holdMark = this.enqueued;
+    const h: { readonly mark: number; drained?: () => void } = { mark: this.enqueued };
+    this.holds.push(h);
     const release = (): void => {
-      this.holdMark = undefined;
+      const i = this.holds.indexOf(h);
+      if (i >= 0) this.holds.splice(i, 1);
       this.kick();
     };
     return new Promise((resolve) => {
-      this.drained.push(() => resolve(release));
+      h.drained = () => resolve(release);
       this.kick();
     });
   }
@@ -1067,8 +1069,13 @@ class Dispatcher {
 
   kick(): void {
     this.run();
-    if (this.drained.length && !this.busy && !this.waitingReady && this.started >= (this.holdMark ?? this.enqueued))
-      for (const done of this.drained.splice(0)) done();
+    if (this.busy || this.waitingReady) return;
+    for (const h of this.holds)
+      if (h.drained && this.started >= h.mark) {
+        const done = h.drained;
+        h.drained = undefined;
+        done();
+      }
   }
 
   private run(): void {
@@ -1076,7 +1083,7 @@ class Dispatcher {
       !this.busy &&
       !this.waitingReady &&
       this.head < this.queue.length &&
-      (this.holdMark === undefined || this.started < this.holdMark)
+      (this.holds.length === 0 || this.started < this.holds[0]!.mark)
     ) {
       const item = this.queue[this.head]!;
       const s = item.session;

@@ -276,6 +276,37 @@ describe('Recovery at the interceptor', () => {
     expect(donor.counter.applied).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
   });
 
+  it('snapshot: two captures in quick succession each hold exactly the requests up to their own cut', async () => {
+    const sim = new Simulator({ seed: 6, members: ['n1', 'n2'] });
+    const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+    const donor = member(sim, links, 'n1', 'snapshot', new RecordingLogger(), os.tmpdir());
+    await donor.service.start();
+    donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+    const events = [
+      enc({ type: 'open', session: 'a', origin: 'n1', attempt: 1, principal: 'p' }),
+      ...[1, 2, 3, 4, 5, 6].map((k) =>
+        enc({ type: 'data', session: 'a', inSeq: k, ackOutSeq: 0, bytes: new TextEncoder().encode(`a:${k} ${k}\n`) }),
+      ),
+    ];
+    const deliver = (from: number, to: number): void => {
+      for (let s = from; s <= to; s++)
+        donor.order.deliverTo!({ view: 1, seq: s, sender: 'n1', payload: events[s - 1]! });
+    };
+    const states: Uint8Array[] = [];
+    deliver(1, 3);
+    void Promise.resolve(donor.order.hook!.capture(3)).then((b) => (states[0] = b));
+    deliver(4, 5);
+    void Promise.resolve(donor.order.hook!.capture(5)).then((b) => (states[1] = b));
+    deliver(6, 7);
+    await sim.runUntil(() => states[0] !== undefined && states[1] !== undefined, 10_000);
+    const applied = (b: Uint8Array): string[] =>
+      (JSON.parse(new TextDecoder().decode(decodeRecoveryState(b).service)) as { applied: string[] }).applied;
+    expect(applied(states[0]!)).toEqual(['a:1', 'a:2']);
+    expect(applied(states[1]!)).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
+    await sim.runFor(500);
+    expect(donor.counter.applied).toHaveLength(6);
+  });
+
   it('a member catching up refuses client sessions with a retryable error', async () => {
     const sim = new Simulator({ seed: 9, members: ['n1', 'n2'] });
     const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
