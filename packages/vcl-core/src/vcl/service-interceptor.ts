@@ -902,6 +902,13 @@ class LocalSession {
     }
   }
 
+  /** Reads the service again although the cache is full (a capture must see requests up to its cut answered). */
+  unpause(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.conversation?.resume();
+  }
+
   /** Runs `fn` once the service conversation is open (or failed). */
   whenReady(fn: () => void): void {
     if (this.isReady) fn();
@@ -1107,7 +1114,13 @@ class Dispatcher {
       }
       // Head-of-line blocking is deliberate: skipping a session whose cache is full would make
       // the order of application depend on timing, which differs between replicas.
-      if (s.cache.full) return;
+      if (s.cache.full) {
+        // A capture waiting for this request would wait for an ack ordered after its cut, which
+        // is held behind the capture: let the cache overshoot its bound for requests up to the
+        // cut instead (the order of application is unchanged).
+        if (!this.holds.some((h) => h.drained)) return;
+        s.unpause();
+      }
       this.shift();
       if (item.synthetic) {
         s.output(item.synthetic);

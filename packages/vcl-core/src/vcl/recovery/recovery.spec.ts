@@ -117,6 +117,7 @@ function member(
   logger: RecordingLogger,
   dir: string,
   loadDelayMs = 0,
+  maxCacheBytes?: number,
 ): Member {
   const node = sim.node(id);
   const counter = new SlowCounter(node.clock, () => 1 + Math.floor(node.random.next() * 20));
@@ -149,6 +150,7 @@ function member(
     clock: node.clock,
     logger: logger.child({ member: id }),
     recovery,
+    ...(maxCacheBytes ? { maxCacheBytes } : {}),
   });
   return Object.assign(m, { order, service, counter, recovery }) as Member;
 }
@@ -305,6 +307,41 @@ describe('Recovery at the interceptor', () => {
     expect(applied(states[1]!)).toEqual(['a:1', 'a:2', 'a:3', 'a:4']);
     await sim.runFor(500);
     expect(donor.counter.applied).toHaveLength(6);
+  });
+
+  it('snapshot: a capture does not wait for an ack ordered after its cut when a cache is full (the cache overshoots instead)', async () => {
+    const sim = new Simulator({ seed: 7, members: ['n1', 'n2'] });
+    const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+    const donor = member(sim, links, 'n1', 'snapshot', new RecordingLogger(), os.tmpdir(), 0, 4);
+    await donor.service.start();
+    donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+    const events = [
+      enc({ type: 'open', session: 'a', origin: 'n1', attempt: 1, principal: 'p' }),
+      ...[1, 2, 3].map((k) =>
+        enc({ type: 'data', session: 'a', inSeq: k, ackOutSeq: 0, bytes: new TextEncoder().encode(`a:${k} ${k}\n`) }),
+      ),
+      enc({ type: 'ack', session: 'a', outSeq: 3 }),
+    ];
+    for (const [i, payload] of events.slice(0, 4).entries())
+      donor.order.deliverTo!({ view: 1, seq: i + 1, sender: 'n1', payload });
+    await new Promise((r) => setImmediate(r));
+    await sim.runUntil(() => donor.counter.applied.length > 0, 1000);
+    await sim.runFor(200);
+    // The first response filled the 4-byte cache: the other two requests wait for an ack.
+    expect(donor.counter.applied).toEqual(['a:1']);
+    let state: Uint8Array | undefined;
+    void Promise.resolve(donor.order.hook!.capture(4)).then((b) => (state = b));
+    expect(await sim.runUntil(() => state !== undefined, 10_000)).toBe(true);
+    const decoded = decodeRecoveryState(state!);
+    expect((JSON.parse(new TextDecoder().decode(decoded.service)) as { applied: string[] }).applied).toEqual([
+      'a:1',
+      'a:2',
+      'a:3',
+    ]);
+    expect(decoded.caches[0]).toMatchObject({ produced: 3, acked: 0 });
+    expect(decoded.caches[0]!.chunks).toHaveLength(3);
+    donor.order.deliverTo!({ view: 1, seq: 5, sender: 'n1', payload: events[4]! });
+    expect(donor.service.status().sessions[0]).toMatchObject({ cacheBytes: 0, backpressure: false });
   });
 
   it('a member catching up refuses client sessions with a retryable error', async () => {
