@@ -4,7 +4,7 @@
  * fixtures, sequencer ordering, line-framed TCP), `vcl client` in front. For each recovery mode and
  * each amount of history (requests applied before the kill), it kills member n3 and its service,
  * keeps a load running, restarts both, and reads the member's own figures from its log line
- * `rejoined the group: live` (state bytes, install time, time from process start to live).
+ * `rejoined the group: live` (state bytes, install time, time from member start to live).
  *
  * Usage: `npm run measure:rejoin -- [--modes replay,snapshot] [--history 500,2000,8000] [--json]`
  * (needs the built core, substrate-tcp and gcs-sequencer: the npm script builds them).
@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       if (!process.argv.includes('--json'))
         console.log(
           `${mode.padEnd(8)} history ${String(h).padStart(6)} requests: cut ${String(f.cut).padStart(6)}, state ${String(f.stateBytes).padStart(8)} B, ` +
-            `install ${String(f.installMs).padStart(5)} ms, process start to live ${String(f.rejoinMs).padStart(5)} ms` +
+            `install ${String(f.installMs).padStart(5)} ms, member start to live ${String(f.rejoinMs).padStart(5)} ms` +
             (f.replayed !== undefined ? `, ${f.replayed} events replayed` : ''),
         );
     }
