@@ -344,6 +344,53 @@ describe('Recovery at the interceptor', () => {
     expect(donor.service.status().sessions[0]).toMatchObject({ cacheBytes: 0, backpressure: false });
   });
 
+  for (const mode of ['replay', 'snapshot'] as const)
+    it(`${mode}: a state handed to a member that has applied deliveries already: kept at the cut, only the rest applied behind it`, async () => {
+      for (const behind of [0, 7]) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-recovery-'));
+        try {
+          const sim = new Simulator({ seed: 11 + behind, members: ['n1', 'n2'] });
+          const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+          const logger = new RecordingLogger();
+          const donor = member(sim, links, 'n1', mode, logger, dir);
+          const other = member(sim, links, 'n2', mode, logger, dir);
+          const events = script(30, 2);
+          const cut = 25;
+          for (const m of [donor, other]) {
+            await m.service.start();
+            m.order.install({ id: 1, members: ['n1', 'n2'], primary: true, cut: 0 });
+          }
+          const deliver = (m: Member, from: number, to: number): void => {
+            for (let q = from; q <= to; q++)
+              m.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+          };
+          deliver(donor, 1, cut);
+          deliver(other, 1, cut - behind);
+          let state: Uint8Array | undefined;
+          void Promise.resolve(donor.order.hook!.capture(cut)).then((b) => (state = b));
+          await new Promise((r) => setImmediate(r));
+          expect(await sim.runUntil(() => state !== undefined, 60_000)).toBe(true);
+          other.order.install({ id: 3, members: ['n1', 'n2'], primary: true, cut });
+          let installed = false;
+          void Promise.resolve(other.order.hook!.install(state!, cut)).then(() => (installed = true));
+          expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+          deliver(donor, cut + 1, 30);
+          deliver(other, cut + 1, 30);
+          await new Promise((r) => setImmediate(r));
+          await sim.runUntil(() => other.counter.applied.length === donor.counter.applied.length, 60_000);
+          await sim.runFor(1000);
+          expect(other.fatal).toBeUndefined();
+          expect(other.counter.digest()).toBe(donor.counter.digest());
+          expect(sessionsOf(other)).toEqual(sessionsOf(donor));
+          expect(
+            logger.find('info', behind ? 'caught up with the group by state transfer' : 'kept its own state'),
+          ).toHaveLength(1);
+        } finally {
+          fs.rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    });
+
   it('a member catching up refuses client sessions with a retryable error', async () => {
     const sim = new Simulator({ seed: 9, members: ['n1', 'n2'] });
     const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });

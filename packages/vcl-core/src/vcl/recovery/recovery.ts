@@ -145,7 +145,11 @@ export class Recovery {
   /** Records a delivery (before it is applied), so the log holds exactly the events up to any cut. */
   delivered(seq: number, payload: Uint8Array): void {
     this.options.log?.append({ seq, payload });
+    this.lastDelivered = seq;
   }
+
+  /** The last delivery this member applied (or installed with a state). */
+  private lastDelivered = 0;
 
   /** What `vcl status` shows. */
   status(): RecoveryStatus {
@@ -203,8 +207,10 @@ export class Recovery {
   private async install(bytes: Uint8Array, cut: number): Promise<void> {
     this.phase = 'catching-up';
     const t0 = this.options.clock.now();
+    let outcome: 'joined' | 'kept' | 'caught-up';
     try {
-      await this.apply(bytes, cut);
+      outcome = await this.apply(bytes, cut);
+      this.lastDelivered = cut;
     } catch (error) {
       const e =
         error instanceof VclError ? error : new RecoveryStateError(`state install: ${(error as Error).message}`);
@@ -216,6 +222,15 @@ export class Recovery {
     }
     const now = this.options.clock.now();
     this.phase = 'live';
+    if (outcome !== 'joined') {
+      this.log.info(
+        { mode: this.options.mode, cut, stateBytes: bytes.length, installMs: Math.round(now - t0) },
+        outcome === 'kept'
+          ? 'state transfer at a cut this member already holds: kept its own state'
+          : 'caught up with the group by state transfer',
+      );
+      return;
+    }
     // A member that starts with a group that has ordered nothing yet is not a rejoin.
     if (cut === 0) return;
     this.joined = {
@@ -230,13 +245,22 @@ export class Recovery {
 
   private replayedCount: number | undefined;
 
-  private async apply(bytes: Uint8Array, cut: number): Promise<void> {
+  /**
+   * Installs the state. A plugin may also hand a state to a member that has applied deliveries
+   * already (e.g. the token ring, to a member that missed the views in between): by total order
+   * its history is a prefix of the donor's, so it keeps its state if it is at the cut, and
+   * otherwise applies only what it lacks.
+   */
+  private async apply(bytes: Uint8Array, cut: number): Promise<'joined' | 'kept' | 'caught-up'> {
     const host = this.requireHost();
     const mode = this.options.mode;
+    const had = this.lastDelivered;
+    if (had > cut)
+      throw new RecoveryStateError(`member ${this.options.self} has applied ${had} events, past the cut ${cut}`);
     if (bytes.length === 0) {
       // A donor without a recovery hook sends nothing: only a group that has ordered nothing yet
       // can be joined that way.
-      if (cut === 0) return;
+      if (cut === had) return had ? 'kept' : 'joined';
       throw new RecoveryRefusedError(
         `member ${this.options.self}: the group is at ${cut} and sent no state; check that every member runs with the same service.recovery`,
       );
@@ -247,8 +271,9 @@ export class Recovery {
       throw new RecoveryRefusedError(
         `member ${this.options.self}: service.recovery is ${mode} here and ${state.mode} at the donor; every member needs the same mode`,
       );
+    if (had > 0 && had === cut) return 'kept';
     if (mode === 'none') {
-      if (cut === 0) return;
+      if (cut === 0) return 'joined';
       throw new RecoveryRefusedError(
         `member ${this.options.self} cannot join a running group (it has ordered ${cut} events): ` +
           'service.recovery is none, so replicas must start fresh together; set service.recovery to replay or snapshot',
@@ -260,7 +285,18 @@ export class Recovery {
       if (!state.service) throw new RecoveryStateError('recovery state: snapshot mode without a service snapshot');
       await load(state.service);
       host.restore(state.table, state.caches);
-      return;
+      return had ? 'caught-up' : 'joined';
+    }
+    const log = this.options.log!;
+    if (had > 0) {
+      const missing = state.log.filter((e) => e.seq > had);
+      if (state.base > had || missing[0]?.seq !== had + 1)
+        throw new RecoveryStateError(`replay: the state's log does not continue this member's at ${had}`);
+      for (const e of missing) log.append(e);
+      host.replay(missing);
+      this.replayedCount = missing.length;
+      (await host.quiesce())();
+      return 'caught-up';
     }
     // replay: from the service's initial state, through the normal delivery path.
     if (this.options.service.reset) await this.options.service.reset();
@@ -272,7 +308,6 @@ export class Recovery {
       await load(state.service);
     }
     host.restore(state.table, state.caches);
-    const log = this.options.log!;
     for (const e of state.log) log.append(e);
     host.replay(state.log);
     this.replayedCount = state.log.length;
@@ -280,6 +315,7 @@ export class Recovery {
     // a service in the group's state.
     const release = await host.quiesce();
     release();
+    return 'joined';
   }
 
   private requireHost(): RecoveryHost {
