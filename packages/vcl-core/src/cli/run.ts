@@ -17,6 +17,7 @@ commands:
           [--service-endpoint host:port]   dial the local service here instead of service.endpoint
   client                  run one client-side interceptor
           [--listen host:port]             accept clients here instead of client.listen
+          [--token-file <file>]            this client's token instead of aaa.client.tokenFile
   status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
   check                   validate the stack file and its plugins' options, start nothing
 
@@ -130,7 +131,17 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
 
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
-  const stack = await loadStack(config);
+  const tokenFile = stringFlag(args, 'token-file');
+  const loaded = await loadStack(config);
+  const stack: Stack = tokenFile
+    ? {
+        ...loaded,
+        aaa: {
+          ...(loaded.aaa ?? { link: { mode: 'none' }, clients: { mode: 'none' } }),
+          client: { ...loaded.aaa?.client, tokenFile },
+        },
+      }
+    : loaded;
   const c = await startClientInterceptor({
     stack,
     logger,

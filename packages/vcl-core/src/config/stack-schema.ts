@@ -160,6 +160,15 @@ const aaa = z
       })
       .strict()
       .default({}),
+    client: z
+      .object({
+        tokenFile: nonEmpty.optional(),
+        ca: nonEmpty.optional(),
+        cert: nonEmpty.optional(),
+        key: nonEmpty.optional(),
+      })
+      .strict()
+      .optional(),
     policy: z.union([nonEmpty, z.array(z.unknown())]).optional(),
     audit: z.object({ file: nonEmpty, maxBytes: z.number().int().positive().optional() }).strict().optional(),
   })

@@ -140,11 +140,26 @@ export interface ClientAuth {
   readonly key?: string;
 }
 
+/**
+ * `aaa.client:` the client-side interceptor's own credentials (read by `vcl client` and
+ * `startClientInterceptor`, ignored by members).
+ */
+export interface ClientCredentials {
+  /** File holding this client's bearer token (`aaa.clients.mode: token`); surrounding whitespace is ignored. */
+  readonly tokenFile?: string;
+  /** CA file that members' certificates must chain to; default `aaa.clients.ca`, then `aaa.link.ca`. */
+  readonly ca?: string;
+  /** This client's certificate file (mutual TLS); default `aaa.link.cert`. */
+  readonly cert?: string;
+  /** This client's private key file (mode 0600 or stricter); default `aaa.link.key`. */
+  readonly key?: string;
+}
+
 /** `aaa.audit:` the audit trail. */
 export interface AuditSection {
   /** The append-only audit file. */
   readonly file: string;
-  /** Size at which the file is rotated; default no rotation. */
+  /** Size at which the file is rotated (to `file.1`, older ones shifted up), in bytes; default 10 MiB. */
   readonly maxBytes?: number;
 }
 
@@ -154,6 +169,8 @@ export interface AaaSection {
   readonly link: LinkAuth;
   /** Client authentication; default `{ mode: none }`. */
   readonly clients: ClientAuth;
+  /** The client-side interceptor's own credentials; default none. */
+  readonly client?: ClientCredentials;
   /** Access policy: a list of rules (given to the policy plugin), or a policy file name; default allow all. */
   readonly policy?: readonly unknown[] | string;
   /** Audit trail; default none. */

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
+import type { LinkSecurity } from '../contracts/link-security';
 import type { Logger } from '../contracts/logger';
 import type { Network } from '../contracts/network';
 import type { OrderingProtocol } from '../contracts/ordering';
@@ -9,7 +11,9 @@ import {
   AUDITOR,
   AUTHENTICATOR,
   AUTHORIZER,
+  CLIENT_LINK_SECURITY,
   CLOCK,
+  INTERCEPTOR_LINK_SECURITY,
   LINK_SECURITY,
   LOGGER,
   NETWORK,
@@ -150,12 +154,24 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   });
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
+  const auditor = optional(AUDITOR);
+  // A client-side interceptor that fails the interceptor link's security never reaches the
+  // interceptor: log and audit it here.
+  const refusedClientLink = (remote: string, error: Error): void => {
+    log.warn({ remote, err: error.message }, 'client link authentication failed');
+    auditor?.audit({ type: 'auth.failure', member: member.id, reason: error.message, details: { remote } });
+  };
   const interceptor = new ServiceInterceptor({
     self: member.id,
     ordering,
     substrate,
     backend,
-    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    transport: new TcpLinkTransport({
+      connectTimeoutMs: stack.timeouts.connectMs,
+      localId: member.id,
+      ...optionalField('security', optional(INTERCEPTOR_LINK_SECURITY)),
+      onRefused: (remote, error) => refusedClientLink(remote, error),
+    }),
     listen: { host: member.host, port: member.clientPort },
     members: memberAddresses(stack),
     clock,
@@ -165,7 +181,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     recovery,
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
-    ...optionalField('auditor', optional(AUDITOR)),
+    ...optionalField('auditor', auditor),
   });
   const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;
   const admin = serveAdmin
@@ -213,8 +229,42 @@ export interface ClientOptions {
    * `client.listen`). Internal mode (`false`): no listener; the program calls `connect()`.
    */
   readonly listen?: Endpoint | false;
-  /** Credentials for the members' authenticator. Default none. */
+  /** Credentials for the members' authenticator. Default: the token in the stack's `aaa.client.tokenFile`, else none. */
   readonly credentials?: Uint8Array;
+}
+
+/**
+ * The client-side interceptor's link security: the AAA plugins the stack's `aaa.link.mode` and
+ * `aaa.clients.mode` name, created for the client side (they read only `aaa.client` and the shared
+ * key), register it as `CLIENT_LINK_SECURITY`. Undefined when the stack has none.
+ */
+async function clientLinkSecurity(stack: Stack, registry: PluginRegistry): Promise<LinkSecurity | undefined> {
+  const aaa = stack.aaa;
+  if (!aaa) return undefined;
+  const names = new Set([aaa.link.mode, aaa.clients.mode].filter((m) => m === 'hmac' || m === 'tls'));
+  const child = rootContainer.createChildContainer();
+  for (const name of names) (await registry.load('aaa', name)).create({ ...aaa, side: 'client' }).register(child);
+  return resolveAll(child, CLIENT_LINK_SECURITY)[0];
+}
+
+/** The token in `aaa.client.tokenFile`, trimmed; a ConfigError naming the file when it cannot be read or is empty. */
+function clientToken(stack: Stack): Uint8Array | undefined {
+  const file = stack.aaa?.client?.tokenFile;
+  if (file === undefined) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(
+      'stack',
+      [{ path: 'aaa.client.tokenFile', message: `cannot read ${file}: ${(error as Error).message}` }],
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!text) throw new ConfigError('stack', [{ path: 'aaa.client.tokenFile', message: `${file} is empty` }]);
+  return new TextEncoder().encode(text);
 }
 
 /**
@@ -224,8 +274,11 @@ export interface ClientOptions {
 export async function startClientInterceptor(options: ClientOptions): Promise<ClientInterceptor> {
   const { stack } = options;
   const logger = options.logger ?? createLogger({ name: 'vcl-client' });
+  const registry = options.registry ?? pluginRegistry;
+  const security = await clientLinkSecurity(stack, registry);
+  const credentials = options.credentials ?? clientToken(stack);
   const section = stack.substrates[0]!;
-  const registration = await (options.registry ?? pluginRegistry).load('substrate', section.plugin);
+  const registration = await registry.load('substrate', section.plugin);
   const child = rootContainer.createChildContainer();
   registration.create(section.options).register(child);
   const substrate = resolveAll(child, SUBSTRATE)[0];
@@ -233,7 +286,10 @@ export async function startClientInterceptor(options: ClientOptions): Promise<Cl
   const listen = options.listen === false ? undefined : (options.listen ?? section.listen ?? stack.client.listen);
   const client = new ClientInterceptor({
     members: memberAddresses(stack),
-    transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+    transport: new TcpLinkTransport({
+      connectTimeoutMs: stack.timeouts.connectMs,
+      ...optionalField('security', security),
+    }),
     substrate,
     clock: child.isRegistered(CLOCK, true) ? resolve(child, CLOCK) : realClock(),
     random: child.isRegistered(RANDOM, true) ? resolve(child, RANDOM) : realRandom(),
@@ -243,7 +299,7 @@ export async function startClientInterceptor(options: ClientOptions): Promise<Cl
     linkTimeoutMs: stack.timeouts.suspectMs,
     newSessionId: () => randomUUID(),
     ...(listen ? { listen } : {}),
-    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(credentials ? { credentials } : {}),
   });
   await client.start();
   return client;

@@ -327,8 +327,9 @@ export class ServiceInterceptor implements Startable {
     lastInSeq: number,
   ): Promise<void> {
     try {
+      const tlsIdentity = l.link.identity?.tlsIdentity;
       const principal = await this.authenticator.authenticate(
-        { kind: 'client', address: l.link.remote },
+        { kind: 'client', address: l.link.remote, ...(tlsIdentity !== undefined ? { tlsIdentity } : {}) },
         credentials.length ? credentials : undefined,
       );
       const decision = await this.authorizer.authorize(principal, {
