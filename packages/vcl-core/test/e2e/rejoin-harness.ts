@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePorts } from '../../src/testing/process/harness';
 import { httpGet, logLine, spawnNode, type Proc } from './harness';
 
 // A 3-member external-mode deployment of the recovery counter service (`vcl service` + one real
@@ -11,28 +12,6 @@ import { httpGet, logLine, spawnNode, type Proc } from './harness';
 const root = path.resolve(__dirname, '../../../..');
 const cli = path.join(root, 'packages/vcl-core/dist/cli/main.js');
 const fixtures = path.join(__dirname, 'fixtures');
-
-/**
- * `n` free loopback ports below 32768 (out of the ephemeral range, whose reuse by outgoing
- * connections made EADDRINUSE flakes), from a random base.
- */
-export async function lowPorts(n: number): Promise<number[]> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = Array.from({ length: n }, (_, i) => base + i);
-    if (ports[n - 1]! >= 32_768) continue;
-    const free = await Promise.all(ports.map(isFree));
-    if (free.every(Boolean)) return ports;
-  }
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
 
 /** One member. */
 export interface RejoinMember {
@@ -79,7 +58,7 @@ export class RejoinDeployment {
 
   /** Writes the stack file and starts every service, member and `vcl client`. */
   async start(): Promise<void> {
-    const ports = await lowPorts(4 * this.size + 1);
+    const ports = await freePorts(4 * this.size + 1);
     for (let i = 0; i < this.size; i++)
       this.members.push({
         id: `n${i + 1}`,
