@@ -193,3 +193,8 @@ export class RecoveryRefusedError extends VclError {
 export class RecoveryCommandError extends VclError {
   override readonly code = 'VCL_RECOVERY_COMMAND';
 }
+
+/** A call of a replicated service to a dependency was cut by a caller failure and may not be repeated (not idempotent). */
+export class DependencyCallFailedError extends VclError {
+  override readonly code = 'VCL_DEPENDENCY_CALL_FAILED';
+}

@@ -118,16 +118,26 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
     logger,
     ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
   });
-  const ended = await Promise.race([io.stopSignal(), m.failed]);
-  if (ended instanceof VclError) {
+  const evicted = m.evicted.then((report) => ({ report }));
+  const outcome = await Promise.race([io.stopSignal(), evicted, m.failed]);
+  if (outcome instanceof VclError) {
     // The member refused to join a running group (e.g. service.recovery none): stop and say why.
     await m.stop();
-    throw ended;
+    throw outcome;
   }
-  logger.info({ signal: ended }, 'stopping');
+  if (typeof outcome !== 'string') {
+    io.err(
+      `vcl service: member ${member} evicted: its replica diverged from the majority at session ${outcome.report.session} ${outcome.report.unit} ${outcome.report.inSeq}\n`,
+    );
+    return EXIT_EVICTED;
+  }
+  logger.info({ signal: outcome }, 'stopping');
   await m.stop();
   return 0;
 }
+
+/** `vcl service` exit code when the member left the group because its replica diverged (`onDivergence: evict`). */
+export const EXIT_EVICTED = 3;
 
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
@@ -225,6 +235,16 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
           '\n',
       );
   }
+  const diverged = new Map<string, string>();
+  for (const r of rows)
+    for (const d of r.status?.divergence?.diverged ?? [])
+      diverged.set(
+        d.member,
+        `${d.member} diverged at session ${d.session} ${d.unit} ${d.inSeq} (majority ${d.majority.join(',')})`,
+      );
+  if (diverged.size)
+    io.out(`\ndiverged (onDivergence: ${rows.find((r) => r.status?.divergence)!.status!.divergence!.policy})\n`);
+  for (const line of diverged.values()) io.out(`  ${line}\n`);
   const sessions = rows.find((r) => r.status)?.status?.sessions ?? [];
   if (sessions.length) {
     io.out('\nsessions (per member: produced output / cached bytes)\n');

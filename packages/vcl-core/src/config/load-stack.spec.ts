@@ -138,7 +138,7 @@ describe('parseStack: bad input, one ConfigError naming path, expectation and li
       {
         path: 'colour',
         message: 'unknown key "colour" (line 21:1)',
-        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence',
+        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence, dependencies',
         line: 21,
         column: 1,
       },

@@ -202,7 +202,9 @@ export type DivergencePolicy =
   /** Log and audit it, keep serving (default). */
   | 'report'
   /** Leave the group, so the diverged replica serves no client. */
-  | 'evict';
+  | 'evict'
+  /** No detection: outputs are not hashed or compared. */
+  | 'off';
 
 /** A validated stack file: one replicated deployment. */
 export interface Stack {
@@ -224,4 +226,38 @@ export interface Stack {
   readonly admin: AdminSection;
   /** Divergence policy; default `report`. */
   readonly onDivergence: DivergencePolicy;
+  /** Services the replicated service itself calls (dependent services); absent means none. */
+  readonly dependencies?: readonly DependencySection[];
+}
+
+/** A dependency's member as the calling group reaches it: its client address. */
+export interface DependencyMember {
+  /** The dependency member's id. */
+  readonly id: string;
+  /** Host of its client port. */
+  readonly host: string;
+  /** Its client port (where client-side interceptors connect). */
+  readonly port: number;
+}
+
+/** One entry of `dependencies:`: a service the replicated service is a client of. */
+export interface DependencySection {
+  /** Unique name, no `:` (part of the derived session ids). */
+  readonly name: string;
+  /** `replicated` (the dependency is a VCL stack; repeats are dropped there) or `exclusive` (a plain server: one caller). */
+  readonly mode: 'replicated' | 'exclusive';
+  /** `replicated`: the dependency's stack file (its members' client addresses are read from it); relative to this file. */
+  readonly stack?: string;
+  /** `replicated`: the dependency's members' client addresses (instead of `stack`). */
+  readonly members?: readonly DependencyMember[];
+  /** `exclusive`: the plain server's address. */
+  readonly target?: HostPort;
+  /** `exclusive`: a call cut by a caller failure is sent again (true) or reported failed (false, default). */
+  readonly idempotent: boolean;
+  /** `exclusive`: what the replicas read instead of the response of a call reported failed; default: the connection is closed. */
+  readonly failureResponse?: string;
+  /** Where each member accepts its replica's connections to this dependency (external mode). */
+  readonly listen?: HostPort;
+  /** Per-member override of `listen` (several replicas on one host), by member id. */
+  readonly memberListen?: Readonly<Record<string, HostPort>>;
 }

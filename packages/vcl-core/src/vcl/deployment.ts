@@ -32,12 +32,16 @@ import { TcpNetwork } from '../link/tcp-network';
 import { AdminEndpoint } from './admin';
 import { dialBackend, type ServiceBackend } from './backend';
 import { ClientInterceptor } from './client-interceptor';
+import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
 import { recoveryFor } from './recovery/setup';
+import { resolveDependencies } from './outbound/dependencies';
+import { splitOrdering } from './outbound/ordering-split';
+import { OutboundInterceptor } from './outbound/outbound-interceptor';
 
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
@@ -76,6 +80,13 @@ export interface ServiceMemberOptions {
 
 /** A running service-side member: network, ordering, interceptor and admin endpoint. */
 export class ServiceMember {
+  /**
+   * Resolves, after the member has stopped, when divergence detection found this member's replica
+   * diverged under `onDivergence: evict` (`vcl service` then exits non-zero). Never resolves otherwise.
+   */
+  readonly evicted: Promise<DivergenceReport>;
+  private stopping: Promise<void> | undefined;
+
   constructor(
     /** This member's id. */
     readonly id: string,
@@ -88,15 +99,34 @@ export class ServiceMember {
     /** The admin endpoint, if served. */
     readonly admin: AdminEndpoint | undefined,
     private readonly log: Logger,
+    /** The outbound engine, when the stack has `dependencies` (internal mode: `outbound.connect(name)`). */
+    readonly outbound?: OutboundInterceptor,
     /** Replica recovery (state transfer to and from this member). */
     readonly recovery?: Recovery,
     /** Settles with the reason if the member cannot go on (it refused to join a running group); never otherwise. */
     readonly failed: Promise<VclError> = new Promise(() => undefined),
-  ) {}
+  ) {
+    // The diverged member leaves: its clients fail over to the others, the group installs a view
+    // without it, and a supervisor may restart it to rejoin.
+    this.evicted = interceptor.evicted.then(async (report) => {
+      this.log.error(
+        { session: report.session, inSeq: report.inSeq, unit: report.unit, majority: report.majority },
+        'member evicted: its replica diverged from the majority; stopping',
+      );
+      await this.stop();
+      return report;
+    });
+  }
 
-  /** Stops in reverse start order: admin, interceptor, ordering, network. */
-  async stop(): Promise<void> {
+  /** Stops in reverse start order: admin, outbound, interceptor, ordering, network (once; later calls wait for it). */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopAll();
+    return this.stopping;
+  }
+
+  private async stopAll(): Promise<void> {
     await this.admin?.stop();
+    await this.outbound?.stop();
     await this.interceptor.stop();
     await this.ordering.stop();
     await this.network.stop();
@@ -133,7 +163,11 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
     });
   c.register(NETWORK, { useValue: network });
-  const ordering = resolveSingle(c, ORDERING, 'ordering');
+  const baseOrdering = resolveSingle(c, ORDERING, 'ordering');
+  // Dependencies share the member's total order with the session protocol (see outbound/).
+  const dependencies = await resolveDependencies(stack, options.member, options.source);
+  const split = dependencies.length > 0 ? splitOrdering(baseOrdering) : undefined;
+  const ordering = split?.service ?? baseOrdering;
   const substrate = resolveAll(c, SUBSTRATE)[0];
   if (!substrate)
     throw new ConfigError(options.source ?? 'stack', [{ path: 'substrates', message: 'no substrate registered' }]);
@@ -179,10 +213,27 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
     recovery,
+    ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
     ...optionalField('auditor', auditor),
   });
+  // Constructed before the ordering starts, so no outbound delivery can pass unseen.
+  const outbound = split
+    ? new OutboundInterceptor({
+        self: member.id,
+        group: stack.group.name,
+        ordering: split.outbound,
+        substrate,
+        dependencies,
+        transport: new TcpLinkTransport({ connectTimeoutMs: stack.timeouts.connectMs }),
+        clock,
+        logger: log,
+        heartbeatMs: stack.timeouts.heartbeatMs,
+        linkTimeoutMs: stack.timeouts.suspectMs,
+        callTimeoutMs: stack.timeouts.requestMs,
+      })
+    : undefined;
   const serveAdmin = (options.admin ?? stack.admin.enabled) && member.adminPort !== undefined;
   const admin = serveAdmin
     ? new AdminEndpoint({
@@ -197,9 +248,10 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   await network.start();
   await ordering.start();
   await interceptor.start();
+  await outbound?.start();
   await admin?.start();
   log.info({ mode: options.backend ? 'internal' : 'external', substrate: substrate.name }, 'member started');
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, recovery, failed);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound, recovery, failed);
 }
 
 function externalBackend(stack: Stack, substrate: Substrate, options: ServiceMemberOptions): ServiceBackend {

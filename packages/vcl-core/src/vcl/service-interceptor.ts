@@ -17,6 +17,7 @@ import {
 } from '../errors';
 import type { ServiceBackend } from './backend';
 import type { LinkConnection, LinkListener, LinkTransport } from './link';
+import { DivergenceMonitor, type DivergenceOptions, type DivergenceReport, type DivergenceStatus } from './divergence';
 import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
@@ -69,6 +70,8 @@ export interface ServiceInterceptorOptions {
   readonly sessionTimeoutMs?: number;
   /** Replica recovery (`service.recovery`): sets the ordering member's state-transfer hook. Default: none set. */
   readonly recovery?: Recovery;
+  /** Divergence detection (hash every output unit, compare in the total order). Default off. */
+  readonly divergence?: DivergenceOptions;
 }
 
 /** One session as `vcl status` shows it. */
@@ -123,6 +126,8 @@ export interface ServiceInterceptorStatus {
   readonly counters: Readonly<ServiceInterceptorCounters>;
   /** Replica recovery: catching up or live, and the figures of the last rejoin. */
   readonly recovery?: RecoveryStatus;
+  /** Divergence detection, when on. */
+  readonly divergence?: DivergenceStatus;
 }
 
 type LinkState = 'handshake' | 'pending' | 'attached' | 'closed';
@@ -168,6 +173,7 @@ export class ServiceInterceptor implements Startable {
   private readonly pending = new Map<SessionId, ClientLink>();
   private readonly expiring = new Map<SessionId, number>();
   private readonly dispatcher: Dispatcher;
+  private readonly divergence: DivergenceMonitor | undefined;
   private readonly log: Logger;
   private readonly authenticator: Authenticator;
   private readonly authorizer: Authorizer;
@@ -192,6 +198,18 @@ export class ServiceInterceptor implements Startable {
     this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
     this.dispatcher = new Dispatcher(this.log);
+    this.divergence = options.divergence
+      ? new DivergenceMonitor({
+          ...options.divergence,
+          self: options.self,
+          unit: options.substrate.pattern === 'request-response' ? 'request' : 'block',
+          broadcast: (event) => options.ordering.broadcast(encodeSessionEvent(event)),
+          members: options.ordering.view()?.members ?? options.members.map((m) => m.id),
+          logger: this.log,
+          auditor: this.auditor,
+          appliedIn: (session) => this.table.get(session)?.lastInSeq,
+        })
+      : undefined;
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
@@ -199,6 +217,14 @@ export class ServiceInterceptor implements Startable {
       options.recovery.bind(this.recoveryHost());
       options.ordering.setStateTransfer(options.recovery.transfer);
     }
+  }
+
+  /**
+   * Resolves when divergence detection finds this member's replica diverged under the `evict`
+   * policy; the owner then stops the member. Never resolves otherwise.
+   */
+  get evicted(): Promise<DivergenceReport> {
+    return this.divergence?.evicted ?? new Promise<DivergenceReport>(() => undefined);
   }
 
   /** The address client-side interceptors connect to (after `start`). */
@@ -223,6 +249,7 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker?.cancel();
+    this.divergence?.stop();
     for (const l of [...this.links]) this.dropLink(l);
     await this.listener?.close();
     this.listener = undefined;
@@ -253,6 +280,7 @@ export class ServiceInterceptor implements Startable {
       links: this.links.size,
       counters: { ...this.counters },
       ...(this.options.recovery ? { recovery: this.options.recovery.status() } : {}),
+      ...(this.divergence ? { divergence: this.divergence.status() } : {}),
     };
   }
 
@@ -546,6 +574,7 @@ export class ServiceInterceptor implements Startable {
     this.currentView = view;
     this.options.recovery?.viewInstalled();
     this.counters.viewChanges++;
+    this.divergence?.installView(view);
     this.auditor.audit({
       type: 'view.change',
       member: this.options.self,
@@ -588,6 +617,10 @@ export class ServiceInterceptor implements Startable {
         { seq: d.seq, sender: d.sender, err: (error as Error).message },
         'undecodable ordered event skipped',
       );
+      return;
+    }
+    if (event.type === 'digest') {
+      if (!this.replaying) this.divergence?.deliver(d.sender, event, d.seq);
       return;
     }
     const applied = this.table.apply(event, d.seq);
@@ -639,14 +672,17 @@ export class ServiceInterceptor implements Startable {
         const s = this.localFor(a.session);
         if (a.ack !== undefined) s.trim(a.ack);
         this.counters.requests++;
-        s.input(a.bytes);
+        s.input(a.bytes, a.inSeq);
         const l = this.attachedLinks.get(a.session.id);
         if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
         return;
       }
       case 'denied': {
         const s = this.localFor(a.session);
-        s.injectResponse(this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array());
+        s.injectResponse(
+          this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array(),
+          a.inSeq,
+        );
         const l = this.attachedLinks.get(a.session.id);
         if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
         return;
@@ -664,6 +700,7 @@ export class ServiceInterceptor implements Startable {
         const s = this.local.get(a.session.id);
         this.local.delete(a.session.id);
         this.expiring.delete(a.session.id);
+        this.divergence?.closed(a.session.id);
         s?.close();
         this.auditOrdered({
           type: 'session.close',
@@ -749,10 +786,13 @@ export class ServiceInterceptor implements Startable {
           if (c.endedAt !== undefined) s.endedAt = c.endedAt;
         }
       },
-      replay: (events: readonly LoggedEvent[]) => {
+      replay: async (events: readonly LoggedEvent[]) => {
+        // Until the service has answered what is replayed, its output was hashed and compared
+        // (divergence) when it was first produced: it is not shared again.
         this.replaying = true;
         try {
           for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
+          (await this.dispatcher.hold())();
         } finally {
           this.replaying = false;
         }
@@ -767,6 +807,10 @@ export class ServiceInterceptor implements Startable {
   private openLocal(r: SessionRecord): LocalSession {
     const s = new LocalSession(r.id, this.options, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
+      // Hashed after the output is on its way to the client, so detection never delays it.
+      produced: (inSeq, bytes) => {
+        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes);
+      },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
         if (l) this.send(l, { type: 'end', outSeq });
@@ -829,6 +873,7 @@ export class ServiceInterceptor implements Startable {
 
 interface LocalSessionEvents {
   output(chunk: OutputChunk): void;
+  produced(inSeq: number | undefined, bytes: Uint8Array): void;
   ended(outSeq: number): void;
   failed(error: Error): void;
 }
@@ -845,6 +890,8 @@ class LocalSession {
   /** Requests written to the service (request-response) and responses read back. */
   written = 0;
   responses = 0;
+  /** The request number of the request the service is answering now (request-response). */
+  answering: number | undefined;
   failed = false;
   private conversation: Conversation | undefined;
   private readonly framer: Framer | undefined;
@@ -878,10 +925,10 @@ class LocalSession {
     return this.conversation !== undefined || this.failed;
   }
 
-  /** An ordered request (or stream chunk). */
-  input(bytes: Uint8Array): void {
+  /** An ordered request (or stream chunk) numbered `inSeq`. */
+  input(bytes: Uint8Array, inSeq?: number): void {
     if (this.requestResponse) {
-      this.dispatcher.enqueue({ session: this, request: bytes });
+      this.dispatcher.enqueue({ session: this, request: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
       return;
     }
     if (this.conversation) this.conversation.write(bytes);
@@ -889,8 +936,8 @@ class LocalSession {
   }
 
   /** A response that does not come from the service (a denied request), in request order. */
-  injectResponse(bytes: Uint8Array): void {
-    this.dispatcher.enqueue({ session: this, synthetic: bytes });
+  injectResponse(bytes: Uint8Array, inSeq?: number): void {
+    this.dispatcher.enqueue({ session: this, synthetic: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
   }
 
   /** Applies an ordered acknowledgement; resumes the service once the cache has room again. */
@@ -921,7 +968,7 @@ class LocalSession {
     this.conversation!.write(bytes);
   }
 
-  output(bytes: Uint8Array): void {
+  output(bytes: Uint8Array, inSeq = this.answering): void {
     const chunk = this.cache.append(bytes);
     if (this.requestResponse) this.responses++;
     // Bounded cache: stop reading the service until the client's ack (ordered) trims it.
@@ -930,6 +977,8 @@ class LocalSession {
       this.conversation.pause();
     }
     this.events.output(chunk);
+    if (!this.requestResponse) this.events.produced(undefined, bytes);
+    else if (inSeq !== undefined) this.events.produced(inSeq, bytes);
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 
@@ -1008,6 +1057,8 @@ interface DispatchItem {
   readonly request?: Uint8Array;
   readonly synthetic?: Uint8Array;
   readonly close?: true;
+  /** The request number it answers. */
+  readonly inSeq?: number;
 }
 
 /**
@@ -1124,10 +1175,11 @@ class Dispatcher {
       }
       this.shift();
       if (item.synthetic) {
-        s.output(item.synthetic);
+        s.output(item.synthetic, item.inSeq);
         continue;
       }
       this.busy = s;
+      s.answering = item.inSeq;
       s.write(item.request!);
     }
   }

@@ -136,20 +136,20 @@ describe('recovery state', () => {
           base: 0,
           table: { sessions: [], closed: [] },
           caches: [],
-          log: [{ seq: 2, payload: bytes('p') }],
+          log: [{ seq: 3, payload: bytes('p') }],
         }),
-        /log event 2 where 1 was expected/,
+        /log event 3 outside 1..2/,
       ],
       [
         encodeRecoveryState({
           ...sample(),
           mode: 'replay',
-          base: 0,
+          base: 2,
           table: { sessions: [], closed: [] },
           caches: [],
-          log: [],
+          log: [{ seq: 2, payload: bytes('p') }],
         }),
-        /log ends at 0, the cut is 6/,
+        /log event 2 outside 3..6/,
       ],
     ];
     for (const [input, message] of cases) {

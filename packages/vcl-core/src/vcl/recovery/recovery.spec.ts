@@ -40,7 +40,9 @@ class ManualOrder implements OrderingProtocol {
   constructor(readonly self: MemberId) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
-  broadcast(): Promise<Ordered> {
+  readonly sent: Uint8Array[] = [];
+  broadcast(payload: Uint8Array): Promise<Ordered> {
+    this.sent.push(payload);
     return new Promise(() => undefined);
   }
   onDeliver(h: (d: Delivery) => void): void {
@@ -118,6 +120,7 @@ function member(
   dir: string,
   loadDelayMs = 0,
   maxCacheBytes?: number,
+  divergence = false,
 ): Member {
   const node = sim.node(id);
   const counter = new SlowCounter(node.clock, () => 1 + Math.floor(node.random.next() * 20));
@@ -151,6 +154,7 @@ function member(
     logger: logger.child({ member: id }),
     recovery,
     ...(maxCacheBytes ? { maxCacheBytes } : {}),
+    ...(divergence ? { divergence: { policy: 'report' as const } } : {}),
   });
   return Object.assign(m, { order, service, counter, recovery }) as Member;
 }
@@ -390,6 +394,39 @@ describe('Recovery at the interceptor', () => {
         }
       }
     });
+
+  it('replay with divergence detection on: replayed output is not hashed and shared again, later output is', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-recovery-'));
+    try {
+      const sim = new Simulator({ seed: 12, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const logger = new RecordingLogger();
+      const donor = member(sim, links, 'n1', 'replay', logger, dir, 0, undefined, true);
+      const joiner = member(sim, links, 'n2', 'replay', logger, dir, 0, undefined, true);
+      const events = script(20, 2);
+      await donor.service.start();
+      donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+      for (let q = 1; q <= 15; q++) donor.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+      const state = await donor.order.hook!.capture(15);
+      await joiner.service.start();
+      joiner.order.install({ id: 2, members: ['n1', 'n2'], primary: true, cut: 15 });
+      let installed = false;
+      void Promise.resolve(joiner.order.hook!.install(state, 15)).then(() => (installed = true));
+      await new Promise((r) => setImmediate(r));
+      expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+      expect(joiner.counter.applied.length).toBeGreaterThan(5);
+      await sim.runFor(100);
+      expect(joiner.order.sent).toEqual([]);
+      for (let q = 16; q <= 20; q++)
+        joiner.order.deliverTo!({ view: 2, seq: q, sender: 'n1', payload: events[q - 1]! });
+      await new Promise((r) => setImmediate(r));
+      await sim.runFor(1000);
+      expect(joiner.order.sent.length).toBeGreaterThan(0);
+      expect(joiner.order.sent.every((p) => decodeSessionEvent(p).type === 'digest')).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('a member catching up refuses client sessions with a retryable error', async () => {
     const sim = new Simulator({ seed: 9, members: ['n1', 'n2'] });
