@@ -176,6 +176,24 @@ export class BroadcastRejectedError extends VclError {
   override readonly code = 'VCL_BROADCAST_REJECTED';
 }
 
+/** A recovery state (state transfer to a rejoining member, or a replay log) that cannot be decoded. */
+export class RecoveryStateError extends VclError {
+  override readonly code = 'VCL_RECOVERY_STATE';
+}
+
+/**
+ * A member that cannot rejoin a running group: `service.recovery` is `none` (the paper's assumption
+ * that every replica starts fresh together), or the members disagree on the recovery mode.
+ */
+export class RecoveryRefusedError extends VclError {
+  override readonly code = 'VCL_RECOVERY_REFUSED';
+}
+
+/** A service command of the recovery (`service.snapshot.save`/`load`, `service.resetCommand`) failed. */
+export class RecoveryCommandError extends VclError {
+  override readonly code = 'VCL_RECOVERY_COMMAND';
+}
+
 /** A call of a replicated service to a dependency was cut by a caller failure and may not be repeated (not idempotent). */
 export class DependencyCallFailedError extends VclError {
   override readonly code = 'VCL_DEPENDENCY_CALL_FAILED';

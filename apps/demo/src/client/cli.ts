@@ -74,8 +74,9 @@ export function parseClientArgs(argv: readonly string[]): ClientCommand {
     parsed = parseArgs({
       args: [...argv],
       options: {
-        host: { type: 'string', default: '127.0.0.1' },
-        port: { type: 'string', default: '7000' },
+        // VCL runs recovery commands with the member's service endpoint in these variables.
+        host: { type: 'string', default: process.env['VCL_SERVICE_HOST'] ?? '127.0.0.1' },
+        port: { type: 'string', default: process.env['VCL_SERVICE_PORT'] ?? '7000' },
         mode: { type: 'string' },
         uid: { type: 'string' },
         gid: { type: 'string' },

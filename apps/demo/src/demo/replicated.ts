@@ -20,10 +20,15 @@ export const VCL_SIGNS = {
   failoverComplete: 'fail-over complete',
   /** `vcl client`: no member reachable in time; the client connection is closed. */
   givingUp: 'giving up; closing the client connection',
+  /** `vcl service`: a restarted member installed the group's state and serves again; fields `joinedAtCut`, `stateBytes`, `installMs`, `rejoinMs`. */
+  rejoined: 'rejoined the group: live',
 } as const;
 
 /** Whether a restarted member can rejoin the group with the service's state (VCL's join + state transfer). */
-export const REJOIN_SUPPORTED = false;
+export const REJOIN_SUPPORTED = true;
+
+/** How long the killed member stays down before the demo restarts it (the group runs on with 2 of 3). */
+const REJOIN_AFTER_MS = 1500;
 
 /** The part of a member's `/status` the demo reads. */
 interface AdminStatus {
@@ -108,6 +113,7 @@ export class ReplicatedDeployment implements Deployment {
   private polling = false;
   private stackFile = '';
   private readonly cli = vclCli();
+  private rejoin: Promise<void> | undefined;
 
   constructor(
     private readonly ctx: DemoContext,
@@ -165,14 +171,14 @@ export class ReplicatedDeployment implements Deployment {
 
   replicas(): Array<{ name: string; host: string; port: number }> {
     return this.group
-      .filter((m) => m.status !== 'killed')
+      .filter((m) => m.status === 'up')
       .map((m) => ({ name: m.mds, host: '127.0.0.1', port: m.ports.mdsPort }));
   }
 
   excluded(): Array<{ name: string; why: string }> {
     return this.group
-      .filter((m) => m.status === 'killed')
-      .map((m) => ({ name: m.mds, why: `killed with ${m.id}, not restarted (rejoin is not built yet)` }));
+      .filter((m) => m.status !== 'up')
+      .map((m) => ({ name: m.mds, why: `${m.id} is ${m.status}, not rejoined` }));
   }
 
   answer(_at: number, latencyMs: number): void {
@@ -216,6 +222,36 @@ export class ReplicatedDeployment implements Deployment {
     );
     if (!REJOIN_SUPPORTED)
       this.ctx.event(`rejoin is not built yet in VCL: ${target.id} stays down, the group runs on with 2 of 3 members`);
+    else this.rejoin = this.restartLater(target);
+  }
+
+  /**
+   * Restarts the killed member as a repaired node would come back: a fresh (empty) metadata server
+   * and the same `vcl service` command. VCL transfers the group's state (stack file
+   * `service.recovery`) before the member takes clients again.
+   */
+  private async restartLater(m: Member): Promise<void> {
+    await new Promise((r) => setTimeout(r, REJOIN_AFTER_MS));
+    try {
+      await this.ctx.supervisor.get(m.id)?.exited;
+      await this.ctx.supervisor.get(m.mds)?.exited;
+      m.status = 'restarting';
+      const mds = await startMds(this.ctx, m.mds, m.ports.mdsPort);
+      const started = performance.now();
+      const child = this.launch(m);
+      this.ctx.event(
+        `restarting ${m.id} (pid ${child.pid}) with a fresh ${m.mds} (pid ${mds.pid}): it rejoins the group with state transfer`,
+      );
+      const line = await child.waitFor((l) => l.entry?.['msg'] === VCL_SIGNS.rejoined, 'rejoined', 60000);
+      const e = line.entry!;
+      m.status = 'up';
+      this.ctx.event(
+        `${m.id} rejoined at cut ${String(e['joinedAtCut'])}: ${String(e['stateBytes'])} state bytes (recovery ${String(e['mode'])}) installed in ${String(e['installMs'])} ms, live ${Math.round(performance.now() - started)} ms after restart`,
+      );
+    } catch (error) {
+      m.status = 'down';
+      this.ctx.event(`${m.id} did not rejoin: ${(error as Error).message}`);
+    }
   }
 
   line(line: ChildLine): void {
@@ -248,12 +284,27 @@ export class ReplicatedDeployment implements Deployment {
 
   async settle(): Promise<void> {
     this.reportStall();
+    // The digests compare all three replicas only once the killed one is back.
+    await this.rejoin;
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
   }
 
   private async startMember(m: Member): Promise<void> {
-    const child = this.ctx.supervisor.start({
+    const child = this.launch(m);
+    await child.waitFor(
+      (l) =>
+        l.entry?.['msg'] === VCL_SIGNS.viewInstalled &&
+        Array.isArray(l.entry['members']) &&
+        (l.entry['members'] as unknown[]).length === this.group.length,
+      'a view of all members',
+      30000,
+    );
+    m.status = 'up';
+  }
+
+  private launch(m: Member): ReturnType<DemoContext['supervisor']['start']> {
+    return this.ctx.supervisor.start({
       name: m.id,
       command: process.execPath,
       args: [
@@ -268,15 +319,6 @@ export class ReplicatedDeployment implements Deployment {
       ],
       env: { VCL_LOG_LEVEL: 'info' },
     });
-    await child.waitFor(
-      (l) =>
-        l.entry?.['msg'] === VCL_SIGNS.viewInstalled &&
-        Array.isArray(l.entry['members']) &&
-        (l.entry['members'] as unknown[]).length === this.group.length,
-      'a view of all members',
-      30000,
-    );
-    m.status = 'up';
   }
 
   private describeView(): string {

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
 import { loadStack, type Stack } from '@vcl/core';
 import type { OrderingName } from './args';
 
@@ -52,6 +53,30 @@ export async function demoPorts(members: number): Promise<DemoPorts> {
   };
 }
 
+/** The repository root (the stack files' commands are written relative to it). */
+const REPO_ROOT = join(__dirname, '..', '..', '..', '..');
+
+/** A command of the stack file with `node` made this Node and repository-relative scripts absolute. */
+function absoluteArgv(argv: readonly string[]): string[] {
+  return argv.map((a, i) =>
+    i === 0 && a === 'node'
+      ? process.execPath
+      : !isAbsolute(a) && existsSync(join(REPO_ROOT, a))
+        ? join(REPO_ROOT, a)
+        : a,
+  );
+}
+
+/** The recovery commands and data directory of a stack, made independent of the working directory. */
+function recoveryPaths(stack: Stack, runDir: string): Partial<Stack['service']> {
+  const s = stack.service;
+  return {
+    ...(s.resetCommand ? { resetCommand: absoluteArgv(s.resetCommand) } : {}),
+    ...(s.snapshot ? { snapshot: { save: absoluteArgv(s.snapshot.save), load: absoluteArgv(s.snapshot.load) } } : {}),
+    ...(s.dataDir ? { dataDir: join(runDir, 'data') } : {}),
+  };
+}
+
 /**
  * Loads a committed stack file (validating it with VCL's own loader), moves every port to the
  * given ones and writes the result to `out` (as JSON, which is YAML too). Resolves with the
@@ -74,7 +99,11 @@ export async function prepareStack(template: string, ports: DemoPorts, out: stri
       })),
     },
     substrates: stack.substrates.map((s) => (s.listen ? { ...s, listen: { ...s.listen, port: ports.clientPort } } : s)),
-    service: { ...stack.service, endpoint: { host: '127.0.0.1', port: ports.members[0]!.mdsPort } },
+    service: {
+      ...stack.service,
+      endpoint: { host: '127.0.0.1', port: ports.members[0]!.mdsPort },
+      ...recoveryPaths(stack, dirname(out)),
+    },
     client: { ...stack.client, listen: { host: '127.0.0.1', port: ports.clientPort } },
   } as Stack;
   writeFileSync(out, `${JSON.stringify(moved, null, 2)}\n`);

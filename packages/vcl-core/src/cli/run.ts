@@ -120,7 +120,12 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
     ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
   });
   const evicted = m.evicted.then((report) => ({ report }));
-  const outcome = await Promise.race([io.stopSignal(), evicted]);
+  const outcome = await Promise.race([io.stopSignal(), evicted, m.failed]);
+  if (outcome instanceof VclError) {
+    // The member refused to join a running group (e.g. service.recovery none): stop and say why.
+    await m.stop();
+    throw outcome;
+  }
   if (typeof outcome !== 'string') {
     io.err(
       `vcl service: member ${member} evicted: its replica diverged from the majority at session ${outcome.report.session} ${outcome.report.unit} ${outcome.report.inSeq}\n`,
@@ -202,7 +207,7 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
       s
         ? [
             r.member,
-            s.view?.primary === false ? 'minority' : 'up',
+            s.view?.primary === false ? 'minority' : s.recovery?.phase === 'catching-up' ? 'catching-up' : 'up',
             String(s.view?.id ?? '-'),
             s.view?.members.join(',') ?? '-',
             s.ordering.role,
@@ -222,6 +227,18 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
         .join('  ')
         .trimEnd()}\n`,
     );
+  for (const r of rows) {
+    const rec = r.status?.recovery;
+    if (rec?.joinedAtCut !== undefined || rec?.phase === 'catching-up' || rec?.phase === 'refused')
+      io.out(
+        `recovery ${r.member}: ${rec.mode}, ${rec.phase}` +
+          (rec.joinedAtCut !== undefined
+            ? `, rejoined at ${rec.joinedAtCut} with ${rec.stateBytes} state bytes in ${rec.installMs} ms (${rec.rejoinMs} ms after start)`
+            : '') +
+          (rec.error ? `: ${rec.error}` : '') +
+          '\n',
+      );
+  }
   const diverged = new Map<string, string>();
   for (const r of rows)
     for (const d of r.status?.divergence?.diverged ?? [])

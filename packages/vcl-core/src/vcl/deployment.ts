@@ -36,6 +36,9 @@ import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor, type ServedSubstrate } from './service-interceptor';
 import { TcpLinkTransport } from './tcp-link';
+import type { Recovery } from './recovery/recovery';
+import type { SnapshotCallbacks } from './recovery/service-state';
+import { recoveryFor } from './recovery/setup';
 import { resolveDependencies } from './outbound/dependencies';
 import { splitOrdering } from './outbound/ordering-split';
 import { OutboundInterceptor } from './outbound/outbound-interceptor';
@@ -72,6 +75,11 @@ export interface ServiceMemberOptions {
   readonly network?: Network;
   /** Serve `/status` and `/metrics` when the member has an `adminPort`. Default: the stack's `admin.enabled`. */
   readonly admin?: boolean;
+  /**
+   * Internal mode with `service.recovery: snapshot` (or replay with reset): the program's own
+   * state, saved at a cut for a joining member and loaded there.
+   */
+  readonly snapshot?: SnapshotCallbacks;
 }
 
 /** A running service-side member: network, ordering, interceptor and admin endpoint. */
@@ -97,6 +105,10 @@ export class ServiceMember {
     private readonly log: Logger,
     /** The outbound engine, when the stack has `dependencies` (internal mode: `outbound.connect(name)`). */
     readonly outbound?: OutboundInterceptor,
+    /** Replica recovery (state transfer to and from this member). */
+    readonly recovery?: Recovery,
+    /** Settles with the reason if the member cannot go on (it refused to join a running group); never otherwise. */
+    readonly failed: Promise<VclError> = new Promise(() => undefined),
   ) {
     // The diverged member leaves: its clients fail over to the others, the group installs a view
     // without it, and a supervisor may restart it to rejoin.
@@ -122,6 +134,7 @@ export class ServiceMember {
     await this.interceptor.stop();
     await this.ordering.stop();
     await this.network.stop();
+    this.recovery?.stop();
     this.log.info({}, 'member stopped');
   }
 }
@@ -161,6 +174,21 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const ordering = split?.service ?? baseOrdering;
   const substrates = resolveAll(c, SUBSTRATE);
   const served = servedSubstrates(stack, substrates, options);
+  let fatal: (error: VclError) => void = () => undefined;
+  const failed = new Promise<VclError>((resolve) => (fatal = resolve));
+  const recovery = recoveryFor({
+    stack,
+    member: options.member,
+    source: options.source ?? 'stack',
+    internal: options.backend !== undefined,
+    ...(options.snapshot ? { snapshot: options.snapshot } : {}),
+    ...(options.backend ? {} : { endpoint: options.serviceEndpoint ?? stack.service.endpoint ?? {} }),
+    // A snapshot is cut between answers: every substrate the member serves must answer per request.
+    requestResponse: served.every((x) => x.substrate.pattern === 'request-response'),
+    clock,
+    logger: log,
+    onFatal: (error) => fatal(error),
+  });
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
   const auditor = optional(AUDITOR);
@@ -186,6 +214,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     logger: log,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
+    recovery,
     ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
@@ -228,7 +257,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     { mode: options.backend ? 'internal' : 'external', substrates: served.map((x) => x.name) },
     'member started',
   );
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound, recovery, failed);
 }
 
 /** The name sessions of `section`'s substrate carry: its `name`, else the substrate's own. */

@@ -115,6 +115,20 @@ export class OutputCache {
     return this.head < this.chunks.length ? this.chunks[this.head]!.from : this.producedUnits;
   }
 
+  /**
+   * Replaces the cache with one captured at another member (state transfer): `produced` and
+   * `acked` positions and the unacknowledged chunks, in order.
+   */
+  restore(produced: number, acked: number, chunks: readonly OutputChunk[]): void {
+    this.clear();
+    this.producedUnits = produced;
+    this.ackedUnits = acked;
+    for (const c of chunks) {
+      this.chunks.push(c);
+      this.held += c.bytes.length;
+    }
+  }
+
   /** Frees everything (session closed). */
   clear(): void {
     this.chunks.length = 0;

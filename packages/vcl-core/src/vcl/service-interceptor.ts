@@ -23,6 +23,8 @@ import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFr
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
 import { SessionTable, type Applied, type SessionRecord } from './session-table';
+import type { Recovery, RecoveryHost, RecoveryStatus } from './recovery/recovery';
+import type { CacheState, LoggedEvent, TableState } from './recovery/recovery-state';
 
 /** Lets every principal in; the default when no `Authenticator` is configured. */
 export const permissiveAuthenticator: Authenticator = {
@@ -92,6 +94,8 @@ export interface ServiceInterceptorOptions {
   readonly linkTimeoutMs?: number;
   /** A session with no client link anywhere and no event this long is closed (in total order). Default 60 s. */
   readonly sessionTimeoutMs?: number;
+  /** Replica recovery (`service.recovery`): sets the ordering member's state-transfer hook. Default: none set. */
+  readonly recovery?: Recovery;
   /** Divergence detection (hash every output unit, compare in the total order). Default off. */
   readonly divergence?: DivergenceOptions;
 }
@@ -148,6 +152,8 @@ export interface ServiceInterceptorStatus {
   readonly links: number;
   /** Counters. */
   readonly counters: Readonly<ServiceInterceptorCounters>;
+  /** Replica recovery: catching up or live, and the figures of the last rejoin. */
+  readonly recovery?: RecoveryStatus;
   /** Divergence detection, when on. */
   readonly divergence?: DivergenceStatus;
 }
@@ -254,6 +260,10 @@ export class ServiceInterceptor implements Startable {
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
+    if (options.recovery) {
+      options.recovery.bind(this.recoveryHost());
+      options.ordering.setStateTransfer(options.recovery.transfer);
+    }
   }
 
   /**
@@ -317,6 +327,7 @@ export class ServiceInterceptor implements Startable {
       cacheBytes: sessions.reduce((n, s) => n + s.cacheBytes, 0),
       links: this.links.size,
       counters: { ...this.counters },
+      ...(this.options.recovery ? { recovery: this.options.recovery.status() } : {}),
       ...(this.divergence ? { divergence: this.divergence.status() } : {}),
     };
   }
@@ -445,6 +456,10 @@ export class ServiceInterceptor implements Startable {
         ),
         true,
       );
+    // A member still installing the group's state would serve a service that is behind: send the
+    // client elsewhere (retryable), as a minority does.
+    if (this.options.recovery && !this.options.recovery.accepting)
+      return this.refuse(l, new UnavailableError(`member ${this.options.self} is catching up with the group`), false);
     const old = this.pending.get(session) ?? this.attachedLinks.get(session);
     if (old && old !== l) this.dropLink(old);
     l.attempt = ++this.attempts;
@@ -634,6 +649,7 @@ export class ServiceInterceptor implements Startable {
 
   private installView(view: View): void {
     this.currentView = view;
+    this.options.recovery?.viewInstalled();
     this.counters.viewChanges++;
     this.divergence?.installView(view);
     this.auditor.audit({
@@ -658,6 +674,15 @@ export class ServiceInterceptor implements Startable {
   }
 
   private deliver(d: Delivery): void {
+    const recovery = this.options.recovery;
+    if (recovery) {
+      if (recovery.refused) return;
+      recovery.delivered(d.seq, d.payload);
+    }
+    this.applyOrdered(d);
+  }
+
+  private applyOrdered(d: Pick<Delivery, 'seq' | 'sender' | 'payload'>): void {
     this.counters.deliveries++;
     let event: SessionEvent;
     try {
@@ -672,7 +697,7 @@ export class ServiceInterceptor implements Startable {
       return;
     }
     if (event.type === 'digest') {
-      this.divergence?.deliver(d.sender, event, d.seq);
+      if (!this.replaying) this.divergence?.deliver(d.sender, event, d.seq);
       return;
     }
     const applied = this.table.apply(event, d.seq);
@@ -685,7 +710,7 @@ export class ServiceInterceptor implements Startable {
     switch (a.kind) {
       case 'opened': {
         const s = this.openLocal(a.session);
-        this.auditor.audit({
+        this.auditOrdered({
           type: 'session.open',
           member: this.options.self,
           principal: a.session.principal,
@@ -753,7 +778,7 @@ export class ServiceInterceptor implements Startable {
         this.expiring.delete(a.session.id);
         this.divergence?.closed(a.session.id);
         s?.close();
-        this.auditor.audit({
+        this.auditOrdered({
           type: 'session.close',
           member: this.options.self,
           principal: a.session.principal,
@@ -790,6 +815,67 @@ export class ServiceInterceptor implements Startable {
     }
   }
 
+  /** Audits an effect of an ordered event, once: not again when a joiner replays it. */
+  private auditOrdered(event: Parameters<Auditor['audit']>[0]): void {
+    if (!this.replaying) this.auditor.audit(event);
+  }
+
+  private replaying = false;
+
+  /** The interceptor's side of replica recovery (see `RecoveryHost`). */
+  private recoveryHost(): RecoveryHost {
+    return {
+      captureTable: () => {
+        const table: TableState = this.table.exportState();
+        // Sessions closed after the cut leave `local`, but their caches stay valid until the
+        // (held) close reaches the dispatcher, so hold on to them now.
+        const sessions = table.sessions.map((r) => [r.id, this.local.get(r.id)] as const);
+        return {
+          table,
+          caches: () =>
+            sessions.flatMap(([id, s]): CacheState[] =>
+              s
+                ? [
+                    {
+                      session: id,
+                      produced: s.cache.produced,
+                      acked: s.cache.acked,
+                      ...(s.endedAt !== undefined ? { endedAt: s.endedAt } : {}),
+                      chunks: s.cache.after(s.cache.acked),
+                    },
+                  ]
+                : [],
+            ),
+        };
+      },
+      quiesce: () => this.dispatcher.hold(),
+      restore: (table, caches) => {
+        for (const s of this.local.values()) s.dispose();
+        this.local.clear();
+        this.table.restoreState(table);
+        const byId = new Map(caches.map((c) => [c.session, c]));
+        for (const r of this.table.list()) {
+          const s = this.openLocal(r);
+          const c = byId.get(r.id);
+          if (!c) continue;
+          s.cache.restore(c.produced, c.acked, c.chunks);
+          if (c.endedAt !== undefined) s.endedAt = c.endedAt;
+        }
+      },
+      replay: async (events: readonly LoggedEvent[]) => {
+        // Until the service has answered what is replayed, its output was hashed and compared
+        // (divergence) when it was first produced: it is not shared again.
+        this.replaying = true;
+        try {
+          for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
+          (await this.dispatcher.hold())();
+        } finally {
+          this.replaying = false;
+        }
+      },
+    };
+  }
+
   private localFor(r: SessionRecord): LocalSession {
     return this.local.get(r.id) ?? this.openLocal(r);
   }
@@ -804,7 +890,9 @@ export class ServiceInterceptor implements Startable {
     const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
-      produced: (inSeq, bytes) => this.divergence?.produced(r.id, inSeq, bytes),
+      produced: (inSeq, bytes) => {
+        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes);
+      },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
         if (l) this.send(l, { type: 'end', outSeq });
@@ -964,6 +1052,13 @@ class LocalSession {
     }
   }
 
+  /** Reads the service again although the cache is full (a capture must see requests up to its cut answered). */
+  unpause(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.conversation?.resume();
+  }
+
   /** Runs `fn` once the service conversation is open (or failed). */
   whenReady(fn: () => void): void {
     if (this.isReady) fn();
@@ -1077,12 +1172,37 @@ class Dispatcher {
   private head = 0;
   private busy: LocalSession | undefined;
   private waitingReady = false;
+  /** Items enqueued and started so far (absolute counts, for `hold`). */
+  private enqueued = 0;
+  private started = 0;
+  /** Active holds, oldest (lowest mark) first; items from the first mark on wait. */
+  private readonly holds: { readonly mark: number; drained?: () => void }[] = [];
 
   constructor(private readonly log: Logger) {}
 
   enqueue(item: DispatchItem): void {
     this.queue.push(item);
+    this.enqueued++;
     this.kick();
+  }
+
+  /**
+   * Holds every item enqueued from now on; resolves, once every earlier item has been applied
+   * (the service answered it), with the function that releases the held ones. State transfer
+   * captures the service exactly at the cut this way.
+   */
+  hold(): Promise<() => void> {
+    const h: { readonly mark: number; drained?: () => void } = { mark: this.enqueued };
+    this.holds.push(h);
+    const release = (): void => {
+      const i = this.holds.indexOf(h);
+      if (i >= 0) this.holds.splice(i, 1);
+      this.kick();
+    };
+    return new Promise((resolve) => {
+      h.drained = () => resolve(release);
+      this.kick();
+    });
   }
 
   /** `session` produced a response. */
@@ -1105,10 +1225,27 @@ class Dispatcher {
     this.queue.length = 0;
     this.head = 0;
     this.busy = undefined;
+    this.started = this.enqueued;
   }
 
   kick(): void {
-    while (!this.busy && !this.waitingReady && this.head < this.queue.length) {
+    this.run();
+    if (this.busy || this.waitingReady) return;
+    for (const h of this.holds)
+      if (h.drained && this.started >= h.mark) {
+        const done = h.drained;
+        h.drained = undefined;
+        done();
+      }
+  }
+
+  private run(): void {
+    while (
+      !this.busy &&
+      !this.waitingReady &&
+      this.head < this.queue.length &&
+      (this.holds.length === 0 || this.started < this.holds[0]!.mark)
+    ) {
       const item = this.queue[this.head]!;
       const s = item.session;
       if (item.close) {
@@ -1131,7 +1268,13 @@ class Dispatcher {
       }
       // Head-of-line blocking is deliberate: skipping a session whose cache is full would make
       // the order of application depend on timing, which differs between replicas.
-      if (s.cache.full) return;
+      if (s.cache.full) {
+        // A capture waiting for this request would wait for an ack ordered after its cut, which
+        // is held behind the capture: let the cache overshoot its bound for requests up to the
+        // cut instead (the order of application is unchanged).
+        if (!this.holds.some((h) => h.drained)) return;
+        s.unpause();
+      }
       this.shift();
       if (item.synthetic) {
         s.output(item.synthetic, item.inSeq);
@@ -1144,6 +1287,7 @@ class Dispatcher {
   }
 
   private shift(): void {
+    this.started++;
     this.queue[this.head++] = undefined as unknown as DispatchItem;
     if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue.splice(0, this.head);

@@ -102,6 +102,22 @@ export class SessionTable {
     return this.sessions.size;
   }
 
+  /** A copy of the table (open sessions in opening order, remembered closed ids oldest first), for state transfer. */
+  exportState(): { sessions: SessionRecord[]; closed: [SessionId, CloseReason][] } {
+    return { sessions: this.list().map((s) => ({ ...s })), closed: [...this.closed.entries()] };
+  }
+
+  /** Replaces the table with one exported at another member (state transfer to a joiner). */
+  restoreState(state: {
+    readonly sessions: readonly SessionRecord[];
+    readonly closed: readonly (readonly [SessionId, CloseReason])[];
+  }): void {
+    this.sessions.clear();
+    this.closed.clear();
+    for (const s of state.sessions) this.sessions.set(s.id, { ...s });
+    for (const [id, reason] of state.closed) this.closed.set(id, reason);
+  }
+
   /** Applies the event delivered at sequence number `seq`. Pure function of the table and the event. */
   apply(event: SessionEvent, seq: number): Applied {
     const s = this.sessions.get(event.session);

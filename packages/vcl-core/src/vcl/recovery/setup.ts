@@ -1,0 +1,93 @@
+import * as path from 'node:path';
+import type { Clock } from '../../contracts/clock';
+import type { Logger } from '../../contracts/logger';
+import type { Endpoint } from '../../contracts/substrate';
+import type { Stack } from '../../config/stack';
+import { ConfigError, type VclError } from '../../errors';
+import { EventLog } from './event-log';
+import { Recovery } from './recovery';
+import { commandStateAccess, type ServiceStateAccess, type SnapshotCallbacks } from './service-state';
+
+/** Options of `recoveryFor`. */
+export interface RecoverySetup {
+  /** The validated stack. */
+  readonly stack: Stack;
+  /** This member's id. */
+  readonly member: string;
+  /** Names the stack in errors. */
+  readonly source: string;
+  /** Internal mode (the program applies requests itself). */
+  readonly internal: boolean;
+  /** Internal mode: the program's snapshot callbacks. */
+  readonly snapshot?: SnapshotCallbacks;
+  /** External mode: the endpoint this member dials (told to the commands in their environment). */
+  readonly endpoint?: Endpoint;
+  /** Whether the substrate is request-response (a snapshot at a cut needs requests answered one at a time). */
+  readonly requestResponse: boolean;
+  /** Time. */
+  readonly clock: Clock;
+  /** Where it logs. */
+  readonly logger: Logger;
+  /** Called once when the member cannot join. */
+  readonly onFatal: (error: VclError) => void;
+}
+
+/**
+ * Builds a member's `Recovery` from `service.recovery` and its companions: the event log lives in
+ * `<service.dataDir>/<member>/` (several members may share a host and a stack file); commands get
+ * `VCL_MEMBER`, `VCL_SERVICE_HOST`, `VCL_SERVICE_PORT` and `VCL_DATA_DIR` in their environment.
+ */
+export function recoveryFor(setup: RecoverySetup): Recovery {
+  const { stack } = setup;
+  const svc = stack.service;
+  const issues: { path: string; message: string; hint?: string }[] = [];
+  if (svc.recovery === 'replay' && !svc.dataDir)
+    issues.push({
+      path: 'service.dataDir',
+      message: 'recovery replay keeps the ordered event log in service.dataDir, which is not set',
+      hint: 'add service.dataDir: /var/lib/vcl/<service>',
+    });
+  if (svc.recovery === 'snapshot' && !setup.requestResponse)
+    issues.push({
+      path: 'service.recovery',
+      message:
+        'recovery snapshot needs a request-response substrate (a stream has no point where the service is quiet)',
+      hint: 'use recovery: replay',
+    });
+  if (svc.recovery === 'snapshot' && setup.internal && !setup.snapshot)
+    issues.push({
+      path: 'service.recovery',
+      message: 'recovery snapshot in internal mode needs the program to pass snapshot { save, load } callbacks',
+    });
+  if (issues.length) throw new ConfigError(setup.source, issues);
+  const dir = svc.dataDir ? path.join(svc.dataDir, setup.member) : undefined;
+  const endpoint = setup.endpoint?.port !== undefined ? setup.endpoint : undefined;
+  const env: Record<string, string> = {
+    VCL_MEMBER: setup.member,
+    ...(endpoint
+      ? { VCL_SERVICE_HOST: String(endpoint.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(endpoint.port!) }
+      : {}),
+    ...(dir ? { VCL_DATA_DIR: dir } : {}),
+  };
+  const service: ServiceStateAccess = setup.snapshot
+    ? {
+        save: () => setup.snapshot!.save(),
+        load: (state) => setup.snapshot!.load(state),
+        ...(setup.snapshot.reset ? { reset: () => setup.snapshot!.reset!() } : {}),
+      }
+    : commandStateAccess({
+        ...(svc.snapshot ? { save: svc.snapshot.save, load: svc.snapshot.load } : {}),
+        ...(svc.resetCommand ? { reset: svc.resetCommand } : {}),
+        env,
+        ...(svc.cwd ? { cwd: svc.cwd } : {}),
+      });
+  return new Recovery({
+    self: setup.member,
+    mode: svc.recovery,
+    ...(svc.recovery === 'replay' && dir ? { log: new EventLog({ dir, logger: setup.logger }) } : {}),
+    service,
+    clock: setup.clock,
+    logger: setup.logger,
+    onFatal: setup.onFatal,
+  });
+}
