@@ -4,9 +4,10 @@
 // last, the one-line verdict on stdout; exit code 1 when a check failed.
 import { parseArgs } from 'node:util';
 import { chaosClean, chaosLine, runChaos, type ChaosOptions } from './chaos';
+import type { FaultEvent } from './schedule';
 
 const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --duration <s> [--clients N] [--members 3|5]
-                     [--seed S] [--restarts] [--recovery replay|snapshot] [--window W] [--json]
+                     [--seed S] [--restarts] [--recovery replay|snapshot] [--window W] [--schedule ...] [--json]
   --ordering   ordering plugin (required)
   --duration   seconds of workload under faults (required, 5..3600)
   --clients    clients, each through its own vcl client (default 3)
@@ -15,6 +16,8 @@ const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --durati
   --restarts   also restart killed members (needs replica state transfer; off by default)
   --recovery   service.recovery for restarted members (default replay)
   --window     requests each client keeps in flight (default 2)
+  --schedule   a fixed schedule instead of the seeded one: ms:kind:member,... (kind kill, freeze, thaw,
+               restart; member an id or @attached = the live member most sessions are attached to)
   --json       print the full report as JSON before the last line`;
 
 /** Parses the command line; returns the options or a message for the user. */
@@ -33,6 +36,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
         recovery: { type: 'string' },
         window: { type: 'string' },
         json: { type: 'boolean' },
+        schedule: { type: 'string' },
       },
       strict: true,
     }).values;
@@ -57,6 +61,16 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
   if (members !== 3 && members !== 5) problems.push(`--members must be 3 or 5, got ${members}`);
   const recovery = v['recovery'] ?? 'replay';
   if (recovery !== 'replay' && recovery !== 'snapshot') problems.push(`--recovery must be replay or snapshot, got ${String(recovery)}`);
+  let schedule: FaultEvent[] | undefined;
+  if (typeof v['schedule'] === 'string') {
+    schedule = [];
+    for (const part of v['schedule'].split(',')) {
+      const [at, kind, member] = part.split(':');
+      if (!Number.isInteger(Number(at)) || !['kill', 'freeze', 'thaw', 'restart'].includes(kind ?? '') || !member)
+        problems.push(`--schedule entries look like 2000:freeze:n1 or 9000:kill:@attached, got ${part}`);
+      else schedule.push({ at: Number(at), kind: kind as FaultEvent['kind'], member });
+    }
+  }
   const opts: ChaosOptions = {
     ordering: ordering as 'sequencer' | 'tokenring',
     durationS: int('duration', undefined, 5, 3600),
@@ -66,6 +80,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
     restarts: v['restarts'] === true,
     recovery: recovery as 'replay' | 'snapshot',
     window: int('window', 2, 1, 64),
+    ...(schedule ? { schedule } : {}),
   };
   return problems.length ? problems.join('; ') : opts;
 }

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -253,12 +254,13 @@ function orderingOptions(ordering: string): Record<string, number> {
 export async function runChaos(o: ChaosOptions, progress: (line: string) => void = () => {}): Promise<ChaosReport> {
   const startedAt = performance.now();
   const n = o.members;
-  const ports = await lowPorts(3 * n + o.clients);
+  const ports = await lowPorts(4 * n + o.clients);
   const members: ChaosMember[] = Array.from({ length: n }, (_, i) => ({
     id: `n${i + 1}`,
-    port: ports[3 * i]!,
-    clientPort: ports[3 * i + 1]!,
-    servicePort: ports[3 * i + 2]!,
+    port: ports[4 * i]!,
+    clientPort: ports[4 * i + 1]!,
+    servicePort: ports[4 * i + 2]!,
+    adminPort: ports[4 * i + 3]!,
     killed: false,
     frozen: false,
     restarted: false,
@@ -274,7 +276,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       ordering: o.ordering,
       orderingOptions: orderingOptions(o.ordering),
       framing: 'line',
-      clientPort: ports[3 * n]!,
+      clientPort: ports[4 * n]!,
       ...(o.restarts ? { recovery: o.recovery } : {}),
       timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 },
       failoverTimeoutMs: 15000,
@@ -308,6 +310,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
   const clients: ChaosClient[] = [];
   let failovers = 0;
   const applied: FaultEvent[] = [];
+  let lastAttached: ChaosMember | undefined;
   try {
     progress(`chaos: starting ${n} members (${o.ordering}), ${o.clients} clients, seed ${o.seed}`);
     await Promise.all(members.map(startService));
@@ -326,7 +329,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     fullViewSeen = true;
     const rand = seededRandom(o.seed ^ 0x5bd1e995);
     for (let i = 0; i < o.clients; i++) {
-      const port = ports[3 * n + i]!;
+      const port = ports[4 * n + i]!;
       const c = track(
         spawnNode(`vcl-client-${i + 1}`, [vclCli, 'client', '--config', stackFile, '--listen', `127.0.0.1:${port}`], {}, false),
       );
@@ -357,7 +360,19 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           progress(chaosProgress(t0, clients, failovers));
         }
       }
-      const m = byId.get(e.member)!;
+      // `@attached` picks the busiest member for a kill or freeze; a thaw or restart of `@attached`
+      // means the member the last freeze or kill of `@attached` hit.
+      const m =
+        e.member !== ATTACHED
+          ? byId.get(e.member)
+          : e.kind === 'thaw' || e.kind === 'restart'
+            ? lastAttached
+            : await attachedMember(members);
+      if (e.member === ATTACHED) lastAttached = m;
+      if (!m) {
+        progress(`chaos: ${e.kind} ${e.member}: no such member, skipped`);
+        continue;
+      }
       switch (e.kind) {
         case 'kill':
           m.proc?.signal('SIGKILL');
@@ -380,8 +395,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           m.restarted = true;
           break;
       }
-      applied.push(e);
-      progress(`chaos: ${((performance.now() - t0) / 1000).toFixed(1)} s ${e.kind} ${e.member}`);
+      applied.push({ ...e, member: m.id });
+      progress(`chaos: ${((performance.now() - t0) / 1000).toFixed(1)} s ${e.kind} ${m.id}`);
     }
     while (performance.now() - t0 < o.durationS * 1000) {
       await sleep(Math.min(200, o.durationS * 1000 - (performance.now() - t0)));
@@ -407,6 +422,9 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       return false;
     });
     const digests = await settledDigests(compared);
+    for (const m of members)
+      if (excluded[m.id] && !m.killed)
+        excluded[m.id] += ` (digest ${await digestOf(m.servicePort).catch((e: Error) => e.message)})`;
     const counts = new Map<string, number>();
     for (const d of Object.values(digests)) counts.set(d, (counts.get(d) ?? 0) + 1);
     const majority = Math.max(0, ...counts.values());
@@ -437,6 +455,43 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     await Promise.all(procs.map((p) => p.terminate()));
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** In a fixed schedule: the live member most client sessions are attached to, resolved when the fault is applied. */
+export const ATTACHED = '@attached';
+
+/** The live, running member most sessions are attached to, per a live member's replicated session table. */
+async function attachedMember(members: readonly ChaosMember[]): Promise<ChaosMember | undefined> {
+  const live = members.filter((m) => !m.killed && !m.frozen);
+  // A member that left a view and came back may hold a stale session table: ask the others first.
+  const askers = [...live.filter((m) => !m.leftView), ...live.filter((m) => m.leftView)];
+  for (const asker of askers) {
+    try {
+      const status = JSON.parse(await httpGet(asker.adminPort!, '/status')) as { sessions: { attached?: string }[] };
+      const counts = new Map<string, number>();
+      for (const s of status.sessions) if (s.attached) counts.set(s.attached, (counts.get(s.attached) ?? 0) + 1);
+      const ranked = live.filter((m) => counts.has(m.id)).sort((a, b) => counts.get(b.id)! - counts.get(a.id)!);
+      if (ranked[0]) return ranked[0];
+    } catch {
+      // Ask the next one.
+    }
+  }
+  return live[0];
+}
+
+function httpGet(port: number, urlPath: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, timeout: 2000 }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject)
+      .on('timeout', function (this: http.ClientRequest) {
+        this.destroy(new Error('timeout'));
+      });
+  });
 }
 
 function chaosProgress(t0: number, clients: readonly ChaosClient[], failovers: number): string {

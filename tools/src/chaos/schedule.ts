@@ -71,12 +71,12 @@ export function faultSchedule(o: ScheduleOptions): FaultEvent[] {
         kills++;
         killsLeft--;
         if (o.restarts) {
-          const back = t + 2000 + rand() * 3000;
+          const back = Math.min(t + 2000 + rand() * 3000, o.durationMs - 1000);
           events.push({ at: Math.round(back), kind: 'restart', member });
           busyUntil.set(member, back + settle);
         } else busyUntil.set(member, Number.POSITIVE_INFINITY);
       } else {
-        const thaw = t + 1500 + rand() * 2000;
+        const thaw = Math.min(t + 1500 + rand() * 2000, o.durationMs - 1000);
         events.push({ at: Math.round(t), kind: 'freeze', member }, { at: Math.round(thaw), kind: 'thaw', member });
         busyUntil.set(member, thaw + settle);
       }
