@@ -44,12 +44,14 @@ async function main(): Promise<number> {
   const plan = benchPlan(quick);
   const startedAt = performance.now();
   const tty = process.stderr.isTTY === true;
-  let lastLine = '';
+  let lastTwentieth = -1;
   const progress = (p: BenchProgress): void => {
     const line = bar(p, startedAt);
     if (tty) process.stderr.write(`\r${line.padEnd(100).slice(0, Math.max(40, (process.stderr.columns ?? 100) - 1))}`);
-    else if (line.slice(0, 37) !== lastLine.slice(0, 37)) process.stderr.write(`${line}\n`);
-    lastLine = line;
+    else if (Math.floor((20 * p.done) / p.total) !== lastTwentieth || p.what.startsWith('start')) {
+      lastTwentieth = Math.floor((20 * p.done) / p.total);
+      process.stderr.write(`${line}\n`);
+    }
   };
   const deployment = new BenchDeployment();
   const stopAll = (): void => {
@@ -58,10 +60,16 @@ async function main(): Promise<number> {
   process.once('SIGINT', stopAll);
   process.once('SIGTERM', stopAll);
   try {
-    for (const [i, c] of plan.configs.entries()) {
-      progress({ done: 0, total: 1, what: `starting ${c.name} (${i + 1}/${plan.configs.length})` });
-      await deployment.start(c);
-    }
+    // Started all at once: most of the start-up is waiting for processes and views.
+    let started = 0;
+    progress({ done: 0, total: plan.configs.length, what: 'starting every configuration' });
+    await Promise.all(
+      plan.configs.map(async (c) => {
+        await deployment.start(c);
+        started++;
+        progress({ done: started, total: plan.configs.length, what: `started ${c.name}` });
+      }),
+    );
     const entries = await measure(deployment, plan, progress);
     if (tty) process.stderr.write('\n');
     const meta = {

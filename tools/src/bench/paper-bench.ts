@@ -61,8 +61,8 @@ export function benchPlan(quick: boolean): BenchPlan {
     payloads: [100, 1024, 10 * 1024, 100 * 1024],
     configs: BENCH_CONFIGS,
     rounds: quick ? 3 : 10,
-    slotMs: quick ? 200 : 1100,
-    warmupMs: quick ? 100 : 500,
+    slotMs: quick ? 150 : 1100,
+    warmupMs: quick ? 60 : 500,
   };
 }
 
@@ -171,7 +171,16 @@ export class BenchDeployment {
       this.track(
         spawnNode(
           `${config.name}-${m.id}`,
-          [vclCli, 'service', '--config', stackFile, '--member', m.id, '--service-endpoint', `127.0.0.1:${m.servicePort}`],
+          [
+            vclCli,
+            'service',
+            '--config',
+            stackFile,
+            '--member',
+            m.id,
+            '--service-endpoint',
+            `127.0.0.1:${m.servicePort}`,
+          ],
           {},
           false,
         ),
@@ -202,7 +211,9 @@ export class BenchDeployment {
       this.running.set(config.name, { config, client, conn: pingPong(vclNet({ client }).connect()) });
       return;
     }
-    const vclClient = this.track(spawnNode(`${config.name}-client`, [vclCli, 'client', '--config', stackFile], {}, false));
+    const vclClient = this.track(
+      spawnNode(`${config.name}-client`, [vclCli, 'client', '--config', stackFile], {}, false),
+    );
     await vclClient.waitFor((l) => logLine(l)?.['msg'] === 'client interceptor listening', 30_000, 'client listening');
     this.running.set(config.name, { config, conn: await connectTcp(clientPort) });
   }

@@ -14,7 +14,15 @@ const entries: BenchEntry[] = payloads.flatMap((payload) =>
     samples: 1000 - i,
   })),
 );
-const meta = { date: '2026-11-26T00:00:00.000Z', node: 'v20', cpus: 2, quick: true, rounds: 3, slotMs: 200, seconds: 55 };
+const meta = {
+  date: '2026-11-26T00:00:00.000Z',
+  node: 'v20',
+  cpus: 2,
+  quick: true,
+  rounds: 3,
+  slotMs: 200,
+  seconds: 55,
+};
 
 describe('bench result files', () => {
   it('results.json holds one entry per configuration and payload in the issue format', () => {
@@ -24,8 +32,15 @@ describe('bench result files', () => {
       expect(files.map((f) => path.basename(f))).toEqual(['results.json', 'results.md', 'chart.svg']);
       const json = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as BenchEntry[];
       expect(json).toHaveLength(9 * 4);
-      expect(json[0]).toEqual({ config: 'direct', payload: 100, latencyUs: { median: 101, p99: 302 }, bandwidthMBps: 0.99, samples: 1000 });
-      for (const e of json) expect(Object.keys(e).sort()).toEqual(['bandwidthMBps', 'config', 'latencyUs', 'payload', 'samples']);
+      expect(json[0]).toEqual({
+        config: 'direct',
+        payload: 100,
+        latencyUs: { median: 101, p99: 302 },
+        bandwidthMBps: 0.99,
+        samples: 1000,
+      });
+      for (const e of json)
+        expect(Object.keys(e).sort()).toEqual(['bandwidthMBps', 'config', 'latencyUs', 'payload', 'samples']);
       expect(new Set(json.map((e) => e.config))).toEqual(new Set(CONFIG_NAMES));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -94,10 +94,7 @@ function table(
   const configs = configsIn(entries);
   const find = (c: BenchConfigName, p: number): BenchEntry | undefined =>
     entries.find((e) => e.config === c && e.payload === p);
-  const out = [
-    `| Payload | ${configs.join(' | ')} |`,
-    `|---|${configs.map(() => '---:').join('|')}|`,
-  ];
+  const out = [`| Payload | ${configs.join(' | ')} |`, `|---|${configs.map(() => '---:').join('|')}|`];
   for (const p of payloadsIn(entries)) {
     const cells = configs.map((c) => {
       const e = find(c, p);
@@ -168,12 +165,7 @@ export function formatSvg(entries: readonly BenchEntry[]): string {
   const H = 300;
   const pad = { l: 60, r: 10, t: 30, b: 40 };
   const log = (v: number): number => Math.log10(Math.max(v, 1e-3));
-  const panel = (
-    x0: number,
-    title: string,
-    value: (e: BenchEntry) => number,
-    axis: string,
-  ): string[] => {
+  const panel = (x0: number, title: string, value: (e: BenchEntry) => number, axis: string): string[] => {
     const values = entries.map(value).filter((v) => v > 0);
     const lo = Math.floor(log(Math.min(...values)));
     const hi = Math.max(lo + 1, Math.ceil(log(Math.max(...values))));

@@ -51,7 +51,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
       return fallback ?? min;
     }
     const x = Number(raw);
-    if (!Number.isInteger(x) || x < min || x > max) problems.push(`--${name} must be an integer in ${min}..${max}, got ${String(raw)}`);
+    if (!Number.isInteger(x) || x < min || x > max)
+      problems.push(`--${name} must be an integer in ${min}..${max}, got ${String(raw)}`);
     return x;
   };
   const ordering = v['ordering'];
@@ -60,7 +61,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
   const members = int('members', 3, 3, 5);
   if (members !== 3 && members !== 5) problems.push(`--members must be 3 or 5, got ${members}`);
   const recovery = v['recovery'] ?? 'replay';
-  if (recovery !== 'replay' && recovery !== 'snapshot') problems.push(`--recovery must be replay or snapshot, got ${String(recovery)}`);
+  if (recovery !== 'replay' && recovery !== 'snapshot')
+    problems.push(`--recovery must be replay or snapshot, got ${String(recovery)}`);
   let schedule: FaultEvent[] | undefined;
   if (typeof v['schedule'] === 'string') {
     schedule = [];
@@ -105,7 +107,13 @@ async function main(): Promise<number> {
     process.stdout.write(
       `digests: ${Object.entries(report.digests)
         .map(([m, d]) => `${m}=${d}`)
-        .join(' ')}${Object.keys(report.excluded).length ? `; not compared: ${Object.entries(report.excluded).map(([m, why]) => `${m} (${why})`).join(', ')}` : ''}\n`,
+        .join(' ')}${
+        Object.keys(report.excluded).length
+          ? `; not compared: ${Object.entries(report.excluded)
+              .map(([m, why]) => `${m} (${why})`)
+              .join(', ')}`
+          : ''
+      }\n`,
     );
     process.stdout.write(`register: ${report.registerOps} operations checked\n`);
   }

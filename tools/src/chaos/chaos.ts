@@ -293,7 +293,16 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     const p = track(
       spawnNode(
         m.id,
-        [vclCli, 'service', '--config', stackFile, '--member', m.id, '--service-endpoint', `127.0.0.1:${m.servicePort}`],
+        [
+          vclCli,
+          'service',
+          '--config',
+          stackFile,
+          '--member',
+          m.id,
+          '--service-endpoint',
+          `127.0.0.1:${m.servicePort}`,
+        ],
         {},
         false,
       ),
@@ -331,7 +340,12 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     for (let i = 0; i < o.clients; i++) {
       const port = ports[4 * n + i]!;
       const c = track(
-        spawnNode(`vcl-client-${i + 1}`, [vclCli, 'client', '--config', stackFile, '--listen', `127.0.0.1:${port}`], {}, false),
+        spawnNode(
+          `vcl-client-${i + 1}`,
+          [vclCli, 'client', '--config', stackFile, '--listen', `127.0.0.1:${port}`],
+          {},
+          false,
+        ),
       );
       c.onLine((l) => {
         if (l.includes('fail-over complete')) failovers++;
@@ -347,7 +361,12 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     }
     const schedule =
       o.schedule ??
-      faultSchedule({ seed: o.seed, durationMs: o.durationS * 1000, members: members.map((m) => m.id), restarts: o.restarts });
+      faultSchedule({
+        seed: o.seed,
+        durationMs: o.durationS * 1000,
+        members: members.map((m) => m.id),
+        restarts: o.restarts,
+      });
     const t0 = performance.now();
     for (const c of clients) c.start();
     const byId = new Map(members.map((m) => [m.id, m]));
@@ -521,7 +540,9 @@ function digestOf(port: number): Promise<string> {
 async function settledDigests(members: readonly ChaosMember[]): Promise<Record<string, string>> {
   const deadline = performance.now() + 10_000;
   for (;;) {
-    const got = await Promise.all(members.map((m) => digestOf(m.servicePort).catch((e: Error) => `error: ${e.message}`)));
+    const got = await Promise.all(
+      members.map((m) => digestOf(m.servicePort).catch((e: Error) => `error: ${e.message}`)),
+    );
     if (new Set(got).size <= 1 || performance.now() > deadline)
       return Object.fromEntries(members.map((m, i) => [m.id, got[i]!]));
     await sleep(100);

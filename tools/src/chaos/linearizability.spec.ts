@@ -1,7 +1,17 @@
 import { checkRegister, type RegisterOp } from './linearizability';
 
-const w = (value: string, call: number, ret?: number): RegisterOp => ({ kind: 'w', value, call, ...(ret !== undefined ? { ret } : {}) });
-const r = (value: string, call: number, ret?: number): RegisterOp => ({ kind: 'r', value, call, ...(ret !== undefined ? { ret } : {}) });
+const w = (value: string, call: number, ret?: number): RegisterOp => ({
+  kind: 'w',
+  value,
+  call,
+  ...(ret !== undefined ? { ret } : {}),
+});
+const r = (value: string, call: number, ret?: number): RegisterOp => ({
+  kind: 'r',
+  value,
+  call,
+  ...(ret !== undefined ? { ret } : {}),
+});
 
 describe('checkRegister (WGL for a read/write register)', () => {
   it.each<[string, RegisterOp[]]>([
@@ -9,10 +19,7 @@ describe('checkRegister (WGL for a read/write register)', () => {
     ['sequential write then read', [w('1', 0, 1), r('1', 2, 3)]],
     ['read of the initial value before any write', [r('0', 0, 1), w('1', 2, 3), r('1', 4, 5)]],
     ['a read concurrent with a write may see either value', [w('1', 0, 10), r('0', 1, 2), r('1', 3, 4)]],
-    [
-      'two concurrent writes, reads agree on one order',
-      [w('a', 0, 10), w('b', 1, 11), r('a', 12, 13), r('a', 14, 15)],
-    ],
+    ['two concurrent writes, reads agree on one order', [w('a', 0, 10), w('b', 1, 11), r('a', 12, 13), r('a', 14, 15)]],
     [
       'the order of overlapping writes is decided by later reads, not by call times',
       [w('a', 0, 10), w('b', 1, 11), r('b', 2, 3), r('a', 12, 13)],

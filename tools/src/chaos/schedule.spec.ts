@@ -3,16 +3,19 @@ import { downAfterEach, faultSchedule, maxDown } from './schedule';
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${i + 1}`);
 
 describe('faultSchedule', () => {
-  it.each([3, 5])('never takes more than floor((n-1)/2) of %i members down, over 300 seeds, with and without restarts', (n) => {
-    for (let seed = 1; seed <= 300; seed++)
-      for (const restarts of [false, true]) {
-        const events = faultSchedule({ seed, durationMs: 60_000, members: ids(n), restarts });
-        expect(events.length).toBeGreaterThan(0);
-        expect(Math.max(...downAfterEach(events))).toBeLessThanOrEqual(maxDown(n));
-        expect(events.every((e, i) => i === 0 || events[i - 1]!.at <= e.at)).toBe(true);
-        expect(events.every((e) => e.at < 60_000)).toBe(true);
-      }
-  });
+  it.each([3, 5])(
+    'never takes more than floor((n-1)/2) of %i members down, over 300 seeds, with and without restarts',
+    (n) => {
+      for (let seed = 1; seed <= 300; seed++)
+        for (const restarts of [false, true]) {
+          const events = faultSchedule({ seed, durationMs: 60_000, members: ids(n), restarts });
+          expect(events.length).toBeGreaterThan(0);
+          expect(Math.max(...downAfterEach(events))).toBeLessThanOrEqual(maxDown(n));
+          expect(events.every((e, i) => i === 0 || events[i - 1]!.at <= e.at)).toBe(true);
+          expect(events.every((e) => e.at < 60_000)).toBe(true);
+        }
+    },
+  );
 
   it('without restarts kills at most floor((n-1)/2) members, never restarts, and each freeze is thawed', () => {
     for (let seed = 1; seed <= 200; seed++)
@@ -46,6 +49,7 @@ describe('faultSchedule', () => {
     const events = faultSchedule({ seed: 5, durationMs: 120_000, members: ids(3), restarts: true });
     const kills = events.filter((e) => e.kind === 'kill');
     expect(kills.length).toBeGreaterThan(0);
-    for (const k of kills) expect(events.some((e) => e.kind === 'restart' && e.member === k.member && e.at > k.at)).toBe(true);
+    for (const k of kills)
+      expect(events.some((e) => e.kind === 'restart' && e.member === k.member && e.at > k.at)).toBe(true);
   });
 });
