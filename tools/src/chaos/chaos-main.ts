@@ -115,7 +115,9 @@ async function main(): Promise<number> {
           : ''
       }\n`,
     );
-    process.stdout.write(`register: ${report.registerOps} operations checked\n`);
+    process.stdout.write(
+      `register: ${report.registerOps} operations checked${report.violation ? `; first violation: ${report.violation}` : ''}\n`,
+    );
   }
   process.stdout.write(`${chaosLine(report)}\n`);
   return chaosClean(report) ? 0 : 1;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { logLine, lowPorts, sleep, spawnNode, toolsProgram, vclCli, type Proc } from '../bench/processes';
 import { stackYaml, type LoopbackMember } from '../bench/stack-file';
-import { checkRegister, type RegisterOp } from './linearizability';
+import { checkRegister, firstViolation, type RegisterOp } from './linearizability';
 import { faultSchedule, seededRandom, type FaultEvent } from './schedule';
 
 // `npm run chaos`: a replicated register service (`vcl service` + one replica per member), clients
@@ -89,6 +89,8 @@ export interface ChaosReport {
   readonly excluded: Readonly<Record<string, string>>;
   /** Register operations checked. */
   readonly registerOps: number;
+  /** When the register history is not linearizable: the operation whose completion first breaks it. */
+  readonly violation?: string;
   /** Wall-clock seconds of the run. */
   readonly seconds: number;
 }
@@ -230,6 +232,7 @@ class ChaosClient {
         value: q.op === 'w' ? q.value : (q.result ?? ''),
         call: q.call,
         ...(q.ret !== undefined ? { ret: q.ret } : {}),
+        label: `${this.id}:${q.seq}`,
       }));
   }
 }
@@ -450,6 +453,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     const diverged = Object.keys(digests).length - majority;
     const registerOps = clients.flatMap((c) => c.registerOps());
     const lin = checkRegister(registerOps, '0');
+    const culprit = lin.verdict === 'no' ? firstViolation(registerOps, '0') : undefined;
     const reports = clients.map((c) => c.report());
     const sum = (f: (r: ClientReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
     return {
@@ -468,6 +472,13 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       digests,
       excluded,
       registerOps: registerOps.length,
+      ...(culprit
+        ? {
+            violation:
+              `${culprit.label} ${culprit.kind === 'w' ? `write ${culprit.value}` : `read -> ${culprit.value}`}` +
+              ` (${(culprit.call - t0).toFixed(1)}..${(culprit.ret! - t0).toFixed(1)} ms)`,
+          }
+        : {}),
       seconds: Math.round((performance.now() - startedAt) / 1000),
     };
   } finally {

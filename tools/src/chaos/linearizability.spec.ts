@@ -1,4 +1,4 @@
-import { checkRegister, type RegisterOp } from './linearizability';
+import { checkRegister, firstViolation, type RegisterOp } from './linearizability';
 
 const w = (value: string, call: number, ret?: number): RegisterOp => ({
   kind: 'w',
@@ -75,5 +75,12 @@ describe('checkRegister (WGL for a read/write register)', () => {
 
   it('gives up with unknown when the step budget runs out', () => {
     expect(checkRegister([w('1', 0, 1), r('1', 2, 3), r('1', 4, 5)], '0', 2).verdict).toBe('unknown');
+  });
+
+  it('firstViolation names the completion that first breaks linearizability', () => {
+    const stale = { ...r('0', 6, 7), label: 'c2:9' };
+    const ops = [w('1', 0, 1), r('1', 2, 3), w('2', 4, 5), stale, r('2', 8, 9)];
+    expect(firstViolation(ops, '0')).toBe(stale);
+    expect(firstViolation([w('1', 0, 1), r('1', 2, 3)], '0')).toBeUndefined();
   });
 });

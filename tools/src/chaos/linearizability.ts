@@ -14,6 +14,8 @@ export interface RegisterOp {
   readonly call: number;
   /** When the client got the response; undefined if it never did (the op may or may not have taken effect). */
   readonly ret?: number;
+  /** Who did it, for reports (`c1:17`); not used by the check. */
+  readonly label?: string;
 }
 
 /** The checker's answer. */
@@ -129,4 +131,28 @@ export function checkRegister(
   }
   // Only calls of operations that never returned are left: they are free not to have happened.
   return { verdict: 'yes', steps };
+}
+
+/**
+ * For a history that is not linearizable: the operation whose completion first makes it so (the
+ * history cut just after it is not linearizable, the cut just before it is). Linearizability is
+ * prefix-closed, so a binary search over completion times finds it.
+ */
+export function firstViolation(ops: readonly RegisterOp[], initial: string): RegisterOp | undefined {
+  const done = ops.filter((o) => o.ret !== undefined).sort((a, b) => a.ret! - b.ret!);
+  const cut = (k: number): RegisterOp[] => {
+    const at = done[k]!.ret!;
+    return ops
+      .filter((o) => o.call <= at)
+      .map((o) => (o.ret !== undefined && o.ret > at ? { kind: o.kind, value: o.value, call: o.call } : o));
+  };
+  if (done.length === 0 || checkRegister(cut(done.length - 1), initial).verdict !== 'no') return undefined;
+  let lo = 0;
+  let hi = done.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (checkRegister(cut(mid), initial).verdict === 'no') hi = mid;
+    else lo = mid + 1;
+  }
+  return done[lo];
 }

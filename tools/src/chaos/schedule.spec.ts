@@ -1,4 +1,4 @@
-import { downAfterEach, faultSchedule, maxDown } from './schedule';
+import { downAfterEach, faultSchedule, maxDown, neverOut } from './schedule';
 
 const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `n${i + 1}`);
 
@@ -28,6 +28,14 @@ describe('faultSchedule', () => {
         // A killed member is never touched again.
         for (const k of events.filter((e) => e.kind === 'kill'))
           expect(events.filter((e) => e.member === k.member && e.at > k.at)).toEqual([]);
+      }
+  });
+
+  it('without restarts at least one member never leaves (it is the one up-to-date replica clients can reach)', () => {
+    for (let seed = 1; seed <= 300; seed++)
+      for (const n of [3, 5]) {
+        const events = faultSchedule({ seed, durationMs: 120_000, members: ids(n), restarts: false });
+        expect(neverOut(events, ids(n)).length).toBeGreaterThanOrEqual(1);
       }
   });
 
