@@ -17,7 +17,8 @@ const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --durati
   --recovery   service.recovery for restarted members (default replay)
   --window     requests each client keeps in flight (default 2)
   --schedule   a fixed schedule instead of the seeded one: ms:kind:member,... (kind kill, freeze, thaw,
-               restart; member an id or @attached = the live member most sessions are attached to)
+               restart; member an id, @attached = the live member most sessions are attached to,
+               or @same = the member the last @attached fault hit)
   --json       print the full report as JSON before the last line`;
 
 /** Parses the command line; returns the options or a message for the user. */

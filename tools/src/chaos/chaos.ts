@@ -313,7 +313,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     p.onLine((l) => {
       if (!l.includes('view installed')) return;
       const ids = (logLine(l)?.['members'] as unknown[] | undefined)?.map(String) ?? [];
-      if (!fullViewSeen) return;
+      // Only a primary (majority) view says who is out; a member coming back may log its own minority view.
+      if (!fullViewSeen || ids.length <= n / 2) return;
       for (const x of members) if (!ids.includes(x.id)) x.leftView = true;
     });
     m.proc = p;
@@ -385,11 +386,11 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       // `@attached` picks the busiest member for a kill or freeze; a thaw or restart of `@attached`
       // means the member the last freeze or kill of `@attached` hit.
       const m =
-        e.member !== ATTACHED
-          ? byId.get(e.member)
-          : e.kind === 'thaw' || e.kind === 'restart'
-            ? lastAttached
-            : await attachedMember(members);
+        e.member === SAME || (e.member === ATTACHED && (e.kind === 'thaw' || e.kind === 'restart'))
+          ? lastAttached
+          : e.member === ATTACHED
+            ? await attachedMember(members)
+            : byId.get(e.member);
       if (e.member === ATTACHED) lastAttached = m;
       if (!m) {
         progress(`chaos: ${e.kind} ${e.member}: no such member, skipped`);
@@ -400,6 +401,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           m.proc?.signal('SIGKILL');
           m.service?.signal('SIGKILL');
           m.killed = true;
+          m.frozen = false;
           break;
         case 'freeze':
           m.proc?.signal('SIGSTOP');
@@ -489,6 +491,9 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
 
 /** In a fixed schedule: the live member most client sessions are attached to, resolved when the fault is applied. */
 export const ATTACHED = '@attached';
+
+/** In a fixed schedule: the member the last `@attached` fault hit (a thaw or restart of `@attached` means the same). */
+export const SAME = '@same';
 
 /** The live, running member most sessions are attached to, per a live member's replicated session table. */
 async function attachedMember(members: readonly ChaosMember[]): Promise<ChaosMember | undefined> {

@@ -22,7 +22,7 @@ export interface ScheduleOptions {
   readonly members: readonly string[];
   /** Whether killed members are restarted (otherwise a kill is for good). */
   readonly restarts: boolean;
-  /** Milliseconds a thawed or restarted member still counts as down (rejoining). Default 2000. */
+  /** Milliseconds a member thawed after a long freeze, or restarted, still counts as down (rejoining). Default 2000. */
   readonly settleMs?: number;
   /** Milliseconds at the end with no new fault, for the group to settle. Default 3000. */
   readonly quietTailMs?: number;
@@ -46,14 +46,15 @@ export function maxDown(members: number): number {
 }
 
 /**
- * The faults of one run, in time order: long freezes (1.5-3.5 s, longer than failure detection, so
- * the member leaves the view), stalls (a 100-250 ms freeze, shorter than failure detection) and
- * kills. The first fault is a long freeze; without restarts long freezes come in the first half
- * and kills in the second, at least one by 3/4 of the run when the budget allows.
+ * The faults of one run, in time order: *stalls* (a 50-150 ms freeze, shorter than failure
+ * detection: the group waits and keeps its view), *long freezes* (1.5-3.5 s, past failure
+ * detection: clients fail over, the member leaves the view) and *kills*.
  *
- * Without restarts a member that was killed or left a view is out of date for good (no replica
- * state transfer yet), so the schedule keeps at least one member that never left: the one a client
- * can always fail over to. With restarts (state transfer assumed) only the majority rule holds.
+ * With restarts a long freeze ends in a thaw and a kill in a restart, any time. Without restarts
+ * (no replica state transfer yet) a member that left the view would come back with stale state
+ * and could still be picked by a client's fail-over, so a long freeze ends in a kill of the frozen
+ * member instead of a thaw, and every long fault uses up one of the floor((n-1)/2) failures for
+ * good: stalls come first, long faults from 40 % of the run, the first by 60 % of it.
  */
 export function faultSchedule(o: ScheduleOptions): FaultEvent[] {
   const rand = seededRandom(o.seed);
@@ -62,50 +63,38 @@ export function faultSchedule(o: ScheduleOptions): FaultEvent[] {
   const last = o.durationMs - 1000;
   const budget = maxDown(o.members.length);
   const busyUntil = new Map<string, number>(o.members.map((m) => [m, 0]));
-  const upToDate = new Set(o.members);
   const events: FaultEvent[] = [];
-  let killsLeft = o.restarts ? Number.POSITIVE_INFINITY : budget;
-  let kills = 0;
+  let longFaults = 0;
   let t = 1500 + rand() * 1000;
   while (t < end && budget > 0) {
     const live = o.members.filter((m) => busyUntil.get(m)! <= t);
     if (o.members.length - live.length < budget) {
-      // Taking a member out must leave an up-to-date member (without restarts).
-      const leavable = live.filter((m) => o.restarts || !upToDate.has(m) || upToDate.size >= 2);
-      const pick = (from: readonly string[]): string => from[Math.floor(rand() * from.length)]!;
-      const killAllowed =
-        leavable.length > 0 && killsLeft > 0 && events.length > 0 && (o.restarts || t >= o.durationMs / 2);
-      const mustKill = killAllowed && kills === 0 && t >= (o.durationMs * 3) / 4;
-      const freezeAllowed = leavable.length > 0 && (o.restarts || t < o.durationMs / 2);
+      const member = live[Math.floor(rand() * live.length)]!;
+      const longAllowed = o.restarts || t >= o.durationMs * 0.4;
+      const mustLong = !o.restarts && longFaults === 0 && t >= o.durationMs * 0.6;
       const x = rand();
-      const member =
-        (killAllowed && (mustKill || x < 0.4)) || (freezeAllowed && (events.length === 0 || x < 0.7))
-          ? pick(leavable)
-          : pick(live);
-      if (killAllowed && (mustKill || x < 0.4)) {
-        events.push({ at: Math.round(t), kind: 'kill', member });
-        kills++;
-        killsLeft--;
-        if (!o.restarts) upToDate.delete(member);
+      if (longAllowed && (mustLong || x < 0.6)) {
+        longFaults++;
+        const kill = rand() < 0.5;
+        if (kill) events.push({ at: Math.round(t), kind: 'kill', member });
+        const back = Math.min(t + (kill ? 2000 + rand() * 3000 : 1500 + rand() * 2000), last);
+        if (!kill) events.push({ at: Math.round(t), kind: 'freeze', member });
         if (o.restarts) {
-          const back = Math.min(t + 2000 + rand() * 3000, last);
-          events.push({ at: Math.round(back), kind: 'restart', member });
+          events.push({ at: Math.round(back), kind: kill ? 'restart' : 'thaw', member });
           busyUntil.set(member, back + settle);
-        } else busyUntil.set(member, Number.POSITIVE_INFINITY);
-      } else if (freezeAllowed && (events.length === 0 || x < 0.7)) {
-        const thaw = Math.min(t + 1500 + rand() * 2000, last);
-        events.push({ at: Math.round(t), kind: 'freeze', member }, { at: Math.round(thaw), kind: 'thaw', member });
-        if (!o.restarts) upToDate.delete(member);
-        busyUntil.set(member, thaw + settle);
+        } else {
+          if (!kill) events.push({ at: Math.round(back), kind: 'kill', member });
+          busyUntil.set(member, Number.POSITIVE_INFINITY);
+        }
       } else {
-        const thaw = t + 100 + rand() * 150;
+        const thaw = t + 50 + rand() * 100;
         events.push({ at: Math.round(t), kind: 'freeze', member }, { at: Math.round(thaw), kind: 'thaw', member });
         busyUntil.set(member, thaw + 500);
       }
     }
     t += 1500 + rand() * 3000;
   }
-  return events.sort((a, b) => a.at - b.at);
+  return events.sort((a, b) => a.at - b.at || (a.kind === 'freeze' ? -1 : 1));
 }
 
 /** Members that were never killed nor frozen past failure detection (1 s) in `events`. */
