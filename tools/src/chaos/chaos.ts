@@ -171,8 +171,14 @@ class ChaosClient {
   /** Stops sending; resolves once every request in flight is answered or `timeoutMs` passed. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
-    if (this.inflight > 0 && !this.socket.destroyed)
-      await Promise.race([new Promise<void>((r) => (this.idle = r)), sleep(timeoutMs)]);
+    if (this.inflight > 0 && !this.socket.destroyed) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((r) => {
+        this.idle = r;
+        timer = setTimeout(r, timeoutMs);
+      });
+      clearTimeout(timer);
+    }
     this.lost += this.requests.filter((q) => q.ret === undefined).length;
     this.socket.destroy();
   }
