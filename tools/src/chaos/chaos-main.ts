@@ -19,6 +19,7 @@ const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --durati
   --schedule   a fixed schedule instead of the seeded one: ms:kind:member,... (kind kill, freeze, thaw,
                restart; member an id, @attached = the live member most sessions are attached to,
                or @same = the member the last @attached fault hit)
+  --history    write every request with its invoke/complete times to this file (JSON lines)
   --json       print the full report as JSON before the last line`;
 
 /** Parses the command line; returns the options or a message for the user. */
@@ -38,6 +39,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
         window: { type: 'string' },
         json: { type: 'boolean' },
         schedule: { type: 'string' },
+        history: { type: 'string' },
       },
       strict: true,
     }).values;
@@ -84,6 +86,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
     recovery: recovery as 'replay' | 'snapshot',
     window: int('window', 2, 1, 64),
     ...(schedule ? { schedule } : {}),
+    ...(typeof v['history'] === 'string' ? { historyFile: v['history'] } : {}),
   };
   return problems.length ? problems.join('; ') : opts;
 }

@@ -39,6 +39,8 @@ export interface ChaosOptions {
   readonly window: number;
   /** A fixed schedule instead of the seeded one (tests). */
   readonly schedule?: readonly FaultEvent[];
+  /** Write every request (client, seq, op, value, result, invoke/complete ms since start) here as JSON lines. */
+  readonly historyFile?: string;
 }
 
 /** Per-client findings. */
@@ -459,6 +461,25 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     for (const d of Object.values(digests)) counts.set(d, (counts.get(d) ?? 0) + 1);
     const majority = Math.max(0, ...counts.values());
     const diverged = Object.keys(digests).length - majority;
+    if (o.historyFile)
+      fs.writeFileSync(
+        o.historyFile,
+        clients
+          .flatMap((c) =>
+            c.requests.map((q) =>
+              JSON.stringify({
+                client: c.id,
+                seq: q.seq,
+                op: q.op,
+                value: q.value,
+                result: q.result,
+                call: Number((q.call - t0).toFixed(2)),
+                ret: q.ret === undefined ? null : Number((q.ret - t0).toFixed(2)),
+              }),
+            ),
+          )
+          .join('\n') + '\n',
+      );
     const registerOps = clients.flatMap((c) => c.registerOps());
     const lin = checkRegister(registerOps, '0');
     const culprit = lin.verdict === 'no' ? firstViolation(registerOps, '0') : undefined;
