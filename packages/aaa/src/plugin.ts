@@ -2,7 +2,9 @@ import {
   AUDITOR,
   AUTHENTICATOR,
   AUTHORIZER,
+  CLIENT_LINK_SECURITY,
   ConfigError,
+  INTERCEPTOR_LINK_SECURITY,
   LINK_SECURITY,
   type AaaSection,
   type Auditor,
@@ -16,11 +18,15 @@ import type { DependencyContainer } from 'tsyringe';
 import { fileAuditor } from './file-audit';
 import { hmacLinkSecurity } from './hmac';
 import { parsePolicy, policyAuthorizer, readPolicyFile } from './policy';
-import { tlsLinkSecurity } from './tls';
+import { tlsLinkSecurity, type TlsLinkOptions } from './tls';
 import { tlsClientAuthenticator, tokenAuthenticator } from './token';
 
-/** The `aaa` section as a plugin receives it (the stack schema has validated it; defaults may be missing). */
-type AaaInput = Partial<AaaSection>;
+/**
+ * The `aaa` section as a plugin receives it (the stack schema has validated it; defaults may be
+ * missing), plus which end is being assembled: `member` (default) or `client`, the client-side
+ * interceptor, which reads only its own credentials (`aaa.client`) and the shared key.
+ */
+type AaaInput = Partial<AaaSection> & { readonly side?: 'member' | 'client' };
 
 function section(options: unknown): AaaInput {
   if (options === undefined) return {};
@@ -33,24 +39,64 @@ function plugin(name: string, register: (c: DependencyContainer) => void): Plugi
   return { kind: 'aaa', name, register };
 }
 
-/** The `hmac` plugin: registers `hmacLinkSecurity({ keyFile: aaa.link.keyFile })` as `LINK_SECURITY`. */
+/**
+ * The `hmac` plugin: `hmacLinkSecurity({ keyFile: aaa.link.keyFile })` for member links
+ * (`LINK_SECURITY`) and, unless clients use TLS, for interceptor links too
+ * (`INTERCEPTOR_LINK_SECURITY` at members, `CLIENT_LINK_SECURITY` at client-side interceptors), so
+ * client-side interceptors hold the group key as well.
+ */
 export function hmacPlugin(aaa: AaaInput): Plugin {
   const security: LinkSecurity = hmacLinkSecurity({ keyFile: aaa.link?.keyFile });
-  return plugin('hmac', (c) => c.register(LINK_SECURITY, { useValue: security }));
+  const interceptorLinks = aaa.clients?.mode !== 'tls';
+  if (aaa.side === 'client')
+    return plugin('hmac', (c) => {
+      if (interceptorLinks) c.register(CLIENT_LINK_SECURITY, { useValue: security });
+    });
+  return plugin('hmac', (c) => {
+    c.register(LINK_SECURITY, { useValue: security });
+    if (interceptorLinks) c.register(INTERCEPTOR_LINK_SECURITY, { useValue: security });
+  });
 }
 
 /**
- * The `tls` plugin: with `link.mode: tls`, registers mutual-TLS `LINK_SECURITY` from `link.ca/cert/key`;
- * with `clients.mode: tls`, registers the certificate-identity `AUTHENTICATOR`.
+ * The `tls` plugin. At a member: with `link.mode: tls`, mutual-TLS `LINK_SECURITY` from
+ * `link.ca/cert/key`; with `clients.mode: tls`, the certificate-identity `AUTHENTICATOR`. Interceptor
+ * links (`INTERCEPTOR_LINK_SECURITY`) use mutual TLS with `clients.ca/cert/key` when clients use
+ * TLS, else with the link's material when members do. At a client-side interceptor
+ * (`side: client`): `CLIENT_LINK_SECURITY`, mutual TLS with `aaa.client.cert/key`, trusting
+ * `aaa.client.ca`, then `clients.ca`, then `link.ca`.
  */
 export function tlsPlugin(aaa: AaaInput): Plugin {
+  const link = aaa.link;
+  const clients = aaa.clients;
+  const clientsTls = clients?.mode === 'tls';
+  if (aaa.side === 'client') {
+    if (!clientsTls && link?.mode !== 'tls') return plugin('tls', () => undefined);
+    const own = aaa.client ?? {};
+    const material = {
+      ca: own.ca ?? (clientsTls ? clients?.ca : undefined) ?? link?.ca,
+      cert: own.cert ?? link?.cert,
+      key: own.key ?? link?.key,
+    };
+    const security = tlsLinkSecurity(material as TlsLinkOptions, 'client');
+    return plugin('tls', (c) => c.register(CLIENT_LINK_SECURITY, { useValue: security }));
+  }
   const security =
-    aaa.link?.mode === 'tls'
-      ? tlsLinkSecurity({ ca: aaa.link.ca!, cert: aaa.link.cert!, key: aaa.link.key! })
-      : undefined;
-  const auth: Authenticator | undefined = aaa.clients?.mode === 'tls' ? tlsClientAuthenticator() : undefined;
+    link?.mode === 'tls' ? tlsLinkSecurity({ ca: link.ca!, cert: link.cert!, key: link.key! }) : undefined;
+  const interceptor = clientsTls
+    ? tlsLinkSecurity(
+        {
+          ca: clients.ca ?? link?.ca,
+          cert: clients.cert ?? link?.cert,
+          key: clients.key ?? link?.key,
+        } as TlsLinkOptions,
+        'clients',
+      )
+    : security;
+  const auth: Authenticator | undefined = clientsTls ? tlsClientAuthenticator() : undefined;
   return plugin('tls', (c) => {
     if (security) c.register(LINK_SECURITY, { useValue: security });
+    if (interceptor) c.register(INTERCEPTOR_LINK_SECURITY, { useValue: interceptor });
     if (auth) c.register(AUTHENTICATOR, { useValue: auth });
   });
 }

@@ -1,7 +1,14 @@
 import * as fs from 'node:fs';
 import * as tls from 'node:tls';
 import type { Socket } from 'node:net';
-import { AuthenticationError, ConfigError, type LinkRole, type LinkSecurity, type SecuredLink } from '@vcl/core';
+import {
+  AuthenticationError,
+  ConfigError,
+  type LinkFrame,
+  type LinkRole,
+  type LinkSecurity,
+  type SecuredLink,
+} from '@vcl/core';
 import { readSecretFile } from './key-file';
 
 /** Options of `tlsLinkSecurity`. */
@@ -99,12 +106,15 @@ export async function secureWithTls(
 }
 
 /**
- * Mutual-TLS link security: `secureSocket` wraps each member link in TLS with the group's CA, and
- * the handshake maps the peer certificate's identity (CN or SAN, through `identities`) to a member
- * id. A peer whose certificate is from another CA, or names another member, is refused.
+ * Mutual-TLS link security: `secureSocket` wraps each link in TLS with the group's CA. On a member
+ * link the handshake maps the peer certificate's identity (CN or SAN, through `identities`) to a
+ * member id, and a peer whose certificate names another member is refused; on a link a member
+ * accepts from a client-side interceptor the certificate identity (mapped) is the proven peer, for
+ * the client authenticator. A certificate from another CA is always refused. `path` names the stack
+ * section in errors about the files.
  */
-export function tlsLinkSecurity(options: TlsLinkOptions): LinkSecurity {
-  const material = readTlsMaterial(options, 'link');
+export function tlsLinkSecurity(options: TlsLinkOptions, path = 'link'): LinkSecurity {
+  const material = readTlsMaterial(options, path);
   const identities = options.identities ?? {};
   return {
     name: 'tls',
@@ -114,14 +124,22 @@ export function tlsLinkSecurity(options: TlsLinkOptions): LinkSecurity {
     },
     handshake(link): Promise<SecuredLink> {
       const ids = (link.peer.tlsIdentity ?? '').split(',').filter((s) => s);
-      const members = ids.map((id) => identities[id] ?? id);
-      if (!members.includes(link.claimedId))
+      const mapped = ids.map((id) => identities[id] ?? id);
+      const transparent = { transparent: true, seal: (f: LinkFrame) => f, open: (f: LinkFrame) => f };
+      if (link.peer.kind === 'client') {
+        if (!mapped.length)
+          return Promise.reject(
+            new AuthenticationError(`certificate of client ${link.peer.address} proves no identity`),
+          );
+        return Promise.resolve({ peerId: mapped[0]!, ...transparent });
+      }
+      if (!mapped.includes(link.claimedId))
         return Promise.reject(
           new AuthenticationError(
             `certificate of ${link.peer.address} proves ${ids.length ? ids.join(', ') : 'no identity'}, not member ${link.claimedId}`,
           ),
         );
-      return Promise.resolve({ peerId: link.claimedId, transparent: true, seal: (f) => f, open: (f) => f });
+      return Promise.resolve({ peerId: link.claimedId, ...transparent });
     },
   };
 }

@@ -175,3 +175,8 @@ export class ListenError extends VclError {
 export class BroadcastRejectedError extends VclError {
   override readonly code = 'VCL_BROADCAST_REJECTED';
 }
+
+/** A call of a replicated service to a dependency was cut by a caller failure and may not be repeated (not idempotent). */
+export class DependencyCallFailedError extends VclError {
+  override readonly code = 'VCL_DEPENDENCY_CALL_FAILED';
+}

@@ -1,10 +1,12 @@
 /**
- * Overhead of link security on `TcpNetwork` round-trip latency over loopback: `none` against the
- * `hmac` (HMAC-SHA256 per frame) and `tls` (mutual TLS) hooks of `@vcl/aaa`, for 100 B and 1 KiB
- * messages. The three are run in interleaved rounds so that machine noise hits all alike. TLS
+ * Overhead of link security on round-trip latency over loopback: `none` against the `hmac`
+ * (HMAC-SHA256 per frame) and `tls` (mutual TLS) hooks of `@vcl/aaa`, for 100 B and 1 KiB messages,
+ * on a member link (`TcpNetwork`) and on a client-side interceptor link (`TcpLinkTransport`). All
+ * links of one size run in interleaved rounds so that machine noise hits all alike. TLS
  * certificates are generated into a temp dir with `openssl` and deleted afterwards.
  *
- * Usage: `npm run bench:aaa -- [--round-trips 20000] [--rounds 10] [--sizes 100,1024] [--json]`
+ * Usage: `npm run bench:aaa -- [--round-trips 20000] [--rounds 10] [--sizes 100,1024]
+ * [--links member,interceptor] [--json]`
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hmacLinkSecurity, tlsLinkSecurity } from '@vcl/aaa';
-import { tcpNetwork, type LinkSecurity, type Logger, type TcpNetwork } from '@vcl/core';
+import { TcpLinkTransport, tcpNetwork, type LinkSecurity, type Logger, type TcpNetwork } from '@vcl/core';
 
 /** One measured link. */
 interface PingPong {
@@ -98,6 +100,36 @@ async function pair(size: number, security: (id: 'n1' | 'n2') => LinkSecurity | 
   };
 }
 
+/** A client-side interceptor link to a member (`TcpLinkTransport`) that echoes every frame. */
+async function interceptorPair(
+  size: number,
+  security: (id: 'n1' | 'n2') => LinkSecurity | undefined,
+): Promise<PingPong> {
+  const memberSecurity = security('n1');
+  const member = new TcpLinkTransport({ localId: 'n1', ...(memberSecurity ? { security: memberSecurity } : {}) });
+  const listener = await member.listen('127.0.0.1', 0, (link) => link.onFrame((f) => link.send(f)));
+  const clientSecurity = security('n2');
+  const client = await new TcpLinkTransport(clientSecurity ? { security: clientSecurity } : {}).connect({
+    id: 'n1',
+    host: '127.0.0.1',
+    port: listener.port,
+  });
+  let done: () => void = () => {};
+  client.onFrame(() => done());
+  const frame = { type: 0x22, flags: 0, body: new Uint8Array(size).fill(1) };
+  return {
+    roundTrip: () =>
+      new Promise<void>((resolve) => {
+        done = resolve;
+        client.send(frame);
+      }),
+    close: async () => {
+      client.destroy();
+      await listener.close();
+    },
+  };
+}
+
 async function measure(p: PingPong, count: number, into: number[]): Promise<void> {
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
@@ -117,6 +149,8 @@ async function main(): Promise<void> {
   const roundTrips = Number(arg('round-trips', '20000'));
   const rounds = Number(arg('rounds', '10'));
   const sizes = arg('sizes', '100,1024').split(',').map(Number);
+  const kinds = arg('links', 'member,interceptor').split(',');
+  const makers: Record<string, typeof pair> = { member: pair, interceptor: interceptorPair };
   const perRound = Math.ceil(roundTrips / rounds);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-bench-aaa-'));
   const results: Record<string, unknown>[] = [];
@@ -129,14 +163,23 @@ async function main(): Promise<void> {
       ['tls', (id) => tlsLinkSecurity(certs[id])],
     ];
     for (const size of sizes) {
-      const links = await Promise.all(modes.map(([, security]) => pair(size, security)));
+      const setups = kinds.flatMap((kind) => modes.map(([mode, security]) => ({ kind, mode, security })));
+      const links: PingPong[] = [];
+      for (const s of setups) {
+        const make = makers[s.kind];
+        if (!make) throw new Error(`--links: unknown link kind ${s.kind} (member, interceptor)`);
+        links.push(await make(size, s.security));
+      }
       for (const link of links) await measure(link, 1000, []);
-      const samples = modes.map((): number[] => []);
-      for (let r = 0; r < rounds; r++)
+      const samples = setups.map((): number[] => []);
+      for (let r = 0; r < rounds; r++) {
         for (let i = 0; i < links.length; i++) await measure(links[i]!, perRound, samples[i]!);
+        process.stderr.write(`\rsize ${size}: round ${r + 1}/${rounds}`);
+      }
+      process.stderr.write('\n');
       for (const link of links) await link.close();
-      modes.forEach(([mode], i) =>
-        results.push({ size, security: mode, roundTrips: samples[i]!.length, ...summary(samples[i]!) }),
+      setups.forEach(({ kind, mode }, i) =>
+        results.push({ size, link: kind, security: mode, roundTrips: samples[i]!.length, ...summary(samples[i]!) }),
       );
     }
   } finally {
@@ -147,15 +190,17 @@ async function main(): Promise<void> {
     return;
   }
   console.log(
-    `TcpNetwork loopback round trips by link security, node ${process.version}, ${rounds} interleaved rounds (µs)`,
+    `Loopback round trips by link security (member: TcpNetwork, interceptor: TcpLinkTransport), node ${process.version}, ${rounds} interleaved rounds (µs)`,
   );
-  console.log('size    security   round trips     p50     p90     p99    mean   round trips/s   mean vs none');
+  console.log(
+    'size    link         security   round trips     p50     p90     p99    mean   round trips/s   mean vs none',
+  );
   for (const r of results) {
     const n = (v: unknown, w: number, d = 1): string => (v as number).toFixed(d).padStart(w);
-    const none = results.find((x) => x['size'] === r['size'] && x['security'] === 'none')!;
+    const none = results.find((x) => x['size'] === r['size'] && x['link'] === r['link'] && x['security'] === 'none')!;
     const extra = (r['mean'] as number) - (none['mean'] as number);
     console.log(
-      `${String(r['size']).padEnd(7)} ${String(r['security']).padEnd(9)} ${String(r['roundTrips']).padStart(12)}` +
+      `${String(r['size']).padEnd(7)} ${String(r['link']).padEnd(12)} ${String(r['security']).padEnd(9)} ${String(r['roundTrips']).padStart(12)}` +
         ` ${n(r['p50'], 7)} ${n(r['p90'], 7)} ${n(r['p99'], 7)} ${n(r['mean'], 7)} ${n(r['perSecond'], 15, 0)}` +
         `   ${extra >= 0 ? '+' : ''}${extra.toFixed(1)} µs`,
     );

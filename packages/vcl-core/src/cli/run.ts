@@ -17,6 +17,7 @@ commands:
           [--service-endpoint host:port]   dial the local service here instead of service.endpoint
   client                  run one client-side interceptor
           [--listen host:port]             accept clients here instead of client.listen
+          [--token-file <file>]            this client's token instead of aaa.client.tokenFile
   status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
   check                   validate the stack file and its plugins' options, start nothing
 
@@ -117,15 +118,35 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
     logger,
     ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
   });
-  const signal = await io.stopSignal();
-  logger.info({ signal }, 'stopping');
+  const evicted = m.evicted.then((report) => ({ report }));
+  const outcome = await Promise.race([io.stopSignal(), evicted]);
+  if (typeof outcome !== 'string') {
+    io.err(
+      `vcl service: member ${member} evicted: its replica diverged from the majority at session ${outcome.report.session} ${outcome.report.unit} ${outcome.report.inSeq}\n`,
+    );
+    return EXIT_EVICTED;
+  }
+  logger.info({ signal: outcome }, 'stopping');
   await m.stop();
   return 0;
 }
 
+/** `vcl service` exit code when the member left the group because its replica diverged (`onDivergence: evict`). */
+export const EXIT_EVICTED = 3;
+
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');
-  const stack = await loadStack(config);
+  const tokenFile = stringFlag(args, 'token-file');
+  const loaded = await loadStack(config);
+  const stack: Stack = tokenFile
+    ? {
+        ...loaded,
+        aaa: {
+          ...(loaded.aaa ?? { link: { mode: 'none' }, clients: { mode: 'none' } }),
+          client: { ...loaded.aaa?.client, tokenFile },
+        },
+      }
+    : loaded;
   const c = await startClientInterceptor({
     stack,
     logger,
@@ -197,6 +218,16 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
         .join('  ')
         .trimEnd()}\n`,
     );
+  const diverged = new Map<string, string>();
+  for (const r of rows)
+    for (const d of r.status?.divergence?.diverged ?? [])
+      diverged.set(
+        d.member,
+        `${d.member} diverged at session ${d.session} ${d.unit} ${d.inSeq} (majority ${d.majority.join(',')})`,
+      );
+  if (diverged.size)
+    io.out(`\ndiverged (onDivergence: ${rows.find((r) => r.status?.divergence)!.status!.divergence!.policy})\n`);
+  for (const line of diverged.values()) io.out(`  ${line}\n`);
   const sessions = rows.find((r) => r.status)?.status?.sessions ?? [];
   if (sessions.length) {
     io.out('\nsessions (per member: produced output / cached bytes)\n');

@@ -113,6 +113,12 @@ describe('parseStack: valid stacks', () => {
     const tls = parseStack(`${BASE}aaa: { link: { mode: tls, ca: c, cert: e, key: k }, clients: { mode: tls } }`, 's');
     expect(tls.aaa?.clients).toEqual({ mode: 'tls' });
   });
+
+  it('accepts the client-side interceptor’s own credentials in aaa.client, and names an unknown key there', () => {
+    const s = parseStack(`${BASE}aaa: { clients: { mode: token, tokensFile: t }, client: { tokenFile: mine } }`, 's');
+    expect(s.aaa?.client).toEqual({ tokenFile: 'mine' });
+    expect(() => parseStack(`${BASE}aaa: { client: { token: x } }`, 's')).toThrow(/aaa\.client/);
+  });
 });
 
 describe('parseStack: bad input, one ConfigError naming path, expectation and line', () => {
@@ -132,7 +138,7 @@ describe('parseStack: bad input, one ConfigError naming path, expectation and li
       {
         path: 'colour',
         message: 'unknown key "colour" (line 21:1)',
-        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence',
+        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence, dependencies',
         line: 21,
         column: 1,
       },

@@ -160,6 +160,15 @@ const aaa = z
       })
       .strict()
       .default({}),
+    client: z
+      .object({
+        tokenFile: nonEmpty.optional(),
+        ca: nonEmpty.optional(),
+        cert: nonEmpty.optional(),
+        key: nonEmpty.optional(),
+      })
+      .strict()
+      .optional(),
     policy: z.union([nonEmpty, z.array(z.unknown())]).optional(),
     audit: z.object({ file: nonEmpty, maxBytes: z.number().int().positive().optional() }).strict().optional(),
   })
@@ -201,6 +210,56 @@ const timeouts = z
 
 const admin = z.object({ host: nonEmpty.default(LOOPBACK), enabled: z.boolean().default(true) }).strict();
 
+const dependency = z
+  .object({
+    name: nonEmpty.regex(/^[^:]+$/, 'a dependency name must not contain ":"'),
+    mode: z.enum(['replicated', 'exclusive']),
+    stack: nonEmpty.optional(),
+    members: z
+      .array(z.object({ id: nonEmpty, host: nonEmpty, port }).strict())
+      .min(1)
+      .optional(),
+    target: hostPort.optional(),
+    idempotent: z.boolean().default(false),
+    failureResponse: z.string().optional(),
+    listen: hostPort.optional(),
+    memberListen: z.record(hostPort).optional(),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.mode === 'replicated') {
+      if ((d.stack === undefined) === (d.members === undefined))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['stack'],
+          message: 'a replicated dependency needs exactly one of stack (its stack file) or members (client addresses)',
+        });
+      for (const field of ['target', 'failureResponse'] as const)
+        if (d[field] !== undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [field],
+            message: `${field} only applies to an exclusive dependency`,
+            params: { atKey: true },
+          });
+    } else {
+      if (!d.target)
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['target'],
+          message: 'missing; an exclusive dependency needs target { host, port }',
+        });
+      for (const field of ['stack', 'members'] as const)
+        if (d[field] !== undefined)
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: [field],
+            message: `${field} only applies to a replicated dependency`,
+            params: { atKey: true },
+          });
+    }
+  });
+
 /** The zod schema of a stack file (input: the parsed YAML; output: a `Stack`). */
 export const stackSchema = z
   .object({
@@ -213,7 +272,8 @@ export const stackSchema = z
     aaa: aaa.optional(),
     timeouts: timeouts.default({}),
     admin: admin.default({}),
-    onDivergence: z.enum(['report', 'evict']).default('report'),
+    onDivergence: z.enum(['report', 'evict', 'off']).default('report'),
+    dependencies: z.array(dependency).optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -230,6 +290,25 @@ export const stackSchema = z
         path: ['substrates'],
         message: 'missing; expected a list of substrates (or a single substrate:)',
       });
+    const names = new Set<string>();
+    const ids = new Set(s.group.members.map((m) => m.id));
+    s.dependencies?.forEach((d, i) => {
+      if (names.has(d.name))
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: ['dependencies', i, 'name'],
+          message: `duplicate dependency name "${d.name}"`,
+        });
+      names.add(d.name);
+      for (const id of Object.keys(d.memberListen ?? {}))
+        if (!ids.has(id))
+          ctx.addIssue({
+            code: z.ZodIssueCode.custom,
+            path: ['dependencies', i, 'memberListen', id],
+            message: `"${id}" is not a member of the group`,
+            params: { hint: `members are ${[...ids].join(', ')}` },
+          });
+    });
   })
   .transform(({ substrate: single, substrates, ...rest }): Stack => ({
     ...rest,

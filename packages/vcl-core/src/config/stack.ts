@@ -140,11 +140,26 @@ export interface ClientAuth {
   readonly key?: string;
 }
 
+/**
+ * `aaa.client:` the client-side interceptor's own credentials (read by `vcl client` and
+ * `startClientInterceptor`, ignored by members).
+ */
+export interface ClientCredentials {
+  /** File holding this client's bearer token (`aaa.clients.mode: token`); surrounding whitespace is ignored. */
+  readonly tokenFile?: string;
+  /** CA file that members' certificates must chain to; default `aaa.clients.ca`, then `aaa.link.ca`. */
+  readonly ca?: string;
+  /** This client's certificate file (mutual TLS); default `aaa.link.cert`. */
+  readonly cert?: string;
+  /** This client's private key file (mode 0600 or stricter); default `aaa.link.key`. */
+  readonly key?: string;
+}
+
 /** `aaa.audit:` the audit trail. */
 export interface AuditSection {
   /** The append-only audit file. */
   readonly file: string;
-  /** Size at which the file is rotated; default no rotation. */
+  /** Size at which the file is rotated (to `file.1`, older ones shifted up), in bytes; default 10 MiB. */
   readonly maxBytes?: number;
 }
 
@@ -154,6 +169,8 @@ export interface AaaSection {
   readonly link: LinkAuth;
   /** Client authentication; default `{ mode: none }`. */
   readonly clients: ClientAuth;
+  /** The client-side interceptor's own credentials; default none. */
+  readonly client?: ClientCredentials;
   /** Access policy: a list of rules (given to the policy plugin), or a policy file name; default allow all. */
   readonly policy?: readonly unknown[] | string;
   /** Audit trail; default none. */
@@ -185,7 +202,9 @@ export type DivergencePolicy =
   /** Log and audit it, keep serving (default). */
   | 'report'
   /** Leave the group, so the diverged replica serves no client. */
-  | 'evict';
+  | 'evict'
+  /** No detection: outputs are not hashed or compared. */
+  | 'off';
 
 /** A validated stack file: one replicated deployment. */
 export interface Stack {
@@ -207,4 +226,38 @@ export interface Stack {
   readonly admin: AdminSection;
   /** Divergence policy; default `report`. */
   readonly onDivergence: DivergencePolicy;
+  /** Services the replicated service itself calls (dependent services); absent means none. */
+  readonly dependencies?: readonly DependencySection[];
+}
+
+/** A dependency's member as the calling group reaches it: its client address. */
+export interface DependencyMember {
+  /** The dependency member's id. */
+  readonly id: string;
+  /** Host of its client port. */
+  readonly host: string;
+  /** Its client port (where client-side interceptors connect). */
+  readonly port: number;
+}
+
+/** One entry of `dependencies:`: a service the replicated service is a client of. */
+export interface DependencySection {
+  /** Unique name, no `:` (part of the derived session ids). */
+  readonly name: string;
+  /** `replicated` (the dependency is a VCL stack; repeats are dropped there) or `exclusive` (a plain server: one caller). */
+  readonly mode: 'replicated' | 'exclusive';
+  /** `replicated`: the dependency's stack file (its members' client addresses are read from it); relative to this file. */
+  readonly stack?: string;
+  /** `replicated`: the dependency's members' client addresses (instead of `stack`). */
+  readonly members?: readonly DependencyMember[];
+  /** `exclusive`: the plain server's address. */
+  readonly target?: HostPort;
+  /** `exclusive`: a call cut by a caller failure is sent again (true) or reported failed (false, default). */
+  readonly idempotent: boolean;
+  /** `exclusive`: what the replicas read instead of the response of a call reported failed; default: the connection is closed. */
+  readonly failureResponse?: string;
+  /** Where each member accepts its replica's connections to this dependency (external mode). */
+  readonly listen?: HostPort;
+  /** Per-member override of `listen` (several replicas on one host), by member id. */
+  readonly memberListen?: Readonly<Record<string, HostPort>>;
 }

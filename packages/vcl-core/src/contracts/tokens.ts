@@ -38,3 +38,7 @@ export const STACK = token<Stack>('Stack');
 export const MEMBER = token<MemberConfig>('Member');
 /** Link integrity and authentication for member and interceptor links (default: none). */
 export const LINK_SECURITY = token<LinkSecurity>('LinkSecurity');
+/** The hook a member runs on links it accepts from client-side interceptors (default: none). */
+export const INTERCEPTOR_LINK_SECURITY = token<LinkSecurity>('InterceptorLinkSecurity');
+/** The hook a client-side interceptor runs on its links to members (default: none). */
+export const CLIENT_LINK_SECURITY = token<LinkSecurity>('ClientLinkSecurity');

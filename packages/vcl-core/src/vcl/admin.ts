@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from '../contracts/logger';
 import type { OrderingProtocol, OrderingStatus } from '../contracts/ordering';
+import type { DivergenceStatus } from './divergence';
 import type { ServiceInterceptor, ServiceInterceptorStatus } from './service-interceptor';
 
 /** What a member's `/status` returns. */
@@ -88,6 +89,43 @@ export class AdminEndpoint {
     gauge('vcl_view_members', 'Members of the installed view', () => ordering.view()?.members.length ?? 0);
     gauge('vcl_ordering_pending', 'Broadcasts of this member not yet delivered', () => ordering.status().pending);
     gauge('vcl_ordering_delivered_seq', 'Highest sequence number delivered', () => ordering.status().delivered);
+    const divergence = (): DivergenceStatus | undefined => interceptor.status().divergence;
+    counter(
+      'vcl_divergence_compared_total',
+      'Output units (responses or stream blocks) whose hashes were compared',
+      () => divergence()?.counters.compared ?? 0,
+    );
+    counter(
+      'vcl_divergence_divergent_outputs_total',
+      'Output hashes that differed from the majority',
+      () => divergence()?.counters.divergentOutputs ?? 0,
+    );
+    counter(
+      'vcl_divergence_undecided_total',
+      'Compared units whose hashes differed with no majority (2 members, a tie)',
+      () => divergence()?.counters.undecided ?? 0,
+    );
+    counter(
+      'vcl_divergence_hashes_sent_total',
+      'Output hashes this member put into the total order',
+      () => divergence()?.counters.hashesSent ?? 0,
+    );
+    gauge(
+      'vcl_divergence_diverged_members',
+      'Members found diverged from the majority',
+      () => divergence()?.diverged.length ?? 0,
+    );
+    void new Gauge({
+      name: 'vcl_diverged',
+      help: 'A member found diverged (1), with the session and the unit (request or stream block) where it started',
+      labelNames: ['member', 'session', 'unit', 'seq'],
+      registers: reg,
+      collect() {
+        this.reset();
+        for (const d of divergence()?.diverged ?? [])
+          this.set({ member: d.member, session: d.session, unit: d.unit, seq: String(d.inSeq) }, 1);
+      },
+    });
   }
 
   /** The bound address (after `start`). */

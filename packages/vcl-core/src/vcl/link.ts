@@ -10,6 +10,8 @@ import type { MemberAddress } from './link-frames';
 export interface LinkConnection {
   /** The remote end, for logs (`127.0.0.1:53122`). */
   readonly remote: string;
+  /** Who the link's security handshake proved the other end to be; undefined without link security. */
+  readonly identity?: LinkIdentity;
   /** Sends one frame; false when the caller should wait for `onDrain`. Ignored after close. */
   send(frame: LinkFrame): boolean;
   /** Sets the handler for incoming frames. */
@@ -28,6 +30,14 @@ export interface LinkConnection {
   close(): void;
   /** Closes at once. */
   destroy(error?: Error): void;
+}
+
+/** The other end of a link as its security handshake proved it. */
+export interface LinkIdentity {
+  /** The proven id (a member id, or a client's certificate identity). */
+  readonly peerId: string;
+  /** The peer certificate's identity, on a mutual-TLS link. */
+  readonly tlsIdentity?: string;
 }
 
 /** A listening link endpoint. */

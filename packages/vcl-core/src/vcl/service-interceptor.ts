@@ -17,6 +17,7 @@ import {
 } from '../errors';
 import type { ServiceBackend } from './backend';
 import type { LinkConnection, LinkListener, LinkTransport } from './link';
+import { DivergenceMonitor, type DivergenceOptions, type DivergenceReport, type DivergenceStatus } from './divergence';
 import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
@@ -65,6 +66,8 @@ export interface ServiceInterceptorOptions {
   readonly linkTimeoutMs?: number;
   /** A session with no client link anywhere and no event this long is closed (in total order). Default 60 s. */
   readonly sessionTimeoutMs?: number;
+  /** Divergence detection (hash every output unit, compare in the total order). Default off. */
+  readonly divergence?: DivergenceOptions;
 }
 
 /** One session as `vcl status` shows it. */
@@ -117,6 +120,8 @@ export interface ServiceInterceptorStatus {
   readonly links: number;
   /** Counters. */
   readonly counters: Readonly<ServiceInterceptorCounters>;
+  /** Divergence detection, when on. */
+  readonly divergence?: DivergenceStatus;
 }
 
 type LinkState = 'handshake' | 'pending' | 'attached' | 'closed';
@@ -162,6 +167,7 @@ export class ServiceInterceptor implements Startable {
   private readonly pending = new Map<SessionId, ClientLink>();
   private readonly expiring = new Map<SessionId, number>();
   private readonly dispatcher: Dispatcher;
+  private readonly divergence: DivergenceMonitor | undefined;
   private readonly log: Logger;
   private readonly authenticator: Authenticator;
   private readonly authorizer: Authorizer;
@@ -186,9 +192,29 @@ export class ServiceInterceptor implements Startable {
     this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
     this.dispatcher = new Dispatcher(this.log);
+    this.divergence = options.divergence
+      ? new DivergenceMonitor({
+          ...options.divergence,
+          self: options.self,
+          unit: options.substrate.pattern === 'request-response' ? 'request' : 'block',
+          broadcast: (event) => options.ordering.broadcast(encodeSessionEvent(event)),
+          members: options.ordering.view()?.members ?? options.members.map((m) => m.id),
+          logger: this.log,
+          auditor: this.auditor,
+          appliedIn: (session) => this.table.get(session)?.lastInSeq,
+        })
+      : undefined;
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
+  }
+
+  /**
+   * Resolves when divergence detection finds this member's replica diverged under the `evict`
+   * policy; the owner then stops the member. Never resolves otherwise.
+   */
+  get evicted(): Promise<DivergenceReport> {
+    return this.divergence?.evicted ?? new Promise<DivergenceReport>(() => undefined);
   }
 
   /** The address client-side interceptors connect to (after `start`). */
@@ -213,6 +239,7 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker?.cancel();
+    this.divergence?.stop();
     for (const l of [...this.links]) this.dropLink(l);
     await this.listener?.close();
     this.listener = undefined;
@@ -242,6 +269,7 @@ export class ServiceInterceptor implements Startable {
       cacheBytes: sessions.reduce((n, s) => n + s.cacheBytes, 0),
       links: this.links.size,
       counters: { ...this.counters },
+      ...(this.divergence ? { divergence: this.divergence.status() } : {}),
     };
   }
 
@@ -316,8 +344,9 @@ export class ServiceInterceptor implements Startable {
     lastInSeq: number,
   ): Promise<void> {
     try {
+      const tlsIdentity = l.link.identity?.tlsIdentity;
       const principal = await this.authenticator.authenticate(
-        { kind: 'client', address: l.link.remote },
+        { kind: 'client', address: l.link.remote, ...(tlsIdentity !== undefined ? { tlsIdentity } : {}) },
         credentials.length ? credentials : undefined,
       );
       const decision = await this.authorizer.authorize(principal, {
@@ -529,6 +558,7 @@ export class ServiceInterceptor implements Startable {
   private installView(view: View): void {
     this.currentView = view;
     this.counters.viewChanges++;
+    this.divergence?.installView(view);
     this.auditor.audit({
       type: 'view.change',
       member: this.options.self,
@@ -562,6 +592,10 @@ export class ServiceInterceptor implements Startable {
         { seq: d.seq, sender: d.sender, err: (error as Error).message },
         'undecodable ordered event skipped',
       );
+      return;
+    }
+    if (event.type === 'digest') {
+      this.divergence?.deliver(d.sender, event, d.seq);
       return;
     }
     const applied = this.table.apply(event, d.seq);
@@ -613,14 +647,17 @@ export class ServiceInterceptor implements Startable {
         const s = this.localFor(a.session);
         if (a.ack !== undefined) s.trim(a.ack);
         this.counters.requests++;
-        s.input(a.bytes);
+        s.input(a.bytes, a.inSeq);
         const l = this.attachedLinks.get(a.session.id);
         if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
         return;
       }
       case 'denied': {
         const s = this.localFor(a.session);
-        s.injectResponse(this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array());
+        s.injectResponse(
+          this.options.substrate.errorResponse!(new AuthorizationError(a.reason)) ?? new Uint8Array(),
+          a.inSeq,
+        );
         const l = this.attachedLinks.get(a.session.id);
         if (l) this.send(l, { type: 'ordered', inSeq: a.inSeq });
         return;
@@ -638,6 +675,7 @@ export class ServiceInterceptor implements Startable {
         const s = this.local.get(a.session.id);
         this.local.delete(a.session.id);
         this.expiring.delete(a.session.id);
+        this.divergence?.closed(a.session.id);
         s?.close();
         this.auditor.audit({
           type: 'session.close',
@@ -683,6 +721,8 @@ export class ServiceInterceptor implements Startable {
   private openLocal(r: SessionRecord): LocalSession {
     const s = new LocalSession(r.id, this.options, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
+      // Hashed after the output is on its way to the client, so detection never delays it.
+      produced: (inSeq, bytes) => this.divergence?.produced(r.id, inSeq, bytes),
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
         if (l) this.send(l, { type: 'end', outSeq });
@@ -745,6 +785,7 @@ export class ServiceInterceptor implements Startable {
 
 interface LocalSessionEvents {
   output(chunk: OutputChunk): void;
+  produced(inSeq: number | undefined, bytes: Uint8Array): void;
   ended(outSeq: number): void;
   failed(error: Error): void;
 }
@@ -761,6 +802,8 @@ class LocalSession {
   /** Requests written to the service (request-response) and responses read back. */
   written = 0;
   responses = 0;
+  /** The request number of the request the service is answering now (request-response). */
+  answering: number | undefined;
   failed = false;
   private conversation: Conversation | undefined;
   private readonly framer: Framer | undefined;
@@ -794,10 +837,10 @@ class LocalSession {
     return this.conversation !== undefined || this.failed;
   }
 
-  /** An ordered request (or stream chunk). */
-  input(bytes: Uint8Array): void {
+  /** An ordered request (or stream chunk) numbered `inSeq`. */
+  input(bytes: Uint8Array, inSeq?: number): void {
     if (this.requestResponse) {
-      this.dispatcher.enqueue({ session: this, request: bytes });
+      this.dispatcher.enqueue({ session: this, request: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
       return;
     }
     if (this.conversation) this.conversation.write(bytes);
@@ -805,8 +848,8 @@ class LocalSession {
   }
 
   /** A response that does not come from the service (a denied request), in request order. */
-  injectResponse(bytes: Uint8Array): void {
-    this.dispatcher.enqueue({ session: this, synthetic: bytes });
+  injectResponse(bytes: Uint8Array, inSeq?: number): void {
+    this.dispatcher.enqueue({ session: this, synthetic: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
   }
 
   /** Applies an ordered acknowledgement; resumes the service once the cache has room again. */
@@ -830,7 +873,7 @@ class LocalSession {
     this.conversation!.write(bytes);
   }
 
-  output(bytes: Uint8Array): void {
+  output(bytes: Uint8Array, inSeq = this.answering): void {
     const chunk = this.cache.append(bytes);
     if (this.requestResponse) this.responses++;
     // Bounded cache: stop reading the service until the client's ack (ordered) trims it.
@@ -839,6 +882,8 @@ class LocalSession {
       this.conversation.pause();
     }
     this.events.output(chunk);
+    if (!this.requestResponse) this.events.produced(undefined, bytes);
+    else if (inSeq !== undefined) this.events.produced(inSeq, bytes);
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 
@@ -917,6 +962,8 @@ interface DispatchItem {
   readonly request?: Uint8Array;
   readonly synthetic?: Uint8Array;
   readonly close?: true;
+  /** The request number it answers. */
+  readonly inSeq?: number;
 }
 
 /**
@@ -985,10 +1032,11 @@ class Dispatcher {
       if (s.cache.full) return;
       this.shift();
       if (item.synthetic) {
-        s.output(item.synthetic);
+        s.output(item.synthetic, item.inSeq);
         continue;
       }
       this.busy = s;
+      s.answering = item.inSeq;
       s.write(item.request!);
     }
   }

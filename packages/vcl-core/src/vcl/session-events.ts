@@ -44,16 +44,57 @@ export type SessionEvent =
    * Ends the session. `ifLastEvent`, when non-zero, makes the close conditional: it applies only
    * if the session's last event is still that one (session expiry races with a fail-over).
    */
-  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number };
+  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number }
+  /**
+   * Outbound (dependent services): the caller of an exclusive dependency is about to send call
+   * `index` of outbound connection `session`; ordered before the call leaves, so a taking-over
+   * member knows which calls may have reached the dependency.
+   */
+  | { readonly type: 'dep-call'; readonly session: SessionId; readonly index: number; readonly caller: MemberId }
+  /** Outbound: the dependency's response to call `index`; every replica consumes it at this point of the order. */
+  | { readonly type: 'dep-response'; readonly session: SessionId; readonly index: number; readonly bytes: Uint8Array }
+  /** Outbound: call `index` is reported failed to every replica (non-idempotent call cut by a caller failure). */
+  | { readonly type: 'dep-failed'; readonly session: SessionId; readonly index: number; readonly reason: string }
+  /**
+   * Output digests of the sender's replica for consecutive units of the session's output, the
+   * first one numbered `first` (request number for framed substrates, block number for streams).
+   * The sender is the delivery's sender; the session table ignores these (see `divergence.ts`).
+   */
+  | {
+      readonly type: 'digest';
+      readonly session: SessionId;
+      readonly first: number;
+      readonly hashes: readonly Uint8Array[];
+    };
 
 const MAGIC = 0x56; // 'V'
 const VERSION = 1;
-const TYPES = ['open', 'attach', 'data', 'ack', 'deny', 'close'] as const;
+const TYPES = [
+  'open',
+  'attach',
+  'data',
+  'ack',
+  'deny',
+  'close',
+  'dep-call',
+  'dep-response',
+  'dep-failed',
+  'digest',
+] as const;
+const MAX_DIGEST_HASHES = 4096;
+const MAX_HASH_BYTES = 64;
 const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
 
 /** Encodes a session event as an ordered-message payload (the link codec's body fields). */
 export function encodeSessionEvent(event: SessionEvent): Uint8Array {
-  const w = new BodyWriter(32 + (event.type === 'data' ? event.bytes.length : 0));
+  const w = new BodyWriter(
+    32 +
+      (event.type === 'data' || event.type === 'dep-response'
+        ? event.bytes.length
+        : event.type === 'digest'
+          ? 33 * event.hashes.length
+          : 0),
+  );
   w.u8(MAGIC).u8(VERSION).u8(TYPES.indexOf(event.type)).string(event.session);
   switch (event.type) {
     case 'open':
@@ -73,6 +114,19 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
       break;
     case 'close':
       w.u8(REASONS.indexOf(event.reason)).varint(event.ifLastEvent);
+      break;
+    case 'dep-call':
+      w.varint(event.index).string(event.caller);
+      break;
+    case 'dep-response':
+      w.varint(event.index).bytes(event.bytes);
+      break;
+    case 'dep-failed':
+      w.varint(event.index).string(event.reason);
+      break;
+    case 'digest':
+      w.varint(event.first).varint(event.hashes.length);
+      for (const h of event.hashes) w.bytes(h);
       break;
   }
   return w.finish();
@@ -114,7 +168,40 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
       event = { type, session, reason, ifLastEvent: r.varint('ifLastEvent') };
       break;
     }
+    case 'dep-call':
+      event = { type, session, index: r.varint('index'), caller: id(r, 'caller') };
+      break;
+    case 'dep-response':
+      event = { type, session, index: r.varint('index'), bytes: r.bytes('bytes') };
+      break;
+    case 'dep-failed':
+      event = { type, session, index: r.varint('index'), reason: r.string('reason') };
+      break;
+    case 'digest': {
+      const first = r.varint('first');
+      const count = r.varint('count');
+      if (count === 0 || count > MAX_DIGEST_HASHES)
+        throw new MalformedFrameError(`session event: digest count must be 1-${MAX_DIGEST_HASHES}, got ${count}`);
+      const hashes: Uint8Array[] = [];
+      for (let i = 0; i < count; i++) {
+        const h = r.bytes('hash');
+        if (h.length === 0 || h.length > MAX_HASH_BYTES)
+          throw new MalformedFrameError(
+            `session event: digest hash must be 1-${MAX_HASH_BYTES} bytes, got ${h.length}`,
+          );
+        hashes.push(h);
+      }
+      event = { type, session, first, hashes };
+      break;
+    }
   }
   r.end();
   return event;
+}
+
+/** Whether an ordered payload is an outbound (dependency) event; read from its type byte without decoding. */
+export function isOutboundEvent(payload: Uint8Array): boolean {
+  if (payload.length <= 2 || payload[0] !== MAGIC) return false;
+  const type = TYPES[payload[2]!];
+  return type === 'dep-call' || type === 'dep-response' || type === 'dep-failed';
 }

@@ -188,6 +188,15 @@ export class SessionTable {
         if (this.closed.size > this.closedMemory) this.closed.delete(this.closed.keys().next().value as SessionId);
         return { kind: 'closed', session: s, reason: event.reason };
       }
+      case 'dep-call':
+      case 'dep-response':
+      case 'dep-failed':
+        // Outbound events belong to the dependent-services engine (outbound/), not to a session.
+        return { kind: 'ignored', id: event.session, why: `${event.type} is an outbound event` };
+      case 'digest':
+        // Output digests are compared by the divergence detector; they must not count as session
+        // activity (a conditional close names the last event that does).
+        return { kind: 'ignored', id: event.session, why: 'output digest' };
     }
   }
 

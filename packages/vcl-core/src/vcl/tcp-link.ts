@@ -1,16 +1,27 @@
 import * as net from 'node:net';
-import type { LinkFrame } from '../contracts/link-security';
+import type { LinkFrame, LinkSecurity, SecuredLink } from '../contracts/link-security';
 import { MalformedFrameError, StoppedError, TimeoutError, VclError } from '../errors';
 import { DEFAULT_MAX_FRAME_BYTES, encodeFrame, FrameDecoder } from '../link/frame';
-import type { LinkConnection, LinkListener, LinkTransport } from './link';
+import type { LinkConnection, LinkIdentity, LinkListener, LinkTransport } from './link';
 import type { MemberAddress } from './link-frames';
+import { establishLink, type EstablishedLink } from './link-setup';
 
 /** Options of a `TcpLinkTransport`. */
 export interface TcpLinkOptions {
   /** Largest frame accepted; a larger announcement closes the link with an error frame. Default 16 MiB. */
   readonly maxFrameBytes?: number;
-  /** Limit for opening a link, in ms. Default 2000. */
+  /** Limit for opening a link, in ms (with `security`, including its handshake). Default 2000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Link integrity and authentication (the stack's `aaa.link` / `aaa.clients` hooks): each link
+   * first exchanges hellos and runs the hook's handshake, then every frame is sealed and opened
+   * by it. Default none: frames travel as they are.
+   */
+  readonly security?: LinkSecurity;
+  /** This end's id in the security hello: the member id, or the client-side interceptor's name. Default `client`. */
+  readonly localId?: string;
+  /** Told about each accepted link that failed its security set-up (it is already closed). */
+  readonly onRefused?: (remote: string, error: Error) => void;
 }
 
 /** Interceptor links over TCP, in the link codec's frames (`encodeFrame` / `FrameDecoder`). */
@@ -18,9 +29,28 @@ export class TcpLinkTransport implements LinkTransport {
   private readonly maxFrameBytes: number;
   private readonly connectTimeoutMs: number;
 
-  constructor(options: TcpLinkOptions = {}) {
+  constructor(private readonly options: TcpLinkOptions = {}) {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.connectTimeoutMs = options.connectTimeoutMs ?? 2000;
+  }
+
+  /** Runs the security set-up of a new socket when there is a hook; the link's state afterwards. */
+  private async secure(
+    socket: net.Socket,
+    role: 'dialer' | 'acceptor',
+    expectedPeer?: string,
+  ): Promise<EstablishedLink | undefined> {
+    const security = this.options.security;
+    if (!security) return undefined;
+    return establishLink(socket, {
+      security,
+      role,
+      localId: this.options.localId ?? 'client',
+      peerKind: role === 'dialer' ? 'member' : 'client',
+      address: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`,
+      timeoutMs: this.connectTimeoutMs,
+      ...(expectedPeer !== undefined ? { expectedPeer } : {}),
+    });
   }
 
   async listen(host: string, port: number, onLink: (link: LinkConnection) => void): Promise<LinkListener> {
@@ -28,7 +58,19 @@ export class TcpLinkTransport implements LinkTransport {
     const server = net.createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
-      onLink(new TcpLink(socket, this.maxFrameBytes));
+      if (!this.options.security) return onLink(new TcpLink(socket, this.maxFrameBytes));
+      // Until the handshake succeeds the peer is unproven: nothing it sends reaches the interceptor.
+      socket.on('error', () => undefined);
+      this.secure(socket, 'acceptor').then(
+        (established) => {
+          if (socket.destroyed) return;
+          onLink(new TcpLink(established!.socket, this.maxFrameBytes, established));
+        },
+        (error: Error) => {
+          this.options.onRefused?.(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error);
+          setTimeout(() => socket.destroy(), 100).unref();
+        },
+      );
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -73,8 +115,19 @@ export class TcpLinkTransport implements LinkTransport {
       socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
       socket.once('connect', () => {
-        cleanup();
-        resolve(new TcpLink(socket, this.maxFrameBytes));
+        if (!this.options.security) {
+          cleanup();
+          return resolve(new TcpLink(socket, this.maxFrameBytes));
+        }
+        socket.off('error', onError);
+        socket.on('error', () => undefined);
+        this.secure(socket, 'dialer', address.id).then(
+          (established) => {
+            cleanup();
+            resolve(new TcpLink(established!.socket, this.maxFrameBytes, established));
+          },
+          (error: Error) => fail(error instanceof VclError ? error : new VclError(error.message, { cause: error })),
+        );
       });
     });
   }
@@ -82,6 +135,8 @@ export class TcpLinkTransport implements LinkTransport {
 
 class TcpLink implements LinkConnection {
   readonly remote: string;
+  readonly identity: LinkIdentity | undefined;
+  private readonly secured: SecuredLink | undefined;
   private frameHandler: ((frame: LinkFrame) => void) | undefined;
   private invalidHandler: ((error: VclError) => void) | undefined;
   private closeHandler: ((error?: Error) => void) | undefined;
@@ -94,9 +149,18 @@ class TcpLink implements LinkConnection {
   constructor(
     private readonly socket: net.Socket,
     private readonly maxFrameBytes: number,
+    established?: EstablishedLink,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    this.decoder = new FrameDecoder({ maxFrameBytes });
+    this.decoder = established?.decoder ?? new FrameDecoder({ maxFrameBytes });
+    this.decoder.maxFrameBytes = maxFrameBytes;
+    this.secured = established?.secured;
+    this.identity = established
+      ? {
+          peerId: established.peerId,
+          ...(established.tlsIdentity !== undefined ? { tlsIdentity: established.tlsIdentity } : {}),
+        }
+      : undefined;
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', (e) => (this.error ??= e));
     socket.on('close', () => {
@@ -104,13 +168,18 @@ class TcpLink implements LinkConnection {
       this.closed = true;
       this.closeHandler?.(this.error);
     });
+    if (established) {
+      // Frames that arrived behind the handshake are still in the decoder.
+      this.read(Buffer.alloc(0));
+      if (established.paused) socket.resume();
+    }
   }
 
   send(frame: LinkFrame): boolean {
     if (this.socket.destroyed || this.socket.writableEnded) return false;
     let bytes: Uint8Array;
     try {
-      bytes = encodeFrame(frame, this.maxFrameBytes);
+      bytes = encodeFrame(this.secured ? this.secured.seal(frame) : frame, this.maxFrameBytes);
     } catch (error) {
       this.destroy(error as Error);
       return false;
@@ -150,8 +219,9 @@ class TcpLink implements LinkConnection {
       // Frames before a bad one in the same chunk are still acted on.
       this.decoder.feed(chunk);
       for (let f = this.decoder.next(); f; f = this.decoder.next()) {
-        if (this.frameHandler) this.frameHandler(f);
-        else this.early.push(f);
+        const opened = this.secured ? this.secured.open(f) : f;
+        if (this.frameHandler) this.frameHandler(opened);
+        else this.early.push(opened);
         if (this.closed) return;
       }
     } catch (error) {

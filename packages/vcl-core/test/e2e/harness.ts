@@ -44,6 +44,30 @@ export async function freePorts(n: number): Promise<number[]> {
   return ports;
 }
 
+/**
+ * Ports nobody listens on right now, consecutive from a random base below 32768 (outside Linux's
+ * ephemeral range, so no outgoing connection of this machine can take one in the meantime).
+ */
+export async function lowFreePorts(n: number): Promise<number[]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - n));
+    const ports = Array.from({ length: n }, (_, i) => base + i);
+    const bound: net.Server[] = [];
+    for (const port of ports) {
+      const s = net.createServer();
+      const ok = await new Promise<boolean>((resolve) => {
+        s.once('error', () => resolve(false));
+        s.listen(port, '127.0.0.1', () => resolve(true));
+      });
+      if (!ok) break;
+      bound.push(s);
+    }
+    await Promise.all(bound.map((s) => new Promise((r) => s.close(r))));
+    if (bound.length === n) return ports;
+  }
+  throw new Error(`no ${n} free consecutive ports below 32768`);
+}
+
 /** A spawned process and the lines it printed. */
 export class Proc {
   /** Every stdout line so far. */
@@ -174,6 +198,12 @@ export interface DeploymentOptions {
   readonly mode: 'external' | 'internal';
   /** Number of members. */
   readonly members: number;
+  /** External mode: the service program under `fixtures/`. Default `counter-server.cjs`. */
+  readonly serviceScript?: string;
+  /** The stack's `onDivergence`. Default: not written (the stack default). */
+  readonly onDivergence?: 'report' | 'evict' | 'off';
+  /** Take ports below 32768 (`lowFreePorts`) instead of ephemeral ones. Default false. */
+  readonly lowPorts?: boolean;
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -195,7 +225,7 @@ export class Deployment {
   /** Writes the stack file and starts every member (and, external mode, every service and `vcl client`). */
   async start(): Promise<void> {
     const n = this.options.members;
-    const ports = await freePorts(4 * n + 1);
+    const ports = this.options.lowPorts ? await lowFreePorts(4 * n + 1) : await freePorts(4 * n + 1);
     for (let i = 0; i < n; i++)
       this.members.push({
         id: `n${i + 1}`,
@@ -212,7 +242,10 @@ export class Deployment {
     for (const m of this.members) {
       if (!internal) {
         m.service = this.track(
-          spawnNode(`service-${m.id}`, [path.join(fixtures, 'counter-server.cjs'), String(m.servicePort)]),
+          spawnNode(`service-${m.id}`, [
+            path.join(fixtures, this.options.serviceScript ?? 'counter-server.cjs'),
+            String(m.servicePort),
+          ]),
         );
       }
     }
@@ -295,6 +328,11 @@ export class Deployment {
 
   /** The state digest of member `m`'s replica, asked directly (bypassing VCL). */
   digest(m: E2eMember): Promise<string> {
+    return this.serviceCommand(m, '?digest');
+  }
+
+  /** Sends one line to member `m`'s replica directly (bypassing VCL) and resolves with its answer line. */
+  serviceCommand(m: E2eMember, line: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(m.servicePort, '127.0.0.1');
       let got = '';
@@ -306,7 +344,7 @@ export class Deployment {
         }
       });
       socket.on('error', reject);
-      socket.write('?digest\n');
+      socket.write(`${line}\n`);
     });
   }
 
@@ -347,7 +385,7 @@ client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }
   failoverTimeoutMs: 15000
 timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
-`;
+${this.options.onDivergence ? `onDivergence: ${this.options.onDivergence}\n` : ''}`;
   }
 }
 

@@ -206,6 +206,13 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
+/** `n` distinct free TCP ports on `host`, each picked as `freePort` does. */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort(host));
+  return [...ports];
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function tailOf(file: string, bytes = 2000): string {

@@ -30,6 +30,11 @@ export interface ProcessScenarioResult {
   readonly survivors: readonly MemberId[];
   /** Each survivor's delivery log as `seq messageId` lines. */
   readonly survivorLogs: ReadonlyMap<MemberId, readonly string[]>;
+  /**
+   * Cuts at which a survivor installed transferred state (it was excluded from a view while alive,
+   * then joined again): the seqs up to such a cut reached it as state, not as deliveries.
+   */
+  readonly survivorStateCuts?: ReadonlyMap<MemberId, readonly number[]>;
   /** Every message id whose broadcast promise resolved at any member, killed ones included. */
   readonly resolved: ReadonlySet<string>;
   /** The members killed, frozen and restarted, in order, with the seq delivered when it happened. */
@@ -94,11 +99,15 @@ function finish(
   extra: Partial<ProcessScenarioResult> = {},
 ): ProcessScenarioResult {
   const survivorLogs = new Map(survivors.map((id) => [id, group.deliveryLog(id)] as const));
+  const survivorStateCuts = new Map(
+    survivors.map((id) => [id, group.events(id).flatMap((e) => (e.type === 'install' ? [e.cut] : []))] as const),
+  );
   return {
     violations,
     report: group.report(violations),
     survivors,
     survivorLogs,
+    survivorStateCuts,
     resolved: group.resolvedEverywhere(),
     faults,
     finalSeq: group.maxDelivered(),
@@ -243,29 +252,54 @@ export async function killRestartScenario(options: ProcessScenarioOptions): Prom
 /**
  * The claims every scenario must satisfy, as a list of what is wrong (empty: all hold): no
  * conformance violation; the survivors' delivery logs identical; each without a duplicate; and
- * holding every message whose broadcast resolved anywhere (at killed members too).
+ * holding every message whose broadcast resolved anywhere (at killed members too). A survivor that
+ * was excluded while alive and joined again by state transfer (a `survivorStateCuts` entry) may
+ * lack deliveries up to its cut, which reached it as state; every line it has must still match.
  */
 export function scenarioProblems(result: ProcessScenarioResult): string[] {
   const problems: string[] = [];
   if (result.violations.length) problems.push(`conformance: ${result.violations.length} violation(s)`);
-  const [firstId, ...others] = result.survivors;
+  const cutOf = (id: MemberId): number => Math.max(0, ...(result.survivorStateCuts?.get(id) ?? []));
+  const ordered = [...result.survivors].sort((a, b) => Number(cutOf(a) > 0) - Number(cutOf(b) > 0));
+  const [firstId, ...others] = ordered;
   const reference = firstId === undefined ? [] : result.survivorLogs.get(firstId)!;
+  const seqOf = (line: string): number => Number(line.slice(0, line.indexOf(' ')));
+  const idOf = (line: string): string => line.slice(line.indexOf(' ') + 1);
   for (const id of others) {
     const log = result.survivorLogs.get(id)!;
-    const at = log.findIndex((line, i) => line !== reference[i]);
-    if (at >= 0 || log.length !== reference.length)
+    const cut = cutOf(id);
+    if (cut === 0 || cutOf(firstId!) > 0) {
+      const at = log.findIndex((line, i) => line !== reference[i]);
+      if (at >= 0 || log.length !== reference.length)
+        problems.push(
+          `${id}'s delivery log differs from ${firstId}'s` +
+            (at >= 0 ? ` at line ${at + 1}: ${log[at]} vs ${reference[at] ?? '(end)'}` : '') +
+            ` (${log.length} vs ${reference.length} deliveries)`,
+        );
+      continue;
+    }
+    const bySeq = new Map(reference.map((line) => [seqOf(line), line] as const));
+    const wrong = log.find((line) => bySeq.get(seqOf(line)) !== line);
+    if (wrong !== undefined)
       problems.push(
-        `${id}'s delivery log differs from ${firstId}'s` +
-          (at >= 0 ? ` at line ${at + 1}: ${log[at]} vs ${reference[at] ?? '(end)'}` : '') +
-          ` (${log.length} vs ${reference.length} deliveries)`,
+        `${id}'s delivery ${wrong} differs from ${firstId}'s ${bySeq.get(seqOf(wrong)) ?? '(none at that seq)'}`,
+      );
+    const held = new Set(log.map(seqOf));
+    const uncovered = reference.map(seqOf).filter((seq) => seq > cut && !held.has(seq));
+    if (uncovered.length)
+      problems.push(
+        `${id} lacks ${uncovered.length} delivery(ies) after its state transfer at cut ${cut}: seq ${uncovered.slice(0, 5).join(', ')}`,
       );
   }
   for (const id of result.survivors) {
-    const ids = result.survivorLogs.get(id)!.map((line) => line.slice(line.indexOf(' ') + 1));
+    const cut = cutOf(id);
+    const ids = result.survivorLogs.get(id)!.map(idOf);
     const seen = new Set<string>();
     const dups = ids.filter((m) => seen.size === seen.add(m).size);
     if (dups.length) problems.push(`${id} delivered ${dups.length} message(s) twice: ${dups.slice(0, 5).join(', ')}`);
-    const missing = [...result.resolved].filter((m) => !seen.has(m));
+    const held = new Set(seen);
+    for (const line of reference) if (seqOf(line) <= cut) held.add(idOf(line));
+    const missing = [...result.resolved].filter((m) => !held.has(m));
     if (missing.length)
       problems.push(
         `${id} lacks ${missing.length} message(s) whose broadcast resolved: ${missing.slice(0, 5).join(', ')}`,

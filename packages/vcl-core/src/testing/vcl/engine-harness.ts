@@ -30,6 +30,8 @@ export interface VclHarnessOptions {
   readonly client?: Partial<ClientInterceptorOptions>;
   /** Logger (default: a silent recorder). */
   readonly logger?: RecordingLogger;
+  /** The service replica for a member (default: a new `CounterService`), e.g. a non-deterministic one. */
+  readonly replica?: (member: MemberId) => CounterService;
 }
 
 /**
@@ -74,7 +76,7 @@ export class VclHarness {
     this.addresses = this.members.map((id, i) => ({ id, host: id, port: 7000 + i }));
     const substrate = lineSubstrate(options.pattern ?? 'request-response');
     for (const [i, id] of this.members.entries()) {
-      const replica = new CounterService();
+      const replica = options.replica?.(id) ?? new CounterService();
       this.replicas.set(id, replica);
       this.services.set(
         id,
