@@ -7,7 +7,13 @@ export function realClock(): Clock {
   return {
     now: () => performance.now(),
     setTimer(ms: number, fn: () => void): Timer {
-      const handle = setTimeout(fn, Math.max(0, ms));
+      // Node clamps setTimeout(fn, 0) to 1 ms; a zero delay (a flush after the current batch of
+      // I/O) must not cost a millisecond per protocol step.
+      if (!(ms > 0)) {
+        const immediate = setImmediate(fn);
+        return { cancel: () => clearImmediate(immediate) };
+      }
+      const handle = setTimeout(fn, ms);
       return { cancel: () => clearTimeout(handle) };
     },
   };
