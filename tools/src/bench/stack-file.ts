@@ -30,6 +30,8 @@ export interface LoopbackStack {
   readonly clientPort: number;
   /** `service.recovery`; default none (the key is left out). */
   readonly recovery?: 'none' | 'replay' | 'snapshot';
+  /** `service.dataDir` (the replay log lives there); default none. */
+  readonly dataDir?: string;
   /** `service.resetCommand` (argv); default none. */
   readonly resetCommand?: readonly string[];
   /** `timeouts:` values; default the loader's. */
@@ -64,6 +66,7 @@ export function stackYaml(s: LoopbackStack): string {
     'service:',
     `  endpoint: { host: 127.0.0.1, port: ${s.members[0]!.servicePort} }`,
     ...(s.recovery ? [`  recovery: ${s.recovery}`] : []),
+    ...(s.dataDir ? [`  dataDir: ${JSON.stringify(s.dataDir)}`] : []),
     ...(s.resetCommand ? [`  resetCommand: ${JSON.stringify(s.resetCommand)}`] : []),
     'client:',
     `  listen: { host: 127.0.0.1, port: ${s.clientPort} }`,

@@ -1,20 +1,21 @@
 #!/usr/bin/env node
 // `npm run chaos -- --ordering <sequencer|tokenring> --duration <s> [--clients N] [--members 3|5]
-// [--seed S] [--restarts [--recovery replay|snapshot]] [--json]`. Progress on stderr; findings and,
+// [--seed S] [--no-restarts] [--json]`. Progress on stderr; findings and,
 // last, the one-line verdict on stdout; exit code 1 when a check failed.
 import { parseArgs } from 'node:util';
 import { chaosClean, chaosLine, runChaos, type ChaosOptions } from './chaos';
 import type { FaultEvent } from './schedule';
 
 const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --duration <s> [--clients N] [--members 3|5]
-                     [--seed S] [--restarts] [--recovery replay|snapshot] [--window W] [--schedule ...] [--json]
+                     [--seed S] [--no-restarts] [--recovery replay] [--window W] [--schedule ...] [--json]
   --ordering   ordering plugin (required)
   --duration   seconds of workload under faults (required, 5..3600)
   --clients    clients, each through its own vcl client (default 3)
   --members    replicas, 3 or 5 (default 3)
   --seed       seed of the fault schedule and workload (default: random, printed)
-  --restarts   also restart killed members (needs replica state transfer; off by default)
-  --recovery   service.recovery for restarted members (default replay)
+  --no-restarts  never restart killed members nor thaw long freezes (default: they rejoin by state transfer)
+  --restarts   accepted for older command lines; restarts are the default
+  --recovery   service.recovery for restarted members (replay, the default and only one the chaos service supports)
   --window     requests each client keeps in flight (default 2)
   --schedule   a fixed schedule instead of the seeded one: ms:kind:member,... (kind kill, freeze, thaw,
                restart; member an id, @attached = the live member most sessions are attached to,
@@ -35,6 +36,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
         members: { type: 'string' },
         seed: { type: 'string' },
         restarts: { type: 'boolean' },
+        'no-restarts': { type: 'boolean' },
         recovery: { type: 'string' },
         window: { type: 'string' },
         json: { type: 'boolean' },
@@ -64,8 +66,9 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
   const members = int('members', 3, 3, 5);
   if (members !== 3 && members !== 5) problems.push(`--members must be 3 or 5, got ${members}`);
   const recovery = v['recovery'] ?? 'replay';
-  if (recovery !== 'replay' && recovery !== 'snapshot')
-    problems.push(`--recovery must be replay or snapshot, got ${String(recovery)}`);
+  if (recovery === 'snapshot')
+    problems.push('--recovery snapshot: the chaos register service has no snapshot save/load commands; use replay');
+  else if (recovery !== 'replay') problems.push(`--recovery must be replay, got ${String(recovery)}`);
   let schedule: FaultEvent[] | undefined;
   if (typeof v['schedule'] === 'string') {
     schedule = [];
@@ -82,7 +85,7 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
     clients: int('clients', 3, 1, 32),
     members: members as 3 | 5,
     seed: int('seed', Math.floor(Math.random() * 1_000_000), 0, 2 ** 31 - 1),
-    restarts: v['restarts'] === true,
+    restarts: v['no-restarts'] !== true,
     recovery: recovery as 'replay' | 'snapshot',
     window: int('window', 2, 1, 64),
     ...(schedule ? { schedule } : {}),

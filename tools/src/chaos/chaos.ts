@@ -288,7 +288,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       orderingOptions: orderingOptions(o.ordering),
       framing: 'line',
       clientPort: ports[4 * n]!,
-      ...(o.restarts ? { recovery: o.recovery } : {}),
+      ...(o.restarts ? { recovery: o.recovery, dataDir: path.join(dir, 'data') } : {}),
       timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 },
       failoverTimeoutMs: 15000,
     }),
