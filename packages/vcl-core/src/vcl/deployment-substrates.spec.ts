@@ -8,6 +8,7 @@ import { realClock } from '../runtime/real-clock';
 import { FakeTotalOrder } from '../testing/vcl/fake-total-order';
 import { RecordingLogger } from '../testing/vcl/recording-logger';
 import { startClientInterceptor, startClientInterceptors, startServiceMember, type ServiceMember } from './deployment';
+import { freePorts } from '../testing/process/harness';
 
 // Several substrates in one stack, assembled in one process: each substrate's service target and
 // listen address, and the errors when one is missing. The `tcp` and `cli` plugins are loaded by
@@ -41,22 +42,6 @@ function fakeOrdering(order: FakeTotalOrder): PluginRegistry {
     }),
   });
   return registry;
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 /** A line service answering `<prefix> <line>`. */

@@ -12,22 +12,7 @@ import { collectStatus, runCli, type CliIo } from '../cli/run';
 import { FakeTotalOrder } from '../testing/vcl/fake-total-order';
 import { RecordingLogger } from '../testing/vcl/recording-logger';
 import { startClientInterceptor, startServiceMember, type ServiceMember } from './deployment';
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+import { freePorts } from '../testing/process/harness';
 
 /** The real (unreplicated) service: a line-based counter on TCP. */
 function counterService(): Promise<{ server: net.Server; port: number; total: () => number }> {

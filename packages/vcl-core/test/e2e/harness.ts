@@ -27,21 +27,9 @@ export function buildForProcesses(): void {
   );
 }
 
-/** Ports nobody listens on right now. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+/** Ports nobody listens on right now, below the kernel's ephemeral range (see `lowFreePorts`). */
+export function freePorts(n: number): Promise<number[]> {
+  return lowFreePorts(n);
 }
 
 /**

@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Endpoint } from '../../contracts/substrate';
 import type { ReplicatedStackHandle, RunningService, SubstrateFailoverHarness } from './fixture';
+import { freePorts } from '../process/harness';
 
 // The fail-over hook with real processes: one `vcl service` per member (sequencer over TCP between
 // them) in front of its own real service, one `vcl client`, members killed with SIGKILL.
@@ -148,23 +148,6 @@ export interface ProcessStackHandle extends ReplicatedStackHandle {
 export interface ProcessFailoverHarness extends SubstrateFailoverHarness {
   /** Starts the members, their services and the `vcl client`; resolves once clients can connect. */
   start(options: Parameters<SubstrateFailoverHarness['start']>[0]): Promise<ProcessStackHandle>;
-}
-
-/** Ports nobody listens on right now. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 function getJson(port: number, urlPath: string): Promise<unknown> {

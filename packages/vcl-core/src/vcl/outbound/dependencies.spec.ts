@@ -14,6 +14,7 @@ import { handlerBackend } from '../backend';
 import type { Conversation } from '../../contracts/substrate';
 import { startClientInterceptor, startServiceMember, type ServiceMember } from '../deployment';
 import { resolveDependencies } from './dependencies';
+import { freePorts } from '../../testing/process/harness';
 
 const base = (deps: string, members = '') => `
 group:
@@ -135,22 +136,6 @@ describe('dependencies: in the stack file', () => {
     }
   });
 });
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve) => {
-          const s = net.createServer();
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
 
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const start = Date.now();
