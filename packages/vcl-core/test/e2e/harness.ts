@@ -1,9 +1,10 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { logLine, spawnNodeProcess, type LineProcess as Proc } from '../../src/testing/process/line-process';
 
 // Multi-process test harness: real `vcl service` / `vcl client` processes (or internal-mode
 // programs) on loopback, killed with SIGKILL or frozen with SIGSTOP.
@@ -57,109 +58,11 @@ export async function lowFreePorts(n: number): Promise<number[]> {
 }
 
 /** A spawned process and the lines it printed. */
-export class Proc {
-  /** Every stdout line so far. */
-  readonly lines: string[] = [];
-  /** When each stdout line arrived (ms, `performance.now()`). */
-  readonly times: number[] = [];
-  /** Resolves with the exit code or signal. */
-  readonly exited: Promise<string>;
-  private readonly listeners = new Set<(line: string) => void>();
-  private stderr = '';
-  private gone = false;
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    let held = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      held += d;
-      const parts = held.split('\n');
-      held = parts.pop()!;
-      for (const line of parts) {
-        this.lines.push(line);
-        this.times.push(performance.now());
-        for (const l of this.listeners) l(line);
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
-    this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.gone = true;
-        resolve(signal ?? String(code));
-      }),
-    );
-  }
-
-  /** Whether the process has exited. */
-  get dead(): boolean {
-    return this.gone;
-  }
-
-  /** The tail of its standard error, for failure messages. */
-  get errors(): string {
-    return this.stderr;
-  }
-
-  /** Resolves with the first line (already printed or future) that satisfies `match`. */
-  waitFor(match: (line: string) => boolean, timeoutMs: number, what = 'a line'): Promise<string> {
-    const found = this.lines.find(match);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.listeners.delete(listener);
-        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; stderr: ${this.stderr}`));
-      }, timeoutMs);
-      const listener = (line: string): void => {
-        if (!match(line)) return;
-        clearTimeout(timer);
-        this.listeners.delete(listener);
-        resolve(line);
-      };
-      this.listeners.add(listener);
-    });
-  }
-
-  /** Calls `fn` for every future line. */
-  onLine(fn: (line: string) => void): void {
-    this.listeners.add(fn);
-  }
-
-  /** Sends `signal` (our own child, by pid). */
-  signal(signal: NodeJS.Signals): void {
-    if (!this.gone && this.child.pid) process.kill(this.child.pid, signal);
-  }
-
-  /** Kills it for good (resuming it first if it was stopped). */
-  async terminate(): Promise<void> {
-    if (this.gone) return;
-    this.signal('SIGCONT');
-    this.signal('SIGKILL');
-    await this.exited;
-  }
-}
+export { LineProcess as Proc, logLine } from '../../src/testing/process/line-process';
 
 /** Spawns `node <args>` from the repository root. */
 export function spawnNode(name: string, args: readonly string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { ...process.env, VCL_LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Proc(name, child);
-}
-
-/** A pino JSON line's fields, or undefined. */
-export function logLine(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
+  return spawnNodeProcess(root, name, args, env);
 }
 
 /** One member of a test deployment. */

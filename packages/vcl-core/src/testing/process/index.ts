@@ -1,6 +1,7 @@
 export * from './build';
 export * from './errors';
 export * from './harness';
+export * from './line-process';
 export * from './member-config';
 export * from './member-log';
 export * from './member-process';
