@@ -12,6 +12,10 @@
  * await sim.runFor(100);
  * ```
  */
+// An entry point of its own: tsyringe (loaded by the assembly code the kits use) needs the reflect
+// polyfill before anything else, as with `@vcl/core`.
+import 'reflect-metadata';
+
 export * from './sim';
 export * from './substrate';
 export * from './conformance';
