@@ -377,14 +377,20 @@ describe('parseStack: service.stateDigest', () => {
     ) + extra;
 
   it('reads the command and every; every defaults to 1000; absent means no state digest', () => {
-    expect(parseStack(BASE).service.stateDigest).toBeUndefined();
-    expect(parseStack(withDigest('  stateDigest: { command: [node, digest.js] }\n')).service.stateDigest).toEqual({
+    expect(parseStack(BASE, 'stack.yaml').service.stateDigest).toBeUndefined();
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [node, digest.js] }\n'), 'stack.yaml').service.stateDigest,
+    ).toEqual({
       command: ['node', 'digest.js'],
       every: 1000,
     });
-    expect(parseStack(withDigest('  stateDigest: { command: [x], every: 50 }\n')).service.stateDigest?.every).toBe(50);
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [x], every: 50 }\n'), 'stack.yaml').service.stateDigest?.every,
+    ).toBe(50);
     // Internal mode may give only `every` (the program passes the digest callback).
-    expect(parseStack(withDigest('  stateDigest: { every: 7 }\n')).service.stateDigest).toEqual({ every: 7 });
+    expect(parseStack(withDigest('  stateDigest: { every: 7 }\n'), 'stack.yaml').service.stateDigest).toEqual({
+      every: 7,
+    });
   });
 
   it('a bad every, an empty command, an unknown key: each named with its path', () => {
@@ -412,8 +418,8 @@ describe('parseStack: service.stateDigest', () => {
         hint: expect.stringMatching(/onDivergence: report/),
       }),
     ]);
-    expect(parseStack(withDigest('  stateDigest: { command: [x] }\n', 'onDivergence: evict\n')).onDivergence).toBe(
-      'evict',
-    );
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [x] }\n', 'onDivergence: evict\n'), 'stack.yaml').onDivergence,
+    ).toBe('evict');
   });
 });

@@ -20,8 +20,17 @@ export function outputHash(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest().subarray(0, OUTPUT_HASH_BYTES);
 }
 
-/** What the compared units are: responses of a framed substrate, or fixed-size blocks of a stream. */
-export type DivergenceUnit = 'request' | 'block';
+/**
+ * What the compared units are: responses of a framed substrate, fixed-size blocks of a stream, or
+ * the service's state digest after a number of requests of the group (`service.stateDigest`).
+ */
+export type DivergenceUnit = 'request' | 'block' | 'state';
+
+/**
+ * The reserved session id under which state digests travel and are compared (unit number: the
+ * requests of the group applied before the digest). Client sessions may not use it.
+ */
+export const STATE_DIGEST_SESSION = 'vcl:state';
 
 /** Options of divergence detection at one member (`ServiceInterceptorOptions.divergence`). */
 export interface DivergenceOptions {
@@ -44,9 +53,12 @@ export interface DivergenceOptions {
 export interface DivergenceReport {
   /** The diverged member. */
   readonly member: MemberId;
-  /** The session where its output first differed. */
+  /** The session where its output first differed (`vcl:state` for a state digest). */
   readonly session: SessionId;
-  /** The unit where it first differed: the request number (`inSeq`) or the stream block number (from 1). */
+  /**
+   * The unit where it first differed: the request number (`inSeq`), the stream block number (from
+   * 1), or for a state digest the number of requests of the group applied before it.
+   */
   readonly inSeq: number;
   /** What `inSeq` counts. */
   readonly unit: DivergenceUnit;
@@ -90,6 +102,10 @@ export interface DivergenceCounters {
   hashesSent: number;
   /** Digest events this member broadcast. */
   digestEvents: number;
+  /** State digests this member took (`service.stateDigest`). */
+  stateDigests: number;
+  /** State digests that failed (the command or callback threw); nothing was sent for them. */
+  stateDigestErrors: number;
 }
 
 interface Comparison {
@@ -132,11 +148,30 @@ export class DivergenceDetector {
     return this.open.size;
   }
 
-  /** `member`'s hash for unit `inSeq` of `session`, delivered at `seq`. */
-  record(member: MemberId, session: SessionId, inSeq: number, hash: string, seq: number): Verdict[] {
+  /**
+   * Opens the comparison for unit `inSeq` of `session` now, awaiting the installed view's members,
+   * instead of at its first hash. State digests open this way at the point of the order they are
+   * taken at, so a member that joined after that point is not awaited and does not judge it.
+   */
+  expect(session: SessionId, inSeq: number): void {
+    const key = `${session}\u0000${inSeq}`;
+    if (this.open.has(key)) return;
+    this.open.set(key, { session, inSeq, expected: new Set(this.view), hashes: new Map() });
+    if (this.open.size > this.maxOpen) {
+      this.open.delete(this.open.keys().next().value as string);
+      this.counters.unchecked++;
+    }
+  }
+
+  /**
+   * `member`'s hash for unit `inSeq` of `session`, delivered at `seq`. Without `opens`, a hash for
+   * a comparison that is not open (see `expect`) is ignored.
+   */
+  record(member: MemberId, session: SessionId, inSeq: number, hash: string, seq: number, opens = true): Verdict[] {
     const key = `${session}\u0000${inSeq}`;
     let c = this.open.get(key);
     if (!c) {
+      if (!opens) return [];
       c = { session, inSeq, expected: new Set(this.view), hashes: new Map() };
       this.open.set(key, c);
       if (this.open.size > this.maxOpen) {
@@ -305,6 +340,18 @@ export interface DivergenceStatus {
   readonly open: number;
   /** Counters. */
   readonly counters: Readonly<DivergenceCounters>;
+  /** State digests, when the service exposes one (`service.stateDigest`). */
+  readonly stateDigest?: StateDigestStatus;
+}
+
+/** What `status()` reports about state digests at one member. */
+export interface StateDigestStatus {
+  /** Requests of the group between two digests. */
+  readonly every: number;
+  /** Requests of the group applied here so far (the count the digest points are taken at). */
+  readonly requests: number;
+  /** False when this member takes no digests (it joined from a state without the request count). */
+  readonly taking: boolean;
 }
 
 /** Options of a `DivergenceMonitor`. */
@@ -342,6 +389,8 @@ export class DivergenceMonitor {
     unchecked: 0,
     hashesSent: 0,
     digestEvents: 0,
+    stateDigests: 0,
+    stateDigestErrors: 0,
   };
   /** Resolves when this member is found diverged under the `evict` policy. */
   readonly evicted: Promise<DivergenceReport>;
@@ -379,6 +428,28 @@ export class DivergenceMonitor {
     s.push(bytes, (block, hash) => this.outbox.add(session, block, hash));
   }
 
+  /**
+   * The request that makes the group's count `requests` was delivered (a state digest point):
+   * opens its comparison with the installed view. Called at the same point of the order at every
+   * member that delivers it (not while replaying).
+   */
+  expectState(requests: number): void {
+    this.detector.expect(STATE_DIGEST_SESSION, requests);
+  }
+
+  /** This replica's state digest after `requests` requests of the group: hashed and shared. */
+  stateDigest(requests: number, digest: Uint8Array): void {
+    if (this.leaving) return;
+    this.counters.stateDigests++;
+    this.outbox.add(STATE_DIGEST_SESSION, requests, outputHash(digest));
+  }
+
+  /** Taking the state digest after `requests` failed: nothing is shared (the others stop awaiting this member only at a view change). */
+  stateDigestFailed(requests: number, error: Error): void {
+    this.counters.stateDigestErrors++;
+    this.log.error({ requests, err: error.message }, 'state digest failed; this member sends none for this point');
+  }
+
   /** The session closed here: its partial stream block is never compared. */
   closed(session: SessionId): void {
     this.streams.delete(session);
@@ -388,7 +459,9 @@ export class DivergenceMonitor {
   deliver(sender: MemberId, event: DigestEvent, seq: number): void {
     for (let i = 0; i < event.hashes.length; i++) {
       const hex = Buffer.from(event.hashes[i]!).toString('hex');
-      this.verdicts(this.detector.record(sender, event.session, event.first + i, hex, seq));
+      this.verdicts(
+        this.detector.record(sender, event.session, event.first + i, hex, seq, event.session !== STATE_DIGEST_SESSION),
+      );
     }
   }
 
@@ -420,8 +493,12 @@ export class DivergenceMonitor {
     Object.assign(this.counters, this.detector.counters);
     for (const v of verdicts) {
       if (v.kind === 'undecided') this.undecided(v);
-      else this.report({ ...v, unit: this.options.unitOf?.(v.session) ?? this.options.unit });
+      else this.report({ ...v, unit: this.unitOf(v.session) });
     }
+  }
+
+  private unitOf(session: SessionId): DivergenceUnit {
+    return session === STATE_DIGEST_SESSION ? 'state' : (this.options.unitOf?.(session) ?? this.options.unit);
   }
 
   private report(v: DivergenceReport & { kind?: string }): void {
@@ -441,12 +518,12 @@ export class DivergenceMonitor {
     // `member` is the reporting member in every log line of this logger; the culprit is `diverged`.
     this.log.error(
       { diverged, ...where, appliedInSession: applied, policy: this.policy },
-      `replica ${report.member} diverged from the majority at session ${report.session} ${report.unit} ${report.inSeq}`,
+      `replica ${report.member} diverged from the majority at ${divergencePoint(report)}`,
     );
     this.options.auditor.audit({
       type: 'divergence',
       member: this.options.self,
-      reason: `member ${report.member} diverged at session ${report.session} ${report.unit} ${report.inSeq}`,
+      reason: `member ${report.member} diverged at ${divergencePoint(report)}`,
       details: { ...report, majority: [...report.majority] },
     });
     if (report.member === this.options.self && this.policy === 'evict' && !this.leaving) {
@@ -463,14 +540,24 @@ export class DivergenceMonitor {
     this.disagreements.push(d);
     if (this.disagreements.length > (this.options.keepDisagreements ?? 16)) this.disagreements.shift();
     this.log.error(
-      { session: d.session, inSeq: d.inSeq, groups: d.groups, seq: d.seq },
+      { session: d.session, inSeq: d.inSeq, unit: this.unitOf(d.session), groups: d.groups, seq: d.seq },
       'replicas disagree and no majority decides which is right; nobody is evicted',
     );
     this.options.auditor.audit({
       type: 'divergence',
       member: this.options.self,
-      reason: `replicas disagree at session ${d.session} unit ${d.inSeq} without a majority`,
+      reason: `replicas disagree at ${divergencePoint({ ...d, unit: this.unitOf(d.session) })} without a majority`,
       details: { session: d.session, inSeq: d.inSeq, groups: d.groups.map((g) => ({ ...g, members: [...g.members] })) },
     });
   }
+}
+
+/**
+ * Where a divergence started, in words: `session <id> request 32`, `session <id> block 5`, or
+ * `state digest after request 3000` (of the group, for `unit: 'state'`).
+ */
+export function divergencePoint(at: Pick<DivergenceReport, 'session' | 'unit' | 'inSeq'>): string {
+  return at.unit === 'state'
+    ? `state digest after request ${at.inSeq}`
+    : `session ${at.session} ${at.unit} ${at.inSeq}`;
 }
