@@ -111,8 +111,11 @@ export interface DivergenceCounters {
 interface Comparison {
   readonly session: SessionId;
   readonly inSeq: number;
-  /** The view's members when the first hash arrived: the only members awaited. */
-  readonly expected: ReadonlySet<MemberId>;
+  /**
+   * The view's members when the comparison opened, less those that left the view since: the only
+   * members awaited. A member that left and rejoins is a new incarnation that never saw this unit.
+   */
+  readonly expected: Set<MemberId>;
   readonly hashes: Map<MemberId, string>;
   majority?: string;
 }
@@ -146,6 +149,13 @@ export class DivergenceDetector {
   /** Comparisons waiting for hashes. */
   get pending(): number {
     return this.open.size;
+  }
+
+  /** Comparisons of `session` waiting for hashes. */
+  pendingOf(session: SessionId): number {
+    let n = 0;
+    for (const c of this.open.values()) if (c.session === session) n++;
+    return n;
   }
 
   /**
@@ -193,7 +203,10 @@ export class DivergenceDetector {
   installView(members: readonly MemberId[], seq: number): Verdict[] {
     this.view = new Set(members);
     const out: Verdict[] = [];
-    for (const [key, c] of [...this.open]) this.evaluate(key, c, seq, out);
+    for (const [key, c] of [...this.open]) {
+      for (const m of c.expected) if (!this.view.has(m)) c.expected.delete(m);
+      this.evaluate(key, c, seq, out);
+    }
     return out;
   }
 
@@ -352,6 +365,8 @@ export interface StateDigestStatus {
   readonly requests: number;
   /** False when this member takes no digests (it joined from a state without the request count). */
   readonly taking: boolean;
+  /** State digest comparisons waiting for hashes. */
+  readonly open: number;
 }
 
 /** Options of a `DivergenceMonitor`. */
@@ -435,6 +450,11 @@ export class DivergenceMonitor {
    */
   expectState(requests: number): void {
     this.detector.expect(STATE_DIGEST_SESSION, requests);
+  }
+
+  /** State digest comparisons waiting for hashes. */
+  get openStateComparisons(): number {
+    return this.detector.pendingOf(STATE_DIGEST_SESSION);
   }
 
   /** This replica's state digest after `requests` requests of the group: hashed and shared. */

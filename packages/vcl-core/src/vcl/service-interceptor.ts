@@ -371,7 +371,14 @@ export class ServiceInterceptor implements Startable {
     return {
       ...divergence.status(),
       ...(sd
-        ? { stateDigest: { every: sd.every, requests: this.table.requestsApplied, taking: this.takingStateDigests } }
+        ? {
+            stateDigest: {
+              every: sd.every,
+              requests: this.table.requestsApplied,
+              taking: this.takingStateDigests,
+              open: divergence.openStateComparisons,
+            },
+          }
         : {}),
     };
   }
