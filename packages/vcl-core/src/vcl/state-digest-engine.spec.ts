@@ -159,7 +159,8 @@ class Group {
   /** Admits `joiner` at the current cut: the first member captures, the joiner installs, then gets the rest. */
   async join(joiner: Handle, atCut: () => void): Promise<void> {
     // Like a real group, the restarted member is admitted only after its old incarnation left.
-    while (this.members.some((h) => h.self === joiner.self)) await new Promise((r) => this.clock.setTimer(5, r));
+    while (this.members.some((h) => h.self === joiner.self))
+      await new Promise<void>((r) => this.clock.setTimer(5, () => r()));
     const donor = this.members[0]!;
     this.members = [...this.members, joiner];
     this.viewId++;
