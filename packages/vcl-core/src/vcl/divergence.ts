@@ -106,6 +106,8 @@ export interface DivergenceCounters {
   stateDigests: number;
   /** State digests that failed (the command or callback threw); nothing was sent for them. */
   stateDigestErrors: number;
+  /** Milliseconds requests were held while state digests were taken (from quiet service to digest read), summed. */
+  stateDigestHeldMs: number;
 }
 
 interface Comparison {
@@ -406,6 +408,7 @@ export class DivergenceMonitor {
     digestEvents: 0,
     stateDigests: 0,
     stateDigestErrors: 0,
+    stateDigestHeldMs: 0,
   };
   /** Resolves when this member is found diverged under the `evict` policy. */
   readonly evicted: Promise<DivergenceReport>;
@@ -457,10 +460,11 @@ export class DivergenceMonitor {
     return this.detector.pendingOf(STATE_DIGEST_SESSION);
   }
 
-  /** This replica's state digest after `requests` requests of the group: hashed and shared. */
-  stateDigest(requests: number, digest: Uint8Array): void {
+  /** This replica's state digest after `requests` requests of the group (read in `heldMs`): hashed and shared. */
+  stateDigest(requests: number, digest: Uint8Array, heldMs = 0): void {
     if (this.leaving) return;
     this.counters.stateDigests++;
+    this.counters.stateDigestHeldMs += heldMs;
     this.outbox.add(STATE_DIGEST_SESSION, requests, outputHash(digest));
   }
 

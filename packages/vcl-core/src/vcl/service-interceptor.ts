@@ -784,6 +784,7 @@ export class ServiceInterceptor implements Startable {
     const held = this.dispatcher.hold();
     void (async () => {
       const release = await held;
+      const t0 = this.options.clock.now();
       let digest: Uint8Array;
       try {
         digest = await sd.digest();
@@ -793,7 +794,7 @@ export class ServiceInterceptor implements Startable {
       } finally {
         release();
       }
-      if (!this.stopped) divergence.stateDigest(requests, digest);
+      if (!this.stopped) divergence.stateDigest(requests, digest, this.options.clock.now() - t0);
     })();
   }
 

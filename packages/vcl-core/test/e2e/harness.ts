@@ -95,8 +95,11 @@ export interface DeploymentOptions {
   readonly onDivergence?: 'report' | 'evict' | 'off';
   /** Take ports below 32768 (`lowFreePorts`) instead of ephemeral ones. Default false. */
   readonly lowPorts?: boolean;
-  /** The stack's `service.stateDigest` (a fixture script run with node, and `every`). Default none. */
-  readonly stateDigest?: { readonly script: string; readonly every: number };
+  /**
+   * The stack's `service.stateDigest`: `every`, and (external mode) the fixture script run with node
+   * as its command; internal-replica.cjs then passes its counter's digest as the callback. Default none.
+   */
+  readonly stateDigest?: { readonly script?: string; readonly every: number };
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -261,6 +264,7 @@ export class Deployment {
   private stateDigestYaml(): string {
     const sd = this.options.stateDigest;
     if (!sd) return '';
+    if (!sd.script) return `, stateDigest: { every: ${sd.every} }`;
     const command = [process.execPath, path.join(fixtures, sd.script)].map((a) => JSON.stringify(a)).join(', ');
     return `, stateDigest: { command: [${command}], every: ${sd.every} }`;
   }

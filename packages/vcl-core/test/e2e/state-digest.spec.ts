@@ -105,6 +105,7 @@ describe('service.stateDigest, 3 members, onDivergence: report', () => {
     expect(status.divergence.stateDigest).toMatchObject({ every: EVERY, requests: N, taking: true });
     expect(status.divergence.counters).toMatchObject({ stateDigests: N / EVERY, stateDigestErrors: 0 });
     const metrics = await httpGet(other.adminPort, '/metrics');
+    expect(metrics).toMatch(new RegExp(`^vcl_divergence_state_digests_total ${N / EVERY}$`, 'm'));
     expect(metrics).toMatch(
       new RegExp(`^vcl_diverged\\{member="${victim.id}",session="vcl:state",unit="state",seq="${point}"\\} 1$`, 'm'),
     );
