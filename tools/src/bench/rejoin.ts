@@ -34,6 +34,8 @@ interface Figure {
   replayed?: number;
   /** Wall time from restarting the member to its `live` line, measured here. */
   restartToLiveMs: number;
+  /** `replay@<bytes>`: compactions at the two other members before the rejoin, and how long each held the service's requests. */
+  compactions?: { count: number; holdMsMedian: number; holdMsMax: number };
 }
 
 /**
@@ -130,6 +132,11 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
     const line = await again.waitFor((l) => field(l)?.['msg'] === 'rejoined the group: live', 120_000, 'rejoined');
     const restartToLiveMs = Math.round(performance.now() - t0);
     const f = field(line)!;
+    const holds = procs3
+      .slice(0, 2)
+      .flatMap((p) => p.lines.map(field).filter((l) => l?.['msg'] === 'replay log compacted'))
+      .map((l) => l!['holdMs'] as number)
+      .sort((a, b) => a - b);
     return {
       mode,
       history,
@@ -139,6 +146,15 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
       rejoinMs: f['rejoinMs'] as number,
       ...(f['replayed'] !== undefined ? { replayed: f['replayed'] as number } : {}),
       restartToLiveMs,
+      ...(compactAt
+        ? {
+            compactions: {
+              count: holds.length,
+              holdMsMedian: holds[Math.floor(holds.length / 2)] ?? 0,
+              holdMsMax: holds[holds.length - 1] ?? 0,
+            },
+          }
+        : {}),
     };
   } finally {
     await Promise.all(procs.map((p) => p.terminate()));
@@ -158,7 +174,10 @@ async function main(): Promise<void> {
         console.log(
           `${mode.padEnd(12)} history ${String(h).padStart(6)} requests: cut ${String(f.cut).padStart(6)}, state ${String(f.stateBytes).padStart(8)} B, ` +
             `install ${String(f.installMs).padStart(5)} ms, member start to live ${String(f.rejoinMs).padStart(5)} ms` +
-            (f.replayed !== undefined ? `, ${f.replayed} events replayed` : ''),
+            (f.replayed !== undefined ? `, ${f.replayed} events replayed` : '') +
+            (f.compactions
+              ? `; ${f.compactions.count} compactions at n1+n2, requests held ${f.compactions.holdMsMedian} ms median, ${f.compactions.holdMsMax} ms max`
+              : ''),
         );
     }
   if (process.argv.includes('--json')) console.log(JSON.stringify(out, null, 2));
