@@ -110,6 +110,12 @@ export interface RecoveryOptions {
    * and `service.load` and a request-response substrate. Default: never (the log grows).
    */
   readonly compactAtBytes?: number;
+  /**
+   * Why this member cannot take a state transfer although the mode allows one (e.g. dependent
+   * services, whose outbound state is not transferred): an install that would change its state
+   * refuses with this message instead of serving a state it cannot keep consistent.
+   */
+  readonly joinRefusal?: string;
   /** The service's own state: snapshot save/load, reset. */
   readonly service: ServiceStateAccess;
   /** Time (for the figures only). */
@@ -384,6 +390,7 @@ export class Recovery {
         `member ${this.options.self}: service.recovery is ${mode} here and ${state.mode} at the donor; every member needs the same mode`,
       );
     if (had > 0 && had === cut) return 'kept';
+    if (this.options.joinRefusal && cut > 0) throw new RecoveryRefusedError(this.options.joinRefusal);
     if (mode === 'none') {
       if (cut === 0) return 'joined';
       throw new RecoveryRefusedError(

@@ -2,9 +2,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseStack } from '../../config/load-stack';
-import { ConfigError } from '../../errors';
+import { ConfigError, RecoveryRefusedError, type VclError } from '../../errors';
 import { Simulator } from '../../testing/sim/simulator';
 import { RecordingLogger } from '../../testing/vcl/recording-logger';
+import type { RecoveryHost } from './recovery';
+import { encodeRecoveryState } from './recovery-state';
 import { recoveryFor, type RecoverySetup } from './setup';
 
 const stackWith = (service: string): string => `group:
@@ -97,5 +99,31 @@ describe('recoveryFor', () => {
     expect(problems(() => setup(`  recovery: snapshot\n${snapshot}`, { requestResponse: false }))).toEqual([
       'service.recovery: recovery snapshot needs a request-response substrate (a stream has no point where the service is quiet)',
     ]);
+  });
+
+  it('a stack with dependencies refuses to join a running group (the outbound state is not transferred), and starts with the group', async () => {
+    const deps = `  recovery: replay\n  dataDir: ${dir}\n${snapshot}dependencies:\n  - { name: db, mode: exclusive, target: { host: 127.0.0.1, port: 5000 } }\n`;
+    const fatal: VclError[] = [];
+    const host: RecoveryHost = {
+      captureTable: () => ({ table: { sessions: [], closed: [] }, caches: () => [] }),
+      quiesce: async () => () => undefined,
+      restore: () => undefined,
+      replay: async () => undefined,
+    };
+    const state = (cut: number): Uint8Array =>
+      encodeRecoveryState({ mode: 'replay', cut, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] });
+    const fresh = setup(deps, { onFatal: (e) => fatal.push(e) });
+    fresh.bind(host);
+    await fresh.transfer.install(state(0), 0);
+    expect(fresh.status().phase).toBe('live');
+    fresh.stop();
+    const joiner = setup(deps, { onFatal: (e) => fatal.push(e) });
+    joiner.bind(host);
+    await expect(joiner.transfer.install(state(42), 42)).rejects.toThrow(RecoveryRefusedError);
+    expect(fatal.map((e) => e.message)).toEqual([
+      'member n1 cannot join a running group: the stack has dependencies (db), whose outbound state (connection numbers, calls in flight) is not part of the state transfer; restart the whole group, see docs/dependent-services.md',
+    ]);
+    expect(joiner.status()).toMatchObject({ phase: 'refused' });
+    joiner.stop();
   });
 });

@@ -118,6 +118,14 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
         }
       : {}),
     ...(compactAtBytes !== undefined ? { compactAtBytes } : {}),
+    ...(stack.dependencies?.length && svc.recovery !== 'none'
+      ? {
+          joinRefusal:
+            `member ${setup.member} cannot join a running group: the stack has dependencies ` +
+            `(${stack.dependencies.map((d) => d.name).join(', ')}), whose outbound state (connection numbers, ` +
+            'calls in flight) is not part of the state transfer; restart the whole group, see docs/dependent-services.md',
+        }
+      : {}),
     service,
     clock: setup.clock,
     logger: setup.logger,
