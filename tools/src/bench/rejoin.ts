@@ -6,103 +6,21 @@
  * keeps a load running, restarts both, and reads the member's own figures from its log line
  * `rejoined the group: live` (state bytes, install time, time from member start to live).
  *
- * Usage: `npm run measure:rejoin -- [--modes replay,snapshot] [--history 500,2000,8000] [--json]`
+ * Usage: `npm run measure:rejoin -- [--modes replay,snapshot,replay@65536] [--history 500,2000,8000] [--json]`
+ * (`replay@<bytes>`: replay with the log compacted at `<bytes>`, `service.replayLog.maxBytes`)
  * (needs the built core, substrate-tcp and gcs-sequencer: the npm script builds them).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { logLine as field, lowPorts, repoRoot, spawnNode as node, vclCli as cli, type Proc } from './processes';
 
-const root = path.resolve(__dirname, '../../..');
-const cli = path.join(root, 'packages/vcl-core/dist/cli/main.js');
-const fixtures = path.join(root, 'packages/vcl-core/test/e2e/fixtures');
+const fixtures = path.join(repoRoot, 'packages/vcl-core/test/e2e/fixtures');
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
-}
-
-/** A child process and its stdout lines. */
-class Proc {
-  readonly lines: string[] = [];
-  readonly exited: Promise<void>;
-  private readonly listeners = new Set<(line: string) => void>();
-  private err = '';
-
-  constructor(
-    readonly name: string,
-    readonly child: ChildProcess,
-  ) {
-    let held = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      const parts = (held + d).split('\n');
-      held = parts.pop()!;
-      for (const line of parts) {
-        this.lines.push(line);
-        for (const l of this.listeners) l(line);
-      }
-    });
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.err = (this.err + d).slice(-2000)));
-    this.exited = new Promise((r) => child.on('exit', () => r()));
-  }
-
-  waitFor(match: (line: string) => boolean, timeoutMs: number, what: string): Promise<string> {
-    const found = this.lines.find(match);
-    if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${this.name}: no ${what} in ${timeoutMs} ms: ${this.err}`)),
-        timeoutMs,
-      );
-      const l = (line: string): void => {
-        if (!match(line)) return;
-        clearTimeout(timer);
-        this.listeners.delete(l);
-        resolve(line);
-      };
-      this.listeners.add(l);
-    });
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-function node(name: string, args: string[]): Proc {
-  return new Proc(
-    name,
-    spawn(process.execPath, args, {
-      cwd: root,
-      env: { ...process.env, VCL_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
-  );
-}
-
-const field = (line: string): Record<string, unknown> | undefined => {
-  try {
-    return line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-async function lowPorts(n: number): Promise<number[]> {
-  const free = (port: number): Promise<boolean> =>
-    new Promise((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 12_000);
-    const ports = Array.from({ length: n }, (_, i) => base + i);
-    if ((await Promise.all(ports.map(free))).every(Boolean)) return ports;
-  }
 }
 
 /** One measurement. */
@@ -116,9 +34,16 @@ interface Figure {
   replayed?: number;
   /** Wall time from restarting the member to its `live` line, measured here. */
   restartToLiveMs: number;
+  /** `replay@<bytes>`: compactions at the two other members before the rejoin, and how long each held the service's requests. */
+  compactions?: { count: number; holdMsMedian: number; holdMsMax: number };
 }
 
+/**
+ * `mode` is `replay`, `snapshot`, or `replay@<bytes>`: replay with the log compacted at `<bytes>`
+ * (`service.replayLog.maxBytes`).
+ */
 async function measure(mode: string, history: number): Promise<Figure> {
+  const [recovery, compactAt] = mode.split('@') as [string, string | undefined];
   const procs: Proc[] = [];
   const track = (p: Proc): Proc => (procs.push(p), p);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-bench-rejoin-'));
@@ -145,8 +70,8 @@ ordering: { plugin: sequencer, options: { heartbeatMs: 50, suspectTimeoutMs: 300
 substrate: { plugin: tcp, options: { framing: line } }
 service:
   endpoint: { host: 127.0.0.1, port: ${members[0]!.servicePort} }
-  recovery: ${mode}
-  dataDir: ${JSON.stringify(path.join(dir, 'data'))}
+  recovery: ${recovery}
+${compactAt ? `  replayLog: { maxBytes: ${Number(compactAt)} }\n` : ''}  dataDir: ${JSON.stringify(path.join(dir, 'data'))}
   resetCommand: [${exe}, ${admin}, reset]
   snapshot: { save: [${exe}, ${admin}, save], load: [${exe}, ${admin}, load] }
 client: { listen: { host: 127.0.0.1, port: ${clientPort} }, failoverTimeoutMs: 15000 }
@@ -196,8 +121,8 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
     // Load during the rejoin: a steady stream that the survivors keep serving.
     const live = load('l', 4, 1_000_000, 1);
     await live.waitFor((l) => l.startsWith('R l0 l0:20 '), 20_000, 'live load');
-    procs3[2]!.kill();
-    services[2]!.kill();
+    procs3[2]!.signal('SIGKILL');
+    services[2]!.signal('SIGKILL');
     await procs3[2]!.exited;
     await services[2]!.exited;
     await new Promise((r) => setTimeout(r, 500));
@@ -207,6 +132,11 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
     const line = await again.waitFor((l) => field(l)?.['msg'] === 'rejoined the group: live', 120_000, 'rejoined');
     const restartToLiveMs = Math.round(performance.now() - t0);
     const f = field(line)!;
+    const holds = procs3
+      .slice(0, 2)
+      .flatMap((p) => p.lines.map(field).filter((l) => l?.['msg'] === 'replay log compacted'))
+      .map((l) => l!['holdMs'] as number)
+      .sort((a, b) => a - b);
     return {
       mode,
       history,
@@ -216,16 +146,24 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
       rejoinMs: f['rejoinMs'] as number,
       ...(f['replayed'] !== undefined ? { replayed: f['replayed'] as number } : {}),
       restartToLiveMs,
+      ...(compactAt
+        ? {
+            compactions: {
+              count: holds.length,
+              holdMsMedian: holds[Math.floor(holds.length / 2)] ?? 0,
+              holdMsMax: holds[holds.length - 1] ?? 0,
+            },
+          }
+        : {}),
     };
   } finally {
-    for (const p of procs) p.kill();
-    await Promise.all(procs.map((p) => p.exited));
+    await Promise.all(procs.map((p) => p.terminate()));
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
-  const modes = arg('modes', 'replay,snapshot').split(',');
+  const modes = arg('modes', 'replay,snapshot,replay@65536').split(',');
   const histories = arg('history', '500,2000,8000').split(',').map(Number);
   const out: Figure[] = [];
   for (const mode of modes)
@@ -234,9 +172,12 @@ async function main(): Promise<void> {
       out.push(f);
       if (!process.argv.includes('--json'))
         console.log(
-          `${mode.padEnd(8)} history ${String(h).padStart(6)} requests: cut ${String(f.cut).padStart(6)}, state ${String(f.stateBytes).padStart(8)} B, ` +
+          `${mode.padEnd(12)} history ${String(h).padStart(6)} requests: cut ${String(f.cut).padStart(6)}, state ${String(f.stateBytes).padStart(8)} B, ` +
             `install ${String(f.installMs).padStart(5)} ms, member start to live ${String(f.rejoinMs).padStart(5)} ms` +
-            (f.replayed !== undefined ? `, ${f.replayed} events replayed` : ''),
+            (f.replayed !== undefined ? `, ${f.replayed} events replayed` : '') +
+            (f.compactions
+              ? `; ${f.compactions.count} compactions at n1+n2, requests held ${f.compactions.holdMsMedian} ms median, ${f.compactions.holdMsMax} ms max`
+              : ''),
         );
     }
   if (process.argv.includes('--json')) console.log(JSON.stringify(out, null, 2));

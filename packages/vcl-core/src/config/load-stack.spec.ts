@@ -204,6 +204,22 @@ describe('parseStack: bad input, one ConfigError naming path, expectation and li
     );
   });
 
+  it('service.replayLog: only with recovery replay, and a bound of at least 4096 bytes', () => {
+    const at = (s: string): string => BASE.replace('  endpoint: { host: 127.0.0.1, port: 9000 }\n', `$&${s}`);
+    expect(parseStack(at('  recovery: replay\n  replayLog: { maxBytes: 1048576 }\n'), 's').service.replayLog).toEqual({
+      maxBytes: 1048576,
+    });
+    expect(
+      configError(at('  recovery: snapshot\n  replayLog: { maxBytes: 1048576 }\n')).issues.map((i) => i.message),
+    ).toEqual([
+      'recovery snapshot needs service.snapshot { save, load } (line 19:13)',
+      'replayLog only applies with recovery: replay (recovery is snapshot) (line 20:3)',
+    ]);
+    expect(configError(at('  recovery: replay\n  replayLog: { maxBytes: 100 }\n')).issues.map((i) => i.path)).toEqual([
+      'service.replayLog.maxBytes',
+    ]);
+  });
+
   it('a service with neither endpoint nor command', () => {
     const e = configError(BASE.replace('  endpoint: { host: 127.0.0.1, port: 9000 }\n', '  recovery: replay\n'));
     expect(e.issues.map((i) => i.message)).toEqual([

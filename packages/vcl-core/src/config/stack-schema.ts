@@ -124,9 +124,20 @@ const service = z
     stateDigest: stateDigest.optional(),
     recovery: z.enum(['none', 'replay', 'snapshot']).default('none'),
     dataDir: nonEmpty.optional(),
+    replayLog: z
+      .object({ maxBytes: z.number().int().min(4096) })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((s, ctx) => {
+    if (s.replayLog && s.recovery !== 'replay')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['replayLog'],
+        message: `replayLog only applies with recovery: replay (recovery is ${s.recovery})`,
+        params: { atKey: true },
+      });
     if (s.endpoint && s.command)
       ctx.addIssue({
         code: z.ZodIssueCode.custom,

@@ -142,7 +142,18 @@ export type ServiceSection = ServiceTarget & {
   readonly recovery: RecoveryMode;
   /** Directory for the member's own files (logs, snapshots); default none. */
   readonly dataDir?: string;
+  /** `recovery: replay`: the bound of the ordered event log in `dataDir`. */
+  readonly replayLog?: ReplayLogSection;
 };
+
+/** `service.replayLog`: how the replay log is kept bounded. */
+export interface ReplayLogSection {
+  /**
+   * Once the log reaches this many bytes the member snapshots the service (`service.snapshot.save`,
+   * or the internal-mode callback) and drops the events before it. Default 64 MiB (67108864).
+   */
+  readonly maxBytes: number;
+}
 
 /** `client:` the client-side interceptor. */
 export interface ClientSection {

@@ -737,6 +737,7 @@ export class ServiceInterceptor implements Startable {
       recovery.delivered(d.seq, d.payload);
     }
     this.applyOrdered(d);
+    recovery?.applied(d.seq);
   }
 
   private applyOrdered(d: Pick<Delivery, 'seq' | 'sender' | 'payload'>): void {

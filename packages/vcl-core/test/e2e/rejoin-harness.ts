@@ -33,6 +33,10 @@ export interface RecoveryFigures {
   readonly installMs?: number;
   readonly rejoinMs?: number;
   readonly replayed?: number;
+  /** Where this member's replay log starts (its base state's position). */
+  readonly logBase?: number;
+  /** Compactions of its replay log. */
+  readonly compactions?: number;
 }
 
 /** Member status as the admin endpoint returns it (the fields the tests read). */
@@ -54,6 +58,8 @@ export class RejoinDeployment {
   constructor(
     readonly mode: 'replay' | 'snapshot',
     readonly size = 3,
+    /** `service.replayLog.maxBytes` (replay: compact the log at this size). */
+    readonly replayLogMaxBytes?: number,
   ) {}
 
   /** Writes the stack file and starts every service, member and `vcl client`. */
@@ -195,7 +201,7 @@ service:
   dataDir: ${JSON.stringify(path.join(this.dir, 'data'))}
   resetCommand: [${node}, ${admin}, reset]
   snapshot: { save: [${node}, ${admin}, save], load: [${node}, ${admin}, load] }
-client:
+${this.replayLogMaxBytes ? `  replayLog: { maxBytes: ${this.replayLogMaxBytes} }\n` : ''}client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }
   failoverTimeoutMs: 15000
 timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }

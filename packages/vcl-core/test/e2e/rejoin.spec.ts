@@ -20,11 +20,17 @@ function expectExactlyOnce(load: Proc, prefix: string, sessions: number, n: numb
   }
 }
 
-describe.each(['replay', 'snapshot'] as const)('rejoin with recovery %s', (mode) => {
+// `replay, compacted`: the replay log is bounded at 8 KiB, so every member compacts it several
+// times before the kill and the joiner receives a base snapshot plus the events after it.
+describe.each([
+  ['replay', undefined],
+  ['snapshot', undefined],
+  ['replay', 8192],
+] as const)('rejoin with recovery %s (replayLog.maxBytes %s)', (mode, replayLogMaxBytes) => {
   let d: RejoinDeployment;
 
   beforeEach(async () => {
-    d = new RejoinDeployment(mode);
+    d = new RejoinDeployment(mode, 3, replayLogMaxBytes);
     await d.start();
   });
 
@@ -48,6 +54,13 @@ describe.each(['replay', 'snapshot'] as const)('rejoin with recovery %s', (mode)
     expect(figures.joinedAtCut).toBeGreaterThan(0);
     const rejoined = await d.status(n3);
     expect(rejoined.recovery).toMatchObject({ mode, phase: 'live', joinedAtCut: figures.joinedAtCut });
+    if (replayLogMaxBytes) {
+      // The donor had compacted: the joiner's log starts at the base it received, not at 0.
+      expect(rejoined.recovery!.logBase).toBeGreaterThan(0);
+      expect(figures.replayed).toBeLessThan(figures.joinedAtCut!);
+      const donors = await Promise.all([n1, n2].map((m) => d.status(m)));
+      for (const s of donors) expect(s.recovery!.compactions).toBeGreaterThan(1);
+    }
     await a.waitFor((l) => l === 'DONE', 40_000, 'load a done');
     expectExactlyOnce(a, 'a', sessions, n);
     const digests = await d.digests(d.members, sessions * n);

@@ -24,7 +24,7 @@ import { decodeSessionEvent, encodeSessionEvent, type SessionEvent } from '../se
 import { SessionTable } from '../session-table';
 import { EventLog } from './event-log';
 import { Recovery } from './recovery';
-import { decodeRecoveryState } from './recovery-state';
+import { decodeRecoveryState, encodeLogRecord } from './recovery-state';
 
 // The recovery at the interceptor level: a hand-driven total order (the test decides what is
 // delivered and when the state-transfer hook runs), real ServiceInterceptors, and a counter
@@ -121,6 +121,7 @@ function member(
   loadDelayMs = 0,
   maxCacheBytes?: number,
   divergence = false,
+  extra: { compactAtBytes?: number; failSaves?: () => boolean } = {},
 ): Member {
   const node = sim.node(id);
   const counter = new SlowCounter(node.clock, () => 1 + Math.floor(node.random.next() * 20));
@@ -130,11 +131,16 @@ function member(
     if (loadDelayMs) await new Promise<void>((r) => node.clock.setTimer(loadDelayMs, r));
     await counter.snapshot.load(b);
   };
+  const save = async (): Promise<Uint8Array> => {
+    if (extra.failSaves?.()) throw new Error('save failed on purpose');
+    return counter.snapshot.save();
+  };
   const recovery = new Recovery({
     self: id,
     mode,
     ...(mode === 'replay' ? { log: new EventLog({ dir: path.join(dir, id), logger }) } : {}),
-    service: { save: counter.snapshot.save, load, reset: counter.snapshot.reset },
+    ...(extra.compactAtBytes !== undefined ? { compactAtBytes: extra.compactAtBytes } : {}),
+    service: { save, load, reset: counter.snapshot.reset },
     clock: node.clock,
     logger,
     onFatal: (e) => (m.fatal = e),
@@ -503,5 +509,235 @@ describe('Recovery at the interceptor', () => {
       /snapshot here and none at the donor/,
     );
     expect(joiner.fatal).toBeInstanceOf(RecoveryRefusedError);
+  });
+});
+
+describe('Replay log compaction', () => {
+  /** Requests among `events[0 .. upTo - 1]`, in order: what the service has applied at `upTo`. */
+  const requestTags = (events: readonly Uint8Array[], upTo: number): string[] => {
+    const t = new SessionTable();
+    const tags: string[] = [];
+    events.slice(0, upTo).forEach((e, i) => {
+      const a = t.apply(decodeSessionEvent(e), i + 1);
+      if (a.kind === 'request') tags.push(new TextDecoder().decode(a.bytes).split(' ')[0]!);
+    });
+    return tags;
+  };
+
+  const withDir = async (f: (dir: string) => Promise<void>): Promise<void> => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-compaction-'));
+    try {
+      await f(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  /** Delivers `events[from - 1 .. to - 1]` to `m` in batches, letting virtual time run in between. */
+  const deliverIn = async (sim: Simulator, m: Member, events: readonly Uint8Array[], from: number, to: number) => {
+    for (let q = from; q <= to; q++) {
+      m.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+      if (q % 10 === 0) {
+        await new Promise((r) => setImmediate(r));
+        await sim.runFor(40);
+      }
+    }
+  };
+
+  const installAt = async (sim: Simulator, m: Member, state: Uint8Array, cut: number): Promise<void> => {
+    await m.service.start();
+    m.order.install({ id: 2, members: ['n1', 'n2'], primary: true, cut });
+    let installed = false;
+    void Promise.resolve(m.order.hook!.install(state, cut)).then(() => (installed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+  };
+
+  it('the donor compacts as its log grows; a joiner installs the base snapshot plus the events after it, ends equal, and is the next donor (30 seeds)', async () => {
+    for (let seed = 1; seed <= 30; seed++)
+      await withDir(async (dir) => {
+        const sim = new Simulator({ seed, members: ['n1', 'n2', 'n3'] });
+        const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+        const logger = new RecordingLogger();
+        const opts = { compactAtBytes: 600 };
+        const donor = member(sim, links, 'n1', 'replay', logger, dir, 0, undefined, false, opts);
+        const events = script(160, 3);
+        const cut = 80 + Math.floor(sim.node('n1').random.next() * 40);
+        await donor.service.start();
+        donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+        await deliverIn(sim, donor, events, 1, cut);
+        let state: Uint8Array | undefined;
+        void Promise.resolve(donor.order.hook!.capture(cut)).then((b) => (state = b));
+        await deliverIn(sim, donor, events, cut + 1, 130);
+        expect(await sim.runUntil(() => state !== undefined, 60_000)).toBe(true);
+        const decoded = decodeRecoveryState(state!);
+        // The state is a base snapshot and the events after it, not the whole history.
+        expect(decoded.base).toBeGreaterThan(0);
+        expect(decoded.log.map((e) => e.seq)).toEqual(
+          Array.from({ length: cut - decoded.base }, (_, i) => decoded.base + 1 + i),
+        );
+        const saved = JSON.parse(new TextDecoder().decode(decoded.service)) as { applied: string[] };
+        expect(saved.applied).toEqual(requestTags(events, decoded.base));
+        expect(donor.service.status().recovery!.compactions).toBeGreaterThan(0);
+
+        const joiner = member(sim, links, 'n2', 'replay', logger, dir, 0, undefined, false, opts);
+        await installAt(sim, joiner, state!, cut);
+        expect(joiner.service.status().recovery).toMatchObject({ phase: 'live', joinedAtCut: cut });
+        expect(joiner.service.status().recovery!.replayed).toBe(cut - decoded.base);
+        await deliverIn(sim, joiner, events, cut + 1, 130);
+        await sim.runUntil(() => joiner.counter.applied.length === donor.counter.applied.length, 60_000);
+        await sim.runFor(1000);
+        expect(joiner.fatal).toBeUndefined();
+        expect(joiner.counter.digest()).toBe(donor.counter.digest());
+        expect(sessionsOf(joiner)).toEqual(sessionsOf(donor));
+
+        // The joiner's log starts at a base too: it can hand the group's state on.
+        const next = await joiner.order.hook!.capture(130);
+        expect(decodeRecoveryState(next).base).toBeGreaterThanOrEqual(decoded.base);
+        const third = member(sim, links, 'n3', 'replay', logger, dir, 0, undefined, false, opts);
+        await installAt(sim, third, next, 130);
+        await sim.runUntil(() => third.counter.applied.length === donor.counter.applied.length, 60_000);
+        expect(third.fatal).toBeUndefined();
+        expect(third.counter.digest()).toBe(donor.counter.digest());
+        expect(sessionsOf(third)).toEqual(sessionsOf(donor));
+      });
+  });
+
+  it('keeps the log bounded on disk over 3000 deliveries (without compaction it grows past 30 times the bound)', async () => {
+    await withDir(async (dir) => {
+      const sim = new Simulator({ seed: 21, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const bound = 2048;
+      const m = member(sim, links, 'n1', 'replay', new RecordingLogger(), dir, 0, undefined, false, {
+        compactAtBytes: bound,
+      });
+      const events = script(3000, 4);
+      await m.service.start();
+      m.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+      const file = path.join(dir, 'n1', 'events.log');
+      let largest = 0;
+      let total = 0;
+      for (let q = 1; q <= events.length; q++) {
+        total += encodeLogRecord({ seq: q, payload: events[q - 1]! }).length;
+        m.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+        largest = Math.max(largest, fs.statSync(file).size);
+        if (q % 10 === 0) {
+          await new Promise((r) => setImmediate(r));
+          await sim.runFor(150); // a load the service keeps up with (answers take 1-20 ms)
+        }
+      }
+      await sim.runFor(1000);
+      expect(total).toBeGreaterThan(30 * bound);
+      // Between the moment the log reaches its bound and the snapshot, deliveries keep being
+      // appended (one batch here).
+      expect(largest).toBeLessThan(bound + 1024);
+      const status = m.service.status().recovery!;
+      expect(status.compactions).toBeGreaterThan(30);
+      expect(status.logBase).toBeGreaterThan(2900);
+      expect(fs.statSync(path.join(dir, 'n1', 'base.state')).size).toBeGreaterThan(0);
+      expect(status.lastCompaction).toMatchObject({ base: status.logBase });
+    });
+  });
+
+  it('a failing snapshot leaves the log whole (nothing lost, a joiner still gets everything) and is tried again later', async () => {
+    await withDir(async (dir) => {
+      const sim = new Simulator({ seed: 22, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const logger = new RecordingLogger();
+      let failing = true;
+      const donor = member(sim, links, 'n1', 'replay', logger, dir, 0, undefined, false, {
+        compactAtBytes: 600,
+        failSaves: () => failing,
+      });
+      const events = script(200, 3);
+      await donor.service.start();
+      donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+      await deliverIn(sim, donor, events, 1, 60);
+      await sim.runFor(200);
+      const failed = donor.service.status().recovery!;
+      expect(failed.compactionError).toMatch(/save failed on purpose/);
+      expect(failed.compactions).toBe(0);
+      expect(failed.logBase).toBe(0);
+      expect(logger.find('error', 'replay log compaction failed').length).toBeGreaterThan(0);
+      const state = await donor.order.hook!.capture(60);
+      expect(decodeRecoveryState(state).log).toHaveLength(60);
+      failing = false;
+      await deliverIn(sim, donor, events, 61, 200);
+      await sim.runFor(1000);
+      const recovered = donor.service.status().recovery!;
+      expect(recovered.compactions).toBeGreaterThan(0);
+      expect(recovered.compactionError).toBeUndefined();
+      const joiner = member(sim, links, 'n2', 'replay', logger, dir);
+      await installAt(sim, joiner, state, 60);
+      await deliverIn(sim, joiner, events, 61, 200);
+      await sim.runUntil(() => joiner.counter.applied.length === donor.counter.applied.length, 60_000);
+      expect(joiner.counter.digest()).toBe(donor.counter.digest());
+    });
+  });
+
+  it('a capture while a compaction waits for the service ships the old base with every event after it', async () => {
+    await withDir(async (dir) => {
+      const sim = new Simulator({ seed: 23, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const logger = new RecordingLogger();
+      const donor = member(sim, links, 'n1', 'replay', logger, dir, 0, undefined, false, { compactAtBytes: 600 });
+      const events = script(100, 3);
+      await donor.service.start();
+      donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+      await deliverIn(sim, donor, events, 1, 50);
+      await sim.runFor(500);
+      const before = donor.service.status().recovery!.compactions!;
+      const base = donor.service.status().recovery!.logBase!;
+      // Deliver enough to start a compaction, and capture before the service answered anything.
+      for (let q = 51; q <= 80; q++) donor.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+      const state = await donor.order.hook!.capture(80);
+      const decoded = decodeRecoveryState(state);
+      expect(decoded.base).toBe(base);
+      expect(decoded.log[decoded.log.length - 1]!.seq).toBe(80);
+      await sim.runFor(1000);
+      expect(donor.service.status().recovery!.compactions).toBe(before + 1);
+      expect(donor.service.status().recovery!.logBase).toBeGreaterThan(base);
+      const joiner = member(sim, links, 'n2', 'replay', logger, dir);
+      await installAt(sim, joiner, state, 80);
+      await deliverIn(sim, joiner, events, 81, 100);
+      await deliverIn(sim, donor, events, 81, 100);
+      await sim.runUntil(() => joiner.counter.applied.length === donor.counter.applied.length, 60_000);
+      expect(joiner.counter.digest()).toBe(donor.counter.digest());
+      expect(sessionsOf(joiner)).toEqual(sessionsOf(donor));
+    });
+  });
+
+  it('a member behind the donor base (re-admitted by the plugin) loads the base and replays the rest', async () => {
+    await withDir(async (dir) => {
+      const sim = new Simulator({ seed: 24, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const logger = new RecordingLogger();
+      const opts = { compactAtBytes: 600 };
+      const donor = member(sim, links, 'n1', 'replay', logger, dir, 0, undefined, false, opts);
+      const other = member(sim, links, 'n2', 'replay', logger, dir, 0, undefined, false, opts);
+      const events = script(120, 3);
+      for (const m of [donor, other]) {
+        await m.service.start();
+        m.order.install({ id: 1, members: ['n1', 'n2'], primary: true, cut: 0 });
+      }
+      await deliverIn(sim, donor, events, 1, 100);
+      await deliverIn(sim, other, events, 1, 12);
+      await sim.runFor(500);
+      const state = await donor.order.hook!.capture(100);
+      expect(decodeRecoveryState(state).base).toBeGreaterThan(12);
+      other.order.install({ id: 3, members: ['n1', 'n2'], primary: true, cut: 100 });
+      let installed = false;
+      void Promise.resolve(other.order.hook!.install(state, 100)).then(() => (installed = true));
+      await new Promise((r) => setImmediate(r));
+      expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+      await deliverIn(sim, donor, events, 101, 120);
+      await deliverIn(sim, other, events, 101, 120);
+      await sim.runUntil(() => other.counter.applied.length === donor.counter.applied.length, 60_000);
+      await sim.runFor(1000);
+      expect(other.fatal).toBeUndefined();
+      expect(other.counter.digest()).toBe(donor.counter.digest());
+      expect(sessionsOf(other)).toEqual(sessionsOf(donor));
+      expect(logger.find('info', 'caught up with the group by state transfer')).toHaveLength(1);
+    });
   });
 });

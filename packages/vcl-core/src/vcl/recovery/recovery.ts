@@ -70,8 +70,30 @@ export interface RecoveryStatus {
   readonly captures: number;
   /** Bytes of the replay log (`replay` mode). */
   readonly logBytes?: number;
+  /** The delivery the replay log starts after (its base state's position; 0 before any compaction). */
+  readonly logBase?: number;
+  /** Compactions of the replay log at this member. */
+  readonly compactions?: number;
+  /** The last compaction: its base, the log's bytes before and after, and how long deliveries were held. */
+  readonly lastCompaction?: CompactionFigures;
+  /** Why the last compaction failed (the log was kept whole; it is tried again later). */
+  readonly compactionError?: string;
   /** Why the member refused to join. */
   readonly error?: string;
+}
+
+/** Figures of one compaction of the replay log. */
+export interface CompactionFigures {
+  /** The delivery the new base state reflects. */
+  readonly base: number;
+  /** Log bytes before. */
+  readonly bytesBefore: number;
+  /** Log bytes after (the events delivered while the snapshot was taken). */
+  readonly bytesAfter: number;
+  /** Bytes of the base state (session table, caches and the service's snapshot). */
+  readonly stateBytes: number;
+  /** Milliseconds the service's requests were held (quiescing plus the snapshot). */
+  readonly holdMs: number;
 }
 
 /** Options of a `Recovery`. */
@@ -82,6 +104,18 @@ export interface RecoveryOptions {
   readonly mode: RecoveryMode;
   /** The ordered event log (`replay` mode; required there). */
   readonly log?: EventLog;
+  /**
+   * `replay` mode: once the log reaches this many bytes, the member takes a snapshot of the service
+   * at its latest delivery (`service.save`) and keeps only the events after it. Needs `service.save`
+   * and `service.load` and a request-response substrate. Default: never (the log grows).
+   */
+  readonly compactAtBytes?: number;
+  /**
+   * Why this member cannot take a state transfer although the mode allows one (e.g. dependent
+   * services, whose outbound state is not transferred): an install that would change its state
+   * refuses with this message instead of serving a state it cannot keep consistent.
+   */
+  readonly joinRefusal?: string;
   /** The service's own state: snapshot save/load, reset. */
   readonly service: ServiceStateAccess;
   /** Time (for the figures only). */
@@ -110,12 +144,23 @@ export class Recovery {
   private joined: Omit<RecoveryStatus, 'mode' | 'phase' | 'captures'> | undefined;
   private error: string | undefined;
   private readonly log: Logger;
+  private compacting = false;
+  private compactions = 0;
+  private lastCompaction: CompactionFigures | undefined;
+  private compactionError: string | undefined;
+  /** A failed compaction is tried again once the log has grown by a quarter of the bound. */
+  private compactRetryAt = 0;
+  /** Bumped whenever a state transfer replaces the log, so a compaction begun before it is dropped. */
+  private generation = 0;
+  private stopped = false;
 
   constructor(private readonly options: RecoveryOptions) {
     this.log = options.logger.child({ component: 'recovery' });
     this.startedAt = options.clock.now();
     if (options.mode === 'replay' && !options.log)
       throw new RecoveryStateError('recovery replay needs an event log (service.dataDir)');
+    if (options.compactAtBytes !== undefined && !(options.service.save && options.service.load))
+      throw new RecoveryStateError('replay log compaction needs the service snapshot save and load');
     options.log?.open();
   }
 
@@ -154,6 +199,65 @@ export class Recovery {
   /** The last delivery this member applied (or installed with a state). */
   private lastDelivered = 0;
 
+  /**
+   * Delivery `seq` has been applied to the session table (its request may still be queued for the
+   * service): the moment to start a compaction at `seq` when the log is over its bound.
+   */
+  applied(seq: number): void {
+    const log = this.options.log;
+    const bound = this.options.compactAtBytes;
+    if (!log || bound === undefined || this.compacting || this.stopped || this.phase !== 'live') return;
+    if (log.bytes < Math.max(bound, this.compactRetryAt) || log.lastSeq !== seq) return;
+    void this.compact(seq, log, bound);
+  }
+
+  /**
+   * Takes the replicated state at `base` exactly as a snapshot capture does (table copied now,
+   * service quiesced at `base`, later requests held), makes it the log's base and drops the events
+   * up to it. Deliveries after `base` keep being appended meanwhile; they stay in the log.
+   */
+  private async compact(base: number, log: EventLog, bound: number): Promise<void> {
+    const host = this.requireHost();
+    const clock = this.options.clock;
+    const generation = this.generation;
+    const offset = log.bytes;
+    const t0 = clock.now();
+    this.compacting = true;
+    try {
+      const at = host.captureTable();
+      let service: Uint8Array;
+      let caches: CacheState[];
+      const release = await host.quiesce();
+      try {
+        service = await this.options.service.save!();
+        caches = at.caches();
+      } finally {
+        release();
+      }
+      const holdMs = Math.round(clock.now() - t0);
+      if (this.stopped || generation !== this.generation) return;
+      const state = encodeRecoveryState({ mode: 'replay', cut: base, base, table: at.table, caches, service, log: [] });
+      const bytesBefore = log.bytes;
+      log.compact(base, offset, state);
+      this.compactions++;
+      this.compactionError = undefined;
+      this.compactRetryAt = 0;
+      this.lastCompaction = { base, bytesBefore, bytesAfter: log.bytes, stateBytes: state.length, holdMs };
+      this.log.info({ ...this.lastCompaction, compactMs: Math.round(clock.now() - t0) }, 'replay log compacted');
+    } catch (error) {
+      if (this.stopped) return;
+      // The log is left whole (nothing is lost); it is tried again after some more growth.
+      this.compactionError = (error as Error).message;
+      this.compactRetryAt = log.bytes + Math.ceil(bound / 4);
+      this.log.error(
+        { base, err: this.compactionError, retryAtBytes: this.compactRetryAt },
+        'replay log compaction failed',
+      );
+    } finally {
+      this.compacting = false;
+    }
+  }
+
   /** What `vcl status` shows. */
   status(): RecoveryStatus {
     return {
@@ -161,13 +265,17 @@ export class Recovery {
       phase: this.phase,
       captures: this.captures,
       ...this.joined,
-      ...(this.options.log ? { logBytes: this.options.log.bytes } : {}),
+      ...(this.options.log ? { logBytes: this.options.log.bytes, logBase: this.options.log.base } : {}),
+      ...(this.options.compactAtBytes !== undefined ? { compactions: this.compactions } : {}),
+      ...(this.lastCompaction ? { lastCompaction: this.lastCompaction } : {}),
+      ...(this.compactionError ? { compactionError: this.compactionError } : {}),
       ...(this.error ? { error: this.error } : {}),
     };
   }
 
   /** Closes the log. */
   stop(): void {
+    this.stopped = true;
     this.options.log?.close();
   }
 
@@ -182,10 +290,15 @@ export class Recovery {
       // Deliveries are logged synchronously before they are applied, and the plugin calls
       // capture at the cut, so the log holds exactly this member's events up to the cut right now
       // (an ordering shared with dependent-service calls delivers those elsewhere: gaps).
+      // After a compaction the log starts at a base state: ship it with the events after it (read
+      // together, synchronously, so a compaction cannot fall in between).
       const log = this.options.log!;
       if (log.lastSeq > cut) throw new RecoveryStateError(`replay log ends at ${log.lastSeq}, past the cut ${cut}`);
+      const base = log.readBase();
       bytes = encodeRecoveryState(
-        { mode, cut, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] },
+        base
+          ? { ...decodeRecoveryState(base), mode, cut, log: [] }
+          : { mode, cut, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] },
         log.read(),
       );
     } else {
@@ -210,6 +323,7 @@ export class Recovery {
 
   private async install(bytes: Uint8Array, cut: number): Promise<void> {
     this.phase = 'catching-up';
+    this.generation++;
     const t0 = this.options.clock.now();
     let outcome: 'joined' | 'kept' | 'caught-up';
     try {
@@ -276,6 +390,7 @@ export class Recovery {
         `member ${this.options.self}: service.recovery is ${mode} here and ${state.mode} at the donor; every member needs the same mode`,
       );
     if (had > 0 && had === cut) return 'kept';
+    if (this.options.joinRefusal && cut > 0) throw new RecoveryRefusedError(this.options.joinRefusal);
     if (mode === 'none') {
       if (cut === 0) return 'joined';
       throw new RecoveryRefusedError(
@@ -292,32 +407,36 @@ export class Recovery {
       return had ? 'caught-up' : 'joined';
     }
     const log = this.options.log!;
-    if (had > 0) {
+    if (had > 0 && state.base <= had) {
       const missing = state.log.filter((e) => e.seq > had);
-      if (state.base > had)
-        throw new RecoveryStateError(`replay: the state's log starts after ${state.base}, this member is at ${had}`);
       if (missing.length === 0) return 'kept';
       for (const e of missing) log.append(e);
       await host.replay(missing);
       this.replayedCount = missing.length;
       return 'caught-up';
     }
-    // replay: from the service's initial state, through the normal delivery path.
-    if (this.options.service.reset) await this.options.service.reset();
-    else if (cut > 0)
-      this.log.info({}, 'no service.resetCommand: the service is taken to be in its initial state (freshly started)');
-    if (state.service) {
+    if (state.base > 0) {
+      // The donor's log was compacted: start from its base state (the service's snapshot replaces
+      // whatever this member's service holds), then replay the events after the base.
       const load = this.options.service.load;
       if (!load) throw new RecoveryStateError('recovery state has a service snapshot and there is no load command');
+      if (!state.service) throw new RecoveryStateError(`recovery state: base ${state.base} without a service snapshot`);
       await load(state.service);
+    } else {
+      // replay: from the service's initial state, through the normal delivery path.
+      if (this.options.service.reset) await this.options.service.reset();
+      else if (cut > 0)
+        this.log.info({}, 'no service.resetCommand: the service is taken to be in its initial state (freshly started)');
     }
     host.restore(state.table, state.caches);
+    // This member's log now starts where the donor's did, so it can be the next donor.
+    log.rebase(state.base, state.base > 0 ? encodeRecoveryState({ ...state, cut: state.base, log: [] }) : undefined);
     for (const e of state.log) log.append(e);
     // Live only once the service has applied what was replayed, so a client attaching here sees
     // a service in the group's state.
     await host.replay(state.log);
     this.replayedCount = state.log.length;
-    return 'joined';
+    return had ? 'caught-up' : 'joined';
   }
 
   private requireHost(): RecoveryHost {

@@ -54,6 +54,22 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
         'recovery snapshot needs a request-response substrate (a stream has no point where the service is quiet)',
       hint: 'use recovery: replay',
     });
+  const canSave = setup.internal ? !!setup.snapshot : !!svc.snapshot;
+  if (svc.recovery === 'replay' && canSave && !setup.requestResponse)
+    issues.push({
+      path: 'service.snapshot',
+      message:
+        'with recovery replay, the snapshot commands compact the replay log, which needs a request-response substrate (a stream has no point where the service is quiet)',
+      hint: 'remove service.snapshot (the log then grows without bound), or use a request-response substrate',
+    });
+  if (svc.recovery === 'replay' && svc.replayLog && !canSave)
+    issues.push({
+      path: 'service.replayLog',
+      message: setup.internal
+        ? 'the replay log is compacted with a snapshot of the service: pass snapshot { save, load } callbacks'
+        : 'the replay log is compacted with a snapshot of the service, and service.snapshot is not set',
+      hint: 'add service.snapshot { save, load }, or remove service.replayLog',
+    });
   if (svc.recovery === 'snapshot' && setup.internal && !setup.snapshot)
     issues.push({
       path: 'service.recovery',
@@ -81,10 +97,35 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
         env,
         ...(svc.cwd ? { cwd: svc.cwd } : {}),
       });
+  // Compaction keeps the log under its bound; without snapshot access the bound is only a warning.
+  const compactAtBytes =
+    svc.recovery === 'replay' && canSave ? (svc.replayLog?.maxBytes ?? 64 * 1024 * 1024) : undefined;
+  if (svc.recovery === 'replay' && compactAtBytes === undefined)
+    setup.logger.warn(
+      { member: setup.member },
+      'the replay log is not compacted (no service.snapshot save and load): it keeps every event since the group started',
+    );
   return new Recovery({
     self: setup.member,
     mode: svc.recovery,
-    ...(svc.recovery === 'replay' && dir ? { log: new EventLog({ dir, logger: setup.logger }) } : {}),
+    ...(svc.recovery === 'replay' && dir
+      ? {
+          log: new EventLog({
+            dir,
+            logger: setup.logger,
+            ...(compactAtBytes !== undefined ? { maxBytes: 2 * compactAtBytes } : {}),
+          }),
+        }
+      : {}),
+    ...(compactAtBytes !== undefined ? { compactAtBytes } : {}),
+    ...(stack.dependencies?.length && svc.recovery !== 'none'
+      ? {
+          joinRefusal:
+            `member ${setup.member} cannot join a running group: the stack has dependencies ` +
+            `(${stack.dependencies.map((d) => d.name).join(', ')}), whose outbound state (connection numbers, ` +
+            'calls in flight) is not part of the state transfer; restart the whole group, see docs/dependent-services.md',
+        }
+      : {}),
     service,
     clock: setup.clock,
     logger: setup.logger,
