@@ -192,7 +192,14 @@ interface Setup {
   incarnation: number;
 }
 
-function start(s: Setup, id: MemberId, mode: RecoveryMode, every: number, node = s.sim.node(id)): Member {
+function start(
+  s: Setup,
+  id: MemberId,
+  mode: RecoveryMode,
+  every: number,
+  node = s.sim.node(id),
+  compactAtBytes?: number,
+): Member {
   const replica = new HiddenCounter(node.clock, () => 1 + Math.floor(node.random.next() * 8));
   const handle = new Handle(id, s.group);
   const recovery = new Recovery({
@@ -201,6 +208,7 @@ function start(s: Setup, id: MemberId, mode: RecoveryMode, every: number, node =
     ...(mode === 'replay'
       ? { log: new EventLog({ dir: path.join(s.dir, `${id}-${s.incarnation}`), logger: s.logger }) }
       : {}),
+    ...(compactAtBytes !== undefined ? { compactAtBytes } : {}),
     service: replica.snapshot,
     clock: node.clock,
     logger: s.logger,
@@ -250,7 +258,7 @@ function drive(s: Setup, sessions: number, requests: number, onRequest: (k: numb
   }
 }
 
-async function setup(seed: number, mode: RecoveryMode, every: number): Promise<Setup> {
+async function setup(seed: number, mode: RecoveryMode, every: number, compactAtBytes?: number): Promise<Setup> {
   const sim = new Simulator({ seed, members: ['n1', 'n2', 'n3'] });
   const s: Setup = {
     sim,
@@ -261,7 +269,7 @@ async function setup(seed: number, mode: RecoveryMode, every: number): Promise<S
     incarnation: 0,
   };
   for (const id of ['n1', 'n2', 'n3']) {
-    const m = start(s, id, mode, every);
+    const m = start(s, id, mode, every, sim.node(id), compactAtBytes);
     await m.service.start();
     s.group.members.push(m.handle);
   }
@@ -355,12 +363,14 @@ describe('state digests on three service interceptors (simulator)', () => {
   );
 
   it.each(Array.from({ length: 12 }, (_, i) => [200 + i]))(
-    'seed %i: a member restarted and rejoined (snapshot or replay) takes digests only after its cut and they compare; no false positive, and a drift of its own after the rejoin is named',
+    'seed %i: a member restarted and rejoined (snapshot, replay, replay from a compacted log) takes digests only after its cut and they compare; no false positive, and a drift of its own after the rejoin is named',
     async (seed) => {
       const mode: RecoveryMode = seed % 2 ? 'replay' : 'snapshot';
+      // Replay from a base snapshot plus the events after it: the count comes with the base's table.
+      const compactAtBytes = seed % 4 === 3 ? 600 : undefined;
       const every = 4 + (seed % 3);
       const requests = 150;
-      const s = await setup(seed, mode, every);
+      const s = await setup(seed, mode, every, compactAtBytes);
       const victim = ['n1', 'n2', 'n3'][seed % 3]!;
       const crashAt = 20 + Math.floor(s.sim.random.next() * 30);
       const rejoinAt = crashAt + 10 + Math.floor(s.sim.random.next() * 20);
@@ -373,7 +383,7 @@ describe('state digests on three service interceptors (simulator)', () => {
           s.sim.crash(victim);
         }
         if (k === rejoinAt) {
-          const m = start(s, victim, mode, every, s.sim.restart(victim));
+          const m = start(s, victim, mode, every, s.sim.restart(victim), compactAtBytes);
           if (drifts) m.replica.driftAfter = 0;
           joined = m.service.start().then(async () => {
             await s.group.join(m.handle, () => {
@@ -388,6 +398,11 @@ describe('state digests on three service interceptors (simulator)', () => {
       await joined;
       const joiner = s.members.get(victim)!;
       expect(joiner.service.status().recovery).toMatchObject({ mode, phase: 'live' });
+      if (compactAtBytes) {
+        // The state came from a base after a compaction: fewer events replayed than the cut.
+        const rec = joiner.service.status().recovery!;
+        expect(rec.replayed!).toBeLessThan(rec.joinedAtCut!);
+      }
       // In replay mode the replay rebuilt the replica from 0 (its count too); in both it ends at the group's.
       expect(joiner.replica.applied).toBe(requests);
       expect(joiner.service.status().divergence!.stateDigest!.requests).toBe(requests);
