@@ -318,15 +318,34 @@ export class DigestOutbox {
 
 /** Cuts a session's stream output into fixed-size blocks and hashes each complete block. */
 class StreamBlocks {
-  private block = 1;
+  private block: number;
   private filled = 0;
+  /** The output position the next bytes pushed are expected at. */
+  next: number;
+  /** Bytes still to pass over unhashed: the rest of a block that began before this member hashed. */
+  private skip: number;
   private hash: Hash = createHash('sha256');
 
-  constructor(private readonly size: number) {}
+  /**
+   * `offset`: the output position of the first bytes pushed. Blocks are numbered from the start of
+   * the session's output, so a member that starts hashing mid-session (a joiner) numbers them as
+   * the others do; it passes over a partial first block.
+   */
+  constructor(
+    private readonly size: number,
+    offset = 0,
+  ) {
+    this.next = offset;
+    this.block = Math.floor(offset / size) + 1;
+    this.skip = offset % size === 0 ? 0 : size - (offset % size);
+    if (this.skip) this.block++;
+  }
 
   /** Feeds output bytes; calls `done(block, hash)` for each block completed. */
   push(bytes: Uint8Array, done: (block: number, hash: Uint8Array) => void): void {
-    let at = 0;
+    this.next += bytes.length;
+    let at = Math.min(this.skip, bytes.length);
+    this.skip -= at;
     while (at < bytes.length) {
       const take = Math.min(this.size - this.filled, bytes.length - at);
       this.hash.update(bytes.subarray(at, at + take));
@@ -415,6 +434,8 @@ export class DivergenceMonitor {
   private readonly detector: DivergenceDetector;
   private readonly outbox: DigestOutbox;
   private readonly streams = new Map<SessionId, StreamBlocks>();
+  /** Sessions whose earlier responses this member never hashed (see `hashedFrom`). */
+  private readonly firstHashed = new Map<SessionId, number>();
   private readonly diverged = new Map<MemberId, DivergenceReport>();
   private readonly reported = new Set<string>();
   private readonly disagreements: Disagreement[] = [];
@@ -431,19 +452,33 @@ export class DivergenceMonitor {
     this.evicted = new Promise((resolve) => (this.resolveEvicted = resolve));
   }
 
-  /** This replica produced `bytes`: the response to request `inSeq`, or (undefined) stream output. */
-  produced(session: SessionId, inSeq: number | undefined, bytes: Uint8Array): void {
+  /**
+   * This replica produced `bytes`: the response to request `inSeq`, or (undefined) stream output
+   * at output position `offset` (bytes since the session opened; default: right after the last).
+   */
+  produced(session: SessionId, inSeq: number | undefined, bytes: Uint8Array, offset?: number): void {
     if (this.leaving) return;
     if (inSeq !== undefined) {
       this.outbox.add(session, inSeq, outputHash(bytes));
       return;
     }
     let s = this.streams.get(session);
-    if (!s) {
-      s = new StreamBlocks(this.options.streamBlockBytes ?? 4096);
+    // Output not seen here in between (it came with a state transfer, or was replayed unhashed):
+    // start again at this position, numbered from the session's start like everyone's.
+    if (!s || (offset !== undefined && s.next !== offset)) {
+      s = new StreamBlocks(this.options.streamBlockBytes ?? 4096, offset);
       this.streams.set(session, s);
     }
     s.push(bytes, (block, hash) => this.outbox.add(session, block, hash));
+  }
+
+  /**
+   * This member hashes `session`'s responses from request `inSeq` on (it installed a state with
+   * the earlier ones): others' hashes of earlier ones do not open comparisons here, even after the
+   * session closed (hashes may be ordered after the close). Set once per session at an install.
+   */
+  hashedFrom(session: SessionId, inSeq: number): void {
+    this.firstHashed.set(session, inSeq);
   }
 
   /**
@@ -483,9 +518,9 @@ export class DivergenceMonitor {
   deliver(sender: MemberId, event: DigestEvent, seq: number): void {
     for (let i = 0; i < event.hashes.length; i++) {
       const hex = Buffer.from(event.hashes[i]!).toString('hex');
-      this.verdicts(
-        this.detector.record(sender, event.session, event.first + i, hex, seq, event.session !== STATE_DIGEST_SESSION),
-      );
+      const unit = event.first + i;
+      const opens = event.session !== STATE_DIGEST_SESSION && unit >= (this.firstHashed.get(event.session) ?? 0);
+      this.verdicts(this.detector.record(sender, event.session, unit, hex, seq, opens));
     }
   }
 

@@ -962,6 +962,7 @@ export class ServiceInterceptor implements Startable {
           s.cache.restore(c.produced, c.acked, c.chunks);
           if (c.endedAt !== undefined) s.endedAt = c.endedAt;
         }
+        this.joinedDivergence();
       },
       replay: async (events: readonly LoggedEvent[]) => {
         // Until the service has answered what is replayed, its output was hashed and compared
@@ -970,11 +971,25 @@ export class ServiceInterceptor implements Startable {
         try {
           for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
           (await this.dispatcher.hold())();
+          this.joinedDivergence();
         } finally {
           this.replaying = false;
         }
       },
     };
+  }
+
+  /**
+   * After a state install: this member never hashed the responses to the requests up to the cut
+   * (they came with the state, or were replayed unhashed), so the others' hashes of them, ordered
+   * after the cut, must not open comparisons here that would wait for it forever.
+   */
+  private joinedDivergence(): void {
+    if (!this.divergence) return;
+    for (const r of this.table.list())
+      if (this.local.get(r.id)?.requestResponse) this.divergence.hashedFrom(r.id, r.lastInSeq + 1);
+    // Sessions closed before the cut: their output was never produced here at all.
+    for (const [id] of this.table.exportState().closed) this.divergence.hashedFrom(id, Number.MAX_SAFE_INTEGER);
   }
 
   private localFor(r: SessionRecord): LocalSession {
@@ -991,8 +1006,8 @@ export class ServiceInterceptor implements Startable {
     const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
-      produced: (inSeq, bytes) => {
-        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes);
+      produced: (inSeq, bytes, offset) => {
+        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes, offset);
       },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
@@ -1072,7 +1087,8 @@ export class ServiceInterceptor implements Startable {
 
 interface LocalSessionEvents {
   output(chunk: OutputChunk): void;
-  produced(inSeq: number | undefined, bytes: Uint8Array): void;
+  /** `offset`: the output position of `bytes` (stream sessions: bytes since the session opened). */
+  produced(inSeq: number | undefined, bytes: Uint8Array, offset: number): void;
   ended(outSeq: number): void;
   failed(error: Error): void;
 }
@@ -1180,8 +1196,8 @@ class LocalSession {
       this.conversation.pause();
     }
     this.events.output(chunk);
-    if (!this.requestResponse) this.events.produced(undefined, bytes);
-    else if (inSeq !== undefined) this.events.produced(inSeq, bytes);
+    if (!this.requestResponse) this.events.produced(undefined, bytes, chunk.from);
+    else if (inSeq !== undefined) this.events.produced(inSeq, bytes, chunk.from);
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 
