@@ -82,7 +82,7 @@ ordering: { plugin: fake }
 substrate: { plugin: tcp, options: { framing: line } }
 service: { endpoint: { host: 127.0.0.1, port: 1 } }
 client: { listen: { host: 127.0.0.1, port: ${ports[9]} }, failoverTimeoutMs: 3000 }
-timeouts: { heartbeatMs: 50, suspectMs: 400 }
+timeouts: { heartbeatMs: 100, suspectMs: 2000 }
 `;
     const stack = parseStack(yaml, 'test.yaml');
     // A fake total order stands in for the ordering plugin; this test is about the assembly.
