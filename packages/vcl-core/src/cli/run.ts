@@ -7,6 +7,7 @@ import { VclError } from '../errors';
 import { createLogger, type LogLevel } from '../runtime/logger';
 import type { MemberStatus } from '../vcl/admin';
 import { startClientInterceptors, startServiceMember } from '../vcl/deployment';
+import { divergencePoint } from '../vcl/divergence';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
 
 /** The usage text of `vcl`. */
@@ -128,7 +129,7 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
   }
   if (typeof outcome !== 'string') {
     io.err(
-      `vcl service: member ${member} evicted: its replica diverged from the majority at session ${outcome.report.session} ${outcome.report.unit} ${outcome.report.inSeq}\n`,
+      `vcl service: member ${member} evicted: its replica diverged from the majority at ${divergencePoint(outcome.report)}\n`,
     );
     return EXIT_EVICTED;
   }
@@ -242,10 +243,7 @@ async function status(stack: Stack, io: CliIo, json: boolean): Promise<number> {
   const diverged = new Map<string, string>();
   for (const r of rows)
     for (const d of r.status?.divergence?.diverged ?? [])
-      diverged.set(
-        d.member,
-        `${d.member} diverged at session ${d.session} ${d.unit} ${d.inSeq} (majority ${d.majority.join(',')})`,
-      );
+      diverged.set(d.member, `${d.member} diverged at ${divergencePoint(d)} (majority ${d.majority.join(',')})`);
   if (diverged.size)
     io.out(`\ndiverged (onDivergence: ${rows.find((r) => r.status?.divergence)!.status!.divergence!.policy})\n`);
   for (const line of diverged.values()) io.out(`  ${line}\n`);

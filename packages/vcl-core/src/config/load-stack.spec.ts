@@ -384,3 +384,58 @@ describe('parseStack: several substrates', () => {
     expect(e.issues[0]!.message).toMatch(/^expected a name of letters, digits/);
   });
 });
+
+describe('parseStack: service.stateDigest', () => {
+  const withDigest = (digest: string, extra = ''): string =>
+    BASE.replace(
+      '  endpoint: { host: 127.0.0.1, port: 9000 }\n',
+      `  endpoint: { host: 127.0.0.1, port: 9000 }\n${digest}`,
+    ) + extra;
+
+  it('reads the command and every; every defaults to 1000; absent means no state digest', () => {
+    expect(parseStack(BASE, 'stack.yaml').service.stateDigest).toBeUndefined();
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [node, digest.js] }\n'), 'stack.yaml').service.stateDigest,
+    ).toEqual({
+      command: ['node', 'digest.js'],
+      every: 1000,
+    });
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [x], every: 50 }\n'), 'stack.yaml').service.stateDigest?.every,
+    ).toBe(50);
+    // Internal mode may give only `every` (the program passes the digest callback).
+    expect(parseStack(withDigest('  stateDigest: { every: 7 }\n'), 'stack.yaml').service.stateDigest).toEqual({
+      every: 7,
+    });
+  });
+
+  it('a bad every, an empty command, an unknown key: each named with its path', () => {
+    for (const [every, message] of [
+      ['0', /expected a number more than 0, got 0/],
+      ['-3', /expected a number more than 0, got -3/],
+      ['2.5', /expected an integer, got 2.5/],
+      ['often', /expected a number, got "often"/],
+    ] as const) {
+      const e = configError(withDigest(`  stateDigest: { command: [x], every: ${every} }\n`));
+      expect(e.issues.map((i) => i.path)).toEqual(['service.stateDigest.every']);
+      expect(e.issues[0]!.message).toMatch(message);
+    }
+    const e = configError(withDigest('  stateDigest: { command: [], evry: 5 }\n'));
+    expect(e.issues.map((i) => i.path)).toEqual(['service.stateDigest.command', 'service.stateDigest.evry']);
+    expect(e.issues[1]!.hint).toMatch(/did you mean "every"/);
+  });
+
+  it('onDivergence: off with a state digest is an error (nothing would compare it)', () => {
+    const e = configError(withDigest('  stateDigest: { command: [x] }\n', 'onDivergence: off\n'));
+    expect(e.issues).toEqual([
+      expect.objectContaining({
+        path: 'service.stateDigest',
+        message: expect.stringMatching(/onDivergence: off turns off/),
+        hint: expect.stringMatching(/onDivergence: report/),
+      }),
+    ]);
+    expect(
+      parseStack(withDigest('  stateDigest: { command: [x] }\n', 'onDivergence: evict\n'), 'stack.yaml').onDivergence,
+    ).toBe('evict');
+  });
+});

@@ -106,6 +106,13 @@ const substrate = z
   })
   .strict();
 
+const stateDigest = z
+  .object({
+    command: argv.optional(),
+    every: z.number().int().positive().default(1000),
+  })
+  .strict();
+
 const service = z
   .object({
     endpoint: hostPort.optional(),
@@ -114,6 +121,7 @@ const service = z
     env: z.record(z.string()).optional(),
     resetCommand: argv.optional(),
     snapshot: z.object({ save: argv, load: argv }).strict().optional(),
+    stateDigest: stateDigest.optional(),
     recovery: z.enum(['none', 'replay', 'snapshot']).default('none'),
     dataDir: nonEmpty.optional(),
     replayLog: z
@@ -322,6 +330,13 @@ export const stackSchema = z
         path: ['substrate'],
         message: 'give either substrate (one) or substrates (a list), not both',
         params: { atKey: true },
+      });
+    if (s.service.stateDigest && s.onDivergence === 'off')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['service', 'stateDigest'],
+        message: 'state digests are compared by divergence detection, which onDivergence: off turns off',
+        params: { hint: 'set onDivergence: report (or evict), or remove service.stateDigest' },
       });
     if (!s.substrate && !s.substrates)
       ctx.addIssue({

@@ -106,6 +106,21 @@ export interface SnapshotCommands {
   readonly load: readonly string[];
 }
 
+/**
+ * `service.stateDigest`: the service's own state digest, compared between replicas every `every`
+ * requests (divergence detection of state that does not show in the output yet).
+ */
+export interface StateDigestSection {
+  /**
+   * argv (run without a shell, with `VCL_MEMBER`, `VCL_SERVICE_HOST`, `VCL_SERVICE_PORT` and
+   * `VCL_DATA_DIR` set) whose standard output, any bytes, is the service's state digest. Required
+   * in external mode; internal mode passes a `stateDigest` callback to `startServiceMember` instead.
+   */
+  readonly command?: readonly string[];
+  /** Requests (over all sessions, in delivery order) between two digests; a positive integer, default 1000. */
+  readonly every: number;
+}
+
 /** How a restarted replica gets back the state of the group. */
 export type RecoveryMode =
   /** Nothing is transferred; the service is expected to be stateless or externally restored. */
@@ -121,6 +136,8 @@ export type ServiceSection = ServiceTarget & {
   readonly resetCommand?: readonly string[];
   /** Snapshot commands; required when `recovery` is `snapshot`. */
   readonly snapshot?: SnapshotCommands;
+  /** State digest every K requests, compared like output (needs `onDivergence` report or evict); default none. */
+  readonly stateDigest?: StateDigestSection;
   /** How a restarted replica recovers; default `none`. */
   readonly recovery: RecoveryMode;
   /** Directory for the member's own files (logs, snapshots); default none. */

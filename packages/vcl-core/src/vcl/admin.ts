@@ -110,6 +110,16 @@ export class AdminEndpoint {
       'Output hashes this member put into the total order',
       () => divergence()?.counters.hashesSent ?? 0,
     );
+    counter(
+      'vcl_divergence_state_digests_total',
+      'State digests this member took and shared (service.stateDigest)',
+      () => divergence()?.counters.stateDigests ?? 0,
+    );
+    counter(
+      'vcl_divergence_state_digest_errors_total',
+      'State digests that failed (command or callback error); nothing was shared for them',
+      () => divergence()?.counters.stateDigestErrors ?? 0,
+    );
     gauge(
       'vcl_divergence_diverged_members',
       'Members found diverged from the majority',

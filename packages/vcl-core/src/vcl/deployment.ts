@@ -39,6 +39,7 @@ import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
 import { recoveryFor } from './recovery/setup';
+import { stateDigestFor } from './state-digest';
 import { resolveDependencies } from './outbound/dependencies';
 import { splitOrdering } from './outbound/ordering-split';
 import { OutboundInterceptor } from './outbound/outbound-interceptor';
@@ -80,6 +81,15 @@ export interface ServiceMemberOptions {
    * state, saved at a cut for a joining member and loaded there.
    */
   readonly snapshot?: SnapshotCallbacks;
+  /**
+   * Internal mode: the program's state digest (any bytes), compared between replicas every
+   * `stateDigestEvery` requests of the group (divergence detection of state that does not show in
+   * output yet). Called only when every request up to the digest point has been answered and none
+   * after it has been applied. Default none (then also none from the stack).
+   */
+  readonly stateDigest?: () => Promise<Uint8Array>;
+  /** Internal mode: requests between two state digests. Default the stack's `service.stateDigest.every`, else 1000. */
+  readonly stateDigestEvery?: number;
 }
 
 /** A running service-side member: network, ordering, interceptor and admin endpoint. */
@@ -189,6 +199,17 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     logger: log,
     onFatal: (error) => fatal(error),
   });
+  const stateDigest = stateDigestFor({
+    stack,
+    member: options.member,
+    source: options.source ?? 'stack',
+    internal: options.backend !== undefined,
+    ...(options.stateDigest ? { digest: options.stateDigest } : {}),
+    ...(options.stateDigestEvery !== undefined ? { every: options.stateDigestEvery } : {}),
+    ...(options.backend ? {} : { endpoint: options.serviceEndpoint ?? stack.service.endpoint ?? {} }),
+    requestResponse: served.every((x) => x.substrate.pattern === 'request-response'),
+    timeoutMs: stack.timeouts.requestMs,
+  });
   const optional = <T>(t: Parameters<typeof resolveAll<T>>[1]): T | undefined => resolveAll(c, t)[0];
   const member = assembly.member;
   const auditor = optional(AUDITOR);
@@ -216,6 +237,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     linkTimeoutMs: stack.timeouts.suspectMs,
     recovery,
     ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
+    ...(stateDigest ? { stateDigest } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
     ...optionalField('authorizer', optional(AUTHORIZER)),
     ...optionalField('auditor', auditor),

@@ -354,3 +354,82 @@ describe('DivergenceMonitor', () => {
     expect(flat(b.sent)[0]).toBe(flat(a.sent)[0]);
   });
 });
+
+describe('DivergenceMonitor at a member that joined mid-session', () => {
+  const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+  function monitor(self: string) {
+    const sent: Digest[] = [];
+    const logger = new RecordingLogger();
+    const m = new DivergenceMonitor({
+      self,
+      policy: 'report',
+      unit: 'block',
+      streamBlockBytes: 4,
+      members: ['n1', 'n2', 'n3'],
+      broadcast: async (e) => void sent.push(e),
+      logger,
+      auditor: { audit: () => undefined },
+      appliedIn: () => 0,
+    });
+    return { m, sent, logger };
+  }
+  const blocks = (sent: Digest[]): Map<number, string> =>
+    new Map(sent.flatMap((e) => e.hashes.map((h, i) => [e.first + i, Buffer.from(h).toString('hex')] as const)));
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  };
+
+  it('numbers stream blocks from the session start when it starts hashing mid-stream, and passes over the partial block', async () => {
+    const text = 'abcdefghijklmnopqrstuvwx'; // 6 blocks of 4
+    const all = monitor('n1');
+    let at = 0;
+    for (const c of ['abc', 'defgh', 'ijklmno', 'pqrstuvwx']) {
+      all.m.produced('s', undefined, enc(c), at);
+      at += c.length;
+      await settle();
+    }
+    // A joiner whose state came with the first 6 bytes: it sees output from position 6 on.
+    const joiner = monitor('n3');
+    joiner.m.produced('s', undefined, enc(text.slice(6, 13)), 6);
+    await settle();
+    joiner.m.produced('s', undefined, enc(text.slice(13)), 13);
+    await settle();
+    const full = blocks(all.sent);
+    const late = blocks(joiner.sent);
+    expect([...full.keys()]).toEqual([1, 2, 3, 4, 5, 6]);
+    expect([...late.keys()]).toEqual([3, 4, 5, 6]);
+    for (const [b, h] of late) expect(h).toBe(full.get(b));
+    // Output it never saw (a replay without hashing) in between: it starts again at the new
+    // position (30, inside block 8 = 28..31), so its next full block is 9 (32..35).
+    joiner.m.produced('s', undefined, enc('yz01'), 30);
+    joiner.m.produced('s', undefined, enc('2345'), 34);
+    await settle();
+    expect([...blocks(joiner.sent).keys()]).toEqual([3, 4, 5, 6, 9]);
+    expect(blocks(joiner.sent).get(9)).toBe(Buffer.from(outputHash(enc('0123'))).toString('hex'));
+  });
+
+  it('does not open comparisons for responses it installed with a state (hashedFrom), and opens later ones', () => {
+    const { m } = monitor('n3');
+    m.hashedFrom('s', 10);
+    const d = (first: number): Digest => ({
+      type: 'digest',
+      session: 's',
+      first,
+      hashes: [outputHash(enc(`r${first}`))],
+    });
+    m.deliver('n1', d(8), 1);
+    m.deliver('n2', d(9), 2);
+    expect(m.status().open).toBe(0);
+    m.deliver('n1', d(10), 3);
+    expect(m.status().open).toBe(1);
+    m.deliver('n2', d(10), 4);
+    m.produced('s', 10, enc('r10'));
+    m.deliver('n3', d(10), 5);
+    expect(m.status().open).toBe(0);
+    expect(m.status().counters.compared).toBe(1);
+    // Hashes ordered after the session closed still open nothing.
+    m.closed('s');
+    m.deliver('n1', d(2), 6);
+    expect(m.status().open).toBe(0);
+  });
+});

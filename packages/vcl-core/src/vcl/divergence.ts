@@ -20,8 +20,17 @@ export function outputHash(bytes: Uint8Array): Uint8Array {
   return createHash('sha256').update(bytes).digest().subarray(0, OUTPUT_HASH_BYTES);
 }
 
-/** What the compared units are: responses of a framed substrate, or fixed-size blocks of a stream. */
-export type DivergenceUnit = 'request' | 'block';
+/**
+ * What the compared units are: responses of a framed substrate, fixed-size blocks of a stream, or
+ * the service's state digest after a number of requests of the group (`service.stateDigest`).
+ */
+export type DivergenceUnit = 'request' | 'block' | 'state';
+
+/**
+ * The reserved session id under which state digests travel and are compared (unit number: the
+ * requests of the group applied before the digest). Client sessions may not use it.
+ */
+export const STATE_DIGEST_SESSION = 'vcl:state';
 
 /** Options of divergence detection at one member (`ServiceInterceptorOptions.divergence`). */
 export interface DivergenceOptions {
@@ -44,9 +53,12 @@ export interface DivergenceOptions {
 export interface DivergenceReport {
   /** The diverged member. */
   readonly member: MemberId;
-  /** The session where its output first differed. */
+  /** The session where its output first differed (`vcl:state` for a state digest). */
   readonly session: SessionId;
-  /** The unit where it first differed: the request number (`inSeq`) or the stream block number (from 1). */
+  /**
+   * The unit where it first differed: the request number (`inSeq`), the stream block number (from
+   * 1), or for a state digest the number of requests of the group applied before it.
+   */
   readonly inSeq: number;
   /** What `inSeq` counts. */
   readonly unit: DivergenceUnit;
@@ -90,13 +102,22 @@ export interface DivergenceCounters {
   hashesSent: number;
   /** Digest events this member broadcast. */
   digestEvents: number;
+  /** State digests this member took (`service.stateDigest`). */
+  stateDigests: number;
+  /** State digests that failed (the command or callback threw); nothing was sent for them. */
+  stateDigestErrors: number;
+  /** Milliseconds requests were held while state digests were taken (from quiet service to digest read), summed. */
+  stateDigestHeldMs: number;
 }
 
 interface Comparison {
   readonly session: SessionId;
   readonly inSeq: number;
-  /** The view's members when the first hash arrived: the only members awaited. */
-  readonly expected: ReadonlySet<MemberId>;
+  /**
+   * The view's members when the comparison opened, less those that left the view since: the only
+   * members awaited. A member that left and rejoins is a new incarnation that never saw this unit.
+   */
+  readonly expected: Set<MemberId>;
   readonly hashes: Map<MemberId, string>;
   majority?: string;
 }
@@ -132,11 +153,37 @@ export class DivergenceDetector {
     return this.open.size;
   }
 
-  /** `member`'s hash for unit `inSeq` of `session`, delivered at `seq`. */
-  record(member: MemberId, session: SessionId, inSeq: number, hash: string, seq: number): Verdict[] {
+  /** Comparisons of `session` waiting for hashes. */
+  pendingOf(session: SessionId): number {
+    let n = 0;
+    for (const c of this.open.values()) if (c.session === session) n++;
+    return n;
+  }
+
+  /**
+   * Opens the comparison for unit `inSeq` of `session` now, awaiting the installed view's members,
+   * instead of at its first hash. State digests open this way at the point of the order they are
+   * taken at, so a member that joined after that point is not awaited and does not judge it.
+   */
+  expect(session: SessionId, inSeq: number): void {
+    const key = `${session}\u0000${inSeq}`;
+    if (this.open.has(key)) return;
+    this.open.set(key, { session, inSeq, expected: new Set(this.view), hashes: new Map() });
+    if (this.open.size > this.maxOpen) {
+      this.open.delete(this.open.keys().next().value as string);
+      this.counters.unchecked++;
+    }
+  }
+
+  /**
+   * `member`'s hash for unit `inSeq` of `session`, delivered at `seq`. Without `opens`, a hash for
+   * a comparison that is not open (see `expect`) is ignored.
+   */
+  record(member: MemberId, session: SessionId, inSeq: number, hash: string, seq: number, opens = true): Verdict[] {
     const key = `${session}\u0000${inSeq}`;
     let c = this.open.get(key);
     if (!c) {
+      if (!opens) return [];
       c = { session, inSeq, expected: new Set(this.view), hashes: new Map() };
       this.open.set(key, c);
       if (this.open.size > this.maxOpen) {
@@ -158,7 +205,10 @@ export class DivergenceDetector {
   installView(members: readonly MemberId[], seq: number): Verdict[] {
     this.view = new Set(members);
     const out: Verdict[] = [];
-    for (const [key, c] of [...this.open]) this.evaluate(key, c, seq, out);
+    for (const [key, c] of [...this.open]) {
+      for (const m of c.expected) if (!this.view.has(m)) c.expected.delete(m);
+      this.evaluate(key, c, seq, out);
+    }
     return out;
   }
 
@@ -268,15 +318,34 @@ export class DigestOutbox {
 
 /** Cuts a session's stream output into fixed-size blocks and hashes each complete block. */
 class StreamBlocks {
-  private block = 1;
+  private block: number;
   private filled = 0;
+  /** The output position the next bytes pushed are expected at. */
+  next: number;
+  /** Bytes still to pass over unhashed: the rest of a block that began before this member hashed. */
+  private skip: number;
   private hash: Hash = createHash('sha256');
 
-  constructor(private readonly size: number) {}
+  /**
+   * `offset`: the output position of the first bytes pushed. Blocks are numbered from the start of
+   * the session's output, so a member that starts hashing mid-session (a joiner) numbers them as
+   * the others do; it passes over a partial first block.
+   */
+  constructor(
+    private readonly size: number,
+    offset = 0,
+  ) {
+    this.next = offset;
+    this.block = Math.floor(offset / size) + 1;
+    this.skip = offset % size === 0 ? 0 : size - (offset % size);
+    if (this.skip) this.block++;
+  }
 
   /** Feeds output bytes; calls `done(block, hash)` for each block completed. */
   push(bytes: Uint8Array, done: (block: number, hash: Uint8Array) => void): void {
-    let at = 0;
+    this.next += bytes.length;
+    let at = Math.min(this.skip, bytes.length);
+    this.skip -= at;
     while (at < bytes.length) {
       const take = Math.min(this.size - this.filled, bytes.length - at);
       this.hash.update(bytes.subarray(at, at + take));
@@ -305,6 +374,20 @@ export interface DivergenceStatus {
   readonly open: number;
   /** Counters. */
   readonly counters: Readonly<DivergenceCounters>;
+  /** State digests, when the service exposes one (`service.stateDigest`). */
+  readonly stateDigest?: StateDigestStatus;
+}
+
+/** What `status()` reports about state digests at one member. */
+export interface StateDigestStatus {
+  /** Requests of the group between two digests. */
+  readonly every: number;
+  /** Requests of the group applied here so far (the count the digest points are taken at). */
+  readonly requests: number;
+  /** False when this member takes no digests (it joined from a state without the request count). */
+  readonly taking: boolean;
+  /** State digest comparisons waiting for hashes. */
+  readonly open: number;
 }
 
 /** Options of a `DivergenceMonitor`. */
@@ -342,12 +425,17 @@ export class DivergenceMonitor {
     unchecked: 0,
     hashesSent: 0,
     digestEvents: 0,
+    stateDigests: 0,
+    stateDigestErrors: 0,
+    stateDigestHeldMs: 0,
   };
   /** Resolves when this member is found diverged under the `evict` policy. */
   readonly evicted: Promise<DivergenceReport>;
   private readonly detector: DivergenceDetector;
   private readonly outbox: DigestOutbox;
   private readonly streams = new Map<SessionId, StreamBlocks>();
+  /** Sessions whose earlier responses this member never hashed (see `hashedFrom`). */
+  private readonly firstHashed = new Map<SessionId, number>();
   private readonly diverged = new Map<MemberId, DivergenceReport>();
   private readonly reported = new Set<string>();
   private readonly disagreements: Disagreement[] = [];
@@ -364,19 +452,61 @@ export class DivergenceMonitor {
     this.evicted = new Promise((resolve) => (this.resolveEvicted = resolve));
   }
 
-  /** This replica produced `bytes`: the response to request `inSeq`, or (undefined) stream output. */
-  produced(session: SessionId, inSeq: number | undefined, bytes: Uint8Array): void {
+  /**
+   * This replica produced `bytes`: the response to request `inSeq`, or (undefined) stream output
+   * at output position `offset` (bytes since the session opened; default: right after the last).
+   */
+  produced(session: SessionId, inSeq: number | undefined, bytes: Uint8Array, offset?: number): void {
     if (this.leaving) return;
     if (inSeq !== undefined) {
       this.outbox.add(session, inSeq, outputHash(bytes));
       return;
     }
     let s = this.streams.get(session);
-    if (!s) {
-      s = new StreamBlocks(this.options.streamBlockBytes ?? 4096);
+    // Output not seen here in between (it came with a state transfer, or was replayed unhashed):
+    // start again at this position, numbered from the session's start like everyone's.
+    if (!s || (offset !== undefined && s.next !== offset)) {
+      s = new StreamBlocks(this.options.streamBlockBytes ?? 4096, offset);
       this.streams.set(session, s);
     }
     s.push(bytes, (block, hash) => this.outbox.add(session, block, hash));
+  }
+
+  /**
+   * This member hashes `session`'s responses from request `inSeq` on (it installed a state with
+   * the earlier ones): others' hashes of earlier ones do not open comparisons here, even after the
+   * session closed (hashes may be ordered after the close). Set once per session at an install.
+   */
+  hashedFrom(session: SessionId, inSeq: number): void {
+    this.firstHashed.set(session, inSeq);
+  }
+
+  /**
+   * The request that makes the group's count `requests` was delivered (a state digest point):
+   * opens its comparison with the installed view. Called at the same point of the order at every
+   * member that delivers it (not while replaying).
+   */
+  expectState(requests: number): void {
+    this.detector.expect(STATE_DIGEST_SESSION, requests);
+  }
+
+  /** State digest comparisons waiting for hashes. */
+  get openStateComparisons(): number {
+    return this.detector.pendingOf(STATE_DIGEST_SESSION);
+  }
+
+  /** This replica's state digest after `requests` requests of the group (read in `heldMs`): hashed and shared. */
+  stateDigest(requests: number, digest: Uint8Array, heldMs = 0): void {
+    if (this.leaving) return;
+    this.counters.stateDigests++;
+    this.counters.stateDigestHeldMs += heldMs;
+    this.outbox.add(STATE_DIGEST_SESSION, requests, outputHash(digest));
+  }
+
+  /** Taking the state digest after `requests` failed: nothing is shared (the others stop awaiting this member only at a view change). */
+  stateDigestFailed(requests: number, error: Error): void {
+    this.counters.stateDigestErrors++;
+    this.log.error({ requests, err: error.message }, 'state digest failed; this member sends none for this point');
   }
 
   /** The session closed here: its partial stream block is never compared. */
@@ -388,7 +518,9 @@ export class DivergenceMonitor {
   deliver(sender: MemberId, event: DigestEvent, seq: number): void {
     for (let i = 0; i < event.hashes.length; i++) {
       const hex = Buffer.from(event.hashes[i]!).toString('hex');
-      this.verdicts(this.detector.record(sender, event.session, event.first + i, hex, seq));
+      const unit = event.first + i;
+      const opens = event.session !== STATE_DIGEST_SESSION && unit >= (this.firstHashed.get(event.session) ?? 0);
+      this.verdicts(this.detector.record(sender, event.session, unit, hex, seq, opens));
     }
   }
 
@@ -420,8 +552,12 @@ export class DivergenceMonitor {
     Object.assign(this.counters, this.detector.counters);
     for (const v of verdicts) {
       if (v.kind === 'undecided') this.undecided(v);
-      else this.report({ ...v, unit: this.options.unitOf?.(v.session) ?? this.options.unit });
+      else this.report({ ...v, unit: this.unitOf(v.session) });
     }
+  }
+
+  private unitOf(session: SessionId): DivergenceUnit {
+    return session === STATE_DIGEST_SESSION ? 'state' : (this.options.unitOf?.(session) ?? this.options.unit);
   }
 
   private report(v: DivergenceReport & { kind?: string }): void {
@@ -441,12 +577,12 @@ export class DivergenceMonitor {
     // `member` is the reporting member in every log line of this logger; the culprit is `diverged`.
     this.log.error(
       { diverged, ...where, appliedInSession: applied, policy: this.policy },
-      `replica ${report.member} diverged from the majority at session ${report.session} ${report.unit} ${report.inSeq}`,
+      `replica ${report.member} diverged from the majority at ${divergencePoint(report)}`,
     );
     this.options.auditor.audit({
       type: 'divergence',
       member: this.options.self,
-      reason: `member ${report.member} diverged at session ${report.session} ${report.unit} ${report.inSeq}`,
+      reason: `member ${report.member} diverged at ${divergencePoint(report)}`,
       details: { ...report, majority: [...report.majority] },
     });
     if (report.member === this.options.self && this.policy === 'evict' && !this.leaving) {
@@ -463,14 +599,24 @@ export class DivergenceMonitor {
     this.disagreements.push(d);
     if (this.disagreements.length > (this.options.keepDisagreements ?? 16)) this.disagreements.shift();
     this.log.error(
-      { session: d.session, inSeq: d.inSeq, groups: d.groups, seq: d.seq },
+      { session: d.session, inSeq: d.inSeq, unit: this.unitOf(d.session), groups: d.groups, seq: d.seq },
       'replicas disagree and no majority decides which is right; nobody is evicted',
     );
     this.options.auditor.audit({
       type: 'divergence',
       member: this.options.self,
-      reason: `replicas disagree at session ${d.session} unit ${d.inSeq} without a majority`,
+      reason: `replicas disagree at ${divergencePoint({ ...d, unit: this.unitOf(d.session) })} without a majority`,
       details: { session: d.session, inSeq: d.inSeq, groups: d.groups.map((g) => ({ ...g, members: [...g.members] })) },
     });
   }
+}
+
+/**
+ * Where a divergence started, in words: `session <id> request 32`, `session <id> block 5`, or
+ * `state digest after request 3000` (of the group, for `unit: 'state'`).
+ */
+export function divergencePoint(at: Pick<DivergenceReport, 'session' | 'unit' | 'inSeq'>): string {
+  return at.unit === 'state'
+    ? `state digest after request ${at.inSeq}`
+    : `session ${at.session} ${at.unit} ${at.inSeq}`;
 }

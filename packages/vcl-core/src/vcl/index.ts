@@ -21,3 +21,4 @@ export * from './outbound/outbound-interceptor';
 export * from './outbound/session-id';
 export * from './outbound/vcl-call-session';
 export * from './divergence';
+export * from './state-digest';

@@ -18,7 +18,13 @@ import {
 } from '../errors';
 import type { ServiceBackend } from './backend';
 import type { LinkConnection, LinkListener, LinkTransport } from './link';
-import { DivergenceMonitor, type DivergenceOptions, type DivergenceReport, type DivergenceStatus } from './divergence';
+import {
+  DivergenceMonitor,
+  STATE_DIGEST_SESSION,
+  type DivergenceOptions,
+  type DivergenceReport,
+  type DivergenceStatus,
+} from './divergence';
 import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
@@ -98,6 +104,22 @@ export interface ServiceInterceptorOptions {
   readonly recovery?: Recovery;
   /** Divergence detection (hash every output unit, compare in the total order). Default off. */
   readonly divergence?: DivergenceOptions;
+  /**
+   * The service's state digest, compared like output every `every` requests of the group (needs
+   * `divergence` and request-response substrates only). Default none.
+   */
+  readonly stateDigest?: StateDigestOptions;
+}
+
+/** Options of state digests (`ServiceInterceptorOptions.stateDigest`). */
+export interface StateDigestOptions {
+  /** Requests of the group (over all sessions, in delivery order) between two digests; a positive integer. */
+  readonly every: number;
+  /**
+   * Returns the service's state digest (any bytes). Called only when every request up to the
+   * digest point has been answered and none after it has reached the service.
+   */
+  readonly digest: () => Promise<Uint8Array>;
 }
 
 /** One session as `vcl status` shows it. */
@@ -241,6 +263,17 @@ export class ServiceInterceptor implements Startable {
     this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
     this.dispatcher = new Dispatcher(this.log);
+    if (options.stateDigest) {
+      const every = options.stateDigest.every;
+      if (!Number.isSafeInteger(every) || every < 1)
+        throw new VclError(`stateDigest.every must be a positive integer, got ${every}`);
+      if (!options.divergence) throw new VclError('stateDigest needs divergence detection (divergence option)');
+      const stream = this.served.find((x) => x.substrate.pattern !== 'request-response');
+      if (stream)
+        throw new VclError(
+          `stateDigest needs request-response substrates: "${stream.name}" is a stream, where the service is never known to be quiet`,
+        );
+    }
     this.divergence = options.divergence
       ? new DivergenceMonitor({
           ...options.divergence,
@@ -254,7 +287,8 @@ export class ServiceInterceptor implements Startable {
           members: options.ordering.view()?.members ?? options.members.map((m) => m.id),
           logger: this.log,
           auditor: this.auditor,
-          appliedIn: (session) => this.table.get(session)?.lastInSeq,
+          appliedIn: (session) =>
+            session === STATE_DIGEST_SESSION ? this.table.requestsApplied : this.table.get(session)?.lastInSeq,
         })
       : undefined;
     // Handlers are set at construction so no delivery can happen before the engine sees it.
@@ -328,7 +362,24 @@ export class ServiceInterceptor implements Startable {
       links: this.links.size,
       counters: { ...this.counters },
       ...(this.options.recovery ? { recovery: this.options.recovery.status() } : {}),
-      ...(this.divergence ? { divergence: this.divergence.status() } : {}),
+      ...(this.divergence ? { divergence: this.divergenceStatus(this.divergence) } : {}),
+    };
+  }
+
+  private divergenceStatus(divergence: DivergenceMonitor): DivergenceStatus {
+    const sd = this.options.stateDigest;
+    return {
+      ...divergence.status(),
+      ...(sd
+        ? {
+            stateDigest: {
+              every: sd.every,
+              requests: this.table.requestsApplied,
+              taking: this.takingStateDigests,
+              open: divergence.openStateComparisons,
+            },
+          }
+        : {}),
     };
   }
 
@@ -370,6 +421,12 @@ export class ServiceInterceptor implements Startable {
           return this.refuse(
             l,
             new MalformedFrameError(`${frame.type} on a link that already carries a session`),
+            true,
+          );
+        if (frame.session === STATE_DIGEST_SESSION)
+          return this.refuse(
+            l,
+            new MalformedFrameError(`session id ${STATE_DIGEST_SESSION} is reserved (state digests)`),
             true,
           );
         l.served = this.servedFor(frame.substrate);
@@ -705,6 +762,41 @@ export class ServiceInterceptor implements Startable {
     const s = this.local.get(event.session);
     if (s) s.lastActivity = this.options.clock.now();
     this.effect(applied);
+    if (applied.kind === 'request') this.stateDigestPoint();
+  }
+
+  /** False once this member restored a state whose request count it does not know. */
+  private takingStateDigests = true;
+
+  /**
+   * After the request that makes the group's count a multiple of `every` was handed to the
+   * dispatcher: every member that delivers it opens the comparison here (the same view everywhere),
+   * then holds later requests until the service has answered every earlier one, so the digest is
+   * the state after exactly this many requests at every replica. A joiner replaying (or installed
+   * past this point) neither opens nor takes it: the others compared it already.
+   */
+  private stateDigestPoint(): void {
+    const sd = this.options.stateDigest;
+    const divergence = this.divergence;
+    if (!sd || !divergence || this.replaying || this.stopped || !this.takingStateDigests) return;
+    const requests = this.table.requestsApplied;
+    if (requests % sd.every !== 0) return;
+    divergence.expectState(requests);
+    const held = this.dispatcher.hold();
+    void (async () => {
+      const release = await held;
+      const t0 = this.options.clock.now();
+      let digest: Uint8Array;
+      try {
+        digest = await sd.digest();
+      } catch (error) {
+        divergence.stateDigestFailed(requests, error instanceof Error ? error : new Error(String(error)));
+        return;
+      } finally {
+        release();
+      }
+      if (!this.stopped) divergence.stateDigest(requests, digest, this.options.clock.now() - t0);
+    })();
   }
 
   private effect(a: Applied): void {
@@ -854,6 +946,14 @@ export class ServiceInterceptor implements Startable {
         for (const s of this.local.values()) s.dispose();
         this.local.clear();
         this.table.restoreState(table);
+        if (table.requests === undefined && this.options.stateDigest) {
+          // Points are counted from the group's start: without the count this member's would differ.
+          this.takingStateDigests = false;
+          this.log.warn(
+            {},
+            'the installed state has no request count (an older donor): this member takes no state digests until it restarts',
+          );
+        }
         const byId = new Map(caches.map((c) => [c.session, c]));
         for (const r of this.table.list()) {
           const s = this.openLocal(r);
@@ -862,6 +962,7 @@ export class ServiceInterceptor implements Startable {
           s.cache.restore(c.produced, c.acked, c.chunks);
           if (c.endedAt !== undefined) s.endedAt = c.endedAt;
         }
+        this.joinedDivergence();
         // A member re-admitted with a state keeps its client links, but what they wait for was
         // ordered while it was out: answers now only in the restored caches, an attach ordered
         // before the cut. Send those clients to attach again; the HELLO's welcome resends exactly
@@ -882,11 +983,25 @@ export class ServiceInterceptor implements Startable {
         try {
           for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
           (await this.dispatcher.hold())();
+          this.joinedDivergence();
         } finally {
           this.replaying = false;
         }
       },
     };
+  }
+
+  /**
+   * After a state install: this member never hashed the responses to the requests up to the cut
+   * (they came with the state, or were replayed unhashed), so the others' hashes of them, ordered
+   * after the cut, must not open comparisons here that would wait for it forever.
+   */
+  private joinedDivergence(): void {
+    if (!this.divergence) return;
+    for (const r of this.table.list())
+      if (this.local.get(r.id)?.requestResponse) this.divergence.hashedFrom(r.id, r.lastInSeq + 1);
+    // Sessions closed before the cut: their output was never produced here at all.
+    for (const [id] of this.table.exportState().closed) this.divergence.hashedFrom(id, Number.MAX_SAFE_INTEGER);
   }
 
   private localFor(r: SessionRecord): LocalSession {
@@ -903,8 +1018,8 @@ export class ServiceInterceptor implements Startable {
     const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
-      produced: (inSeq, bytes) => {
-        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes);
+      produced: (inSeq, bytes, offset) => {
+        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes, offset);
       },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
@@ -984,7 +1099,8 @@ export class ServiceInterceptor implements Startable {
 
 interface LocalSessionEvents {
   output(chunk: OutputChunk): void;
-  produced(inSeq: number | undefined, bytes: Uint8Array): void;
+  /** `offset`: the output position of `bytes` (stream sessions: bytes since the session opened). */
+  produced(inSeq: number | undefined, bytes: Uint8Array, offset: number): void;
   ended(outSeq: number): void;
   failed(error: Error): void;
 }
@@ -1092,8 +1208,8 @@ class LocalSession {
       this.conversation.pause();
     }
     this.events.output(chunk);
-    if (!this.requestResponse) this.events.produced(undefined, bytes);
-    else if (inSeq !== undefined) this.events.produced(inSeq, bytes);
+    if (!this.requestResponse) this.events.produced(undefined, bytes, chunk.from);
+    else if (inSeq !== undefined) this.events.produced(inSeq, bytes, chunk.from);
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 

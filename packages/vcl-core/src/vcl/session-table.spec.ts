@@ -102,4 +102,22 @@ describe('SessionTable', () => {
       }),
     );
   });
+
+  it('counts the requests applied over all sessions: not duplicates, gaps, denials or requests of unknown sessions', () => {
+    const t = new SessionTable();
+    t.apply({ type: 'open', session: 'a', origin: 'n1', attempt: 1, principal: 'p' }, 1);
+    t.apply({ type: 'open', session: 'b', origin: 'n1', attempt: 2, principal: 'p' }, 2);
+    t.apply(data('a', 1), 3);
+    t.apply(data('a', 1), 4);
+    t.apply(data('a', 3), 5);
+    t.apply(data('b', 1), 6);
+    t.apply({ type: 'deny', session: 'b', inSeq: 2, reason: 'no' }, 7);
+    t.apply(data('zz', 1), 8);
+    t.apply(data('b', 3), 9);
+    expect(t.requestsApplied).toBe(3);
+    const copy = new SessionTable();
+    copy.restoreState(t.exportState());
+    copy.apply(data('a', 2), 10);
+    expect(copy.requestsApplied).toBe(4);
+  });
 });

@@ -77,6 +77,7 @@ export class SessionTable {
   private readonly sessions = new Map<SessionId, SessionRecord>();
   private readonly closed = new Map<SessionId, CloseReason>();
   private readonly closedMemory: number;
+  private requests = 0;
 
   constructor(options: SessionTableOptions = {}) {
     this.closedMemory = options.closedMemory ?? 10_000;
@@ -102,20 +103,40 @@ export class SessionTable {
     return this.sessions.size;
   }
 
-  /** A copy of the table (open sessions in opening order, remembered closed ids oldest first), for state transfer. */
-  exportState(): { sessions: SessionRecord[]; closed: [SessionId, CloseReason][] } {
-    return { sessions: this.list().map((s) => ({ ...s })), closed: [...this.closed.entries()] };
+  /**
+   * Requests applied so far over all sessions (`request` results, in delivery order): the same at
+   * every member after the same deliveries, so it names points of the order (state digests).
+   */
+  get requestsApplied(): number {
+    return this.requests;
   }
 
-  /** Replaces the table with one exported at another member (state transfer to a joiner). */
+  /**
+   * A copy of the table (open sessions in opening order, remembered closed ids oldest first, the
+   * request count), for state transfer.
+   */
+  exportState(): { sessions: SessionRecord[]; closed: [SessionId, CloseReason][]; requests: number } {
+    return {
+      sessions: this.list().map((s) => ({ ...s })),
+      closed: [...this.closed.entries()],
+      requests: this.requests,
+    };
+  }
+
+  /**
+   * Replaces the table with one exported at another member (state transfer to a joiner). A state
+   * without `requests` (an older donor) leaves the count at 0.
+   */
   restoreState(state: {
     readonly sessions: readonly SessionRecord[];
     readonly closed: readonly (readonly [SessionId, CloseReason])[];
+    readonly requests?: number;
   }): void {
     this.sessions.clear();
     this.closed.clear();
     for (const s of state.sessions) this.sessions.set(s.id, { ...s });
     for (const [id, reason] of state.closed) this.closed.set(id, reason);
+    this.requests = state.requests ?? 0;
   }
 
   /** Applies the event delivered at sequence number `seq`. Pure function of the table and the event. */
@@ -165,6 +186,7 @@ export class SessionTable {
             ...(ack !== undefined ? { ack } : {}),
           };
         s.lastInSeq = event.inSeq;
+        this.requests++;
         return {
           kind: 'request',
           session: s,

@@ -95,6 +95,11 @@ export interface DeploymentOptions {
   readonly onDivergence?: 'report' | 'evict' | 'off';
   /** Take ports below 32768 (`lowFreePorts`) instead of ephemeral ones. Default false. */
   readonly lowPorts?: boolean;
+  /**
+   * The stack's `service.stateDigest`: `every`, and (external mode) the fixture script run with node
+   * as its command; internal-replica.cjs then passes its counter's digest as the callback. Default none.
+   */
+  readonly stateDigest?: { readonly script?: string; readonly every: number };
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -256,6 +261,14 @@ export class Deployment {
     return p;
   }
 
+  private stateDigestYaml(): string {
+    const sd = this.options.stateDigest;
+    if (!sd) return '';
+    if (!sd.script) return `, stateDigest: { every: ${sd.every} }`;
+    const command = [process.execPath, path.join(fixtures, sd.script)].map((a) => JSON.stringify(a)).join(', ');
+    return `, stateDigest: { command: [${command}], every: ${sd.every} }`;
+  }
+
   private stackYaml(): string {
     const members = this.members
       .map(
@@ -271,7 +284,7 @@ ordering:
   plugin: sequencer
   options: { heartbeatMs: 50, suspectTimeoutMs: 300 }
 substrate: { plugin: tcp, options: { framing: line } }
-service: { endpoint: { host: 127.0.0.1, port: ${this.members[0]!.servicePort} } }
+service: { endpoint: { host: 127.0.0.1, port: ${this.members[0]!.servicePort} }${this.stateDigestYaml()} }
 client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }
   failoverTimeoutMs: 15000

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { RecoveryStateError } from '../../errors';
+import { BodyWriter } from '../../link/body';
 import { encodeSessionEvent } from '../session-events';
 import { SessionTable } from '../session-table';
 import {
@@ -85,7 +86,7 @@ describe('recovery state', () => {
             mode: 'replay',
             cut,
             base: 0,
-            table: { sessions: [], closed: [] },
+            table: { sessions: [], closed: [], requests: 0 },
             caches: [],
             log: payloads.map((payload, i) => ({ seq: i + 1, payload })),
           };
@@ -108,12 +109,45 @@ describe('recovery state', () => {
     );
   });
 
+  it('carries the request count of the table (where state digests fall), also in a replay state at base 0', () => {
+    const s = sample();
+    expect(s.table.requests).toBe(1);
+    const back = decodeRecoveryState(encodeRecoveryState({ ...s, table: { ...s.table, requests: 123_456 } }));
+    expect(back.table.requests).toBe(123_456);
+    const t = new SessionTable();
+    t.restoreState(back.table);
+    expect(t.requestsApplied).toBe(123_456);
+    expect(t.exportState().requests).toBe(123_456);
+    // A table built without the field (the initial table of a replay state) is at 0 requests.
+    const replay = encodeRecoveryState({
+      ...s,
+      mode: 'replay',
+      base: 0,
+      table: { sessions: [], closed: [] },
+      caches: [],
+      log: [],
+    });
+    expect(decodeRecoveryState(replay).table.requests).toBe(0);
+  });
+
+  it('still decodes a version-1 state (no request count): unknown count, except for the initial table at base 0', () => {
+    const s = sample();
+    const v1 = decodeRecoveryState(encodeV1(s));
+    const { requests: _r, ...table } = s.table;
+    expect(v1).toEqual({ ...s, table });
+    expect(v1.table.requests).toBeUndefined();
+    const initial = decodeRecoveryState(
+      encodeV1({ mode: 'replay', cut: 0, base: 0, table: { sessions: [], closed: [] }, caches: [], log: [] }),
+    );
+    expect(initial.table).toEqual({ sessions: [], closed: [], requests: 0 });
+  });
+
   it('refuses malformed input with a RecoveryStateError naming what is wrong', () => {
     const good = encodeRecoveryState(sample());
     const cases: [Uint8Array, RegExp][] = [
       [new Uint8Array(0), /magic/],
       [Uint8Array.of(0x00, 1), /bad magic 0x0/],
-      [Uint8Array.of(0x52, 9), /version 9/],
+      [Uint8Array.of(0x52, 9), /version 9, this build reads 1 and 2/],
       [Uint8Array.of(0x52, 1, 7), /unknown mode 7/],
       [good.subarray(0, good.length - 5), /recovery state/],
       [Uint8Array.from([...good, 0]), /trailing/],
@@ -187,3 +221,35 @@ describe('recovery state', () => {
     expect(() => decodeLogRecords(twice)).toThrow(/event 5 after event 5/);
   });
 });
+
+/** The version-1 encoding (before the request count), as an older donor sends it. */
+function encodeV1(state: RecoveryState): Uint8Array {
+  const w = new BodyWriter(1024);
+  const modes = ['none', 'replay', 'snapshot'];
+  const reasons = ['client', 'expired', 'denied', 'error'];
+  w.u8(0x52).u8(1).u8(modes.indexOf(state.mode)).varint(state.cut).varint(state.base);
+  w.varint(state.table.sessions.length);
+  for (const x of state.table.sessions)
+    w.string(x.id)
+      .string(x.principal)
+      .string(x.attached)
+      .varint(x.lastInSeq)
+      .varint(x.ackedOut)
+      .varint(x.openedAt)
+      .varint(x.lastEventAt);
+  w.varint(state.table.closed.length);
+  for (const [sid, reason] of state.table.closed) w.string(sid).u8(reasons.indexOf(reason));
+  w.varint(state.caches.length);
+  for (const c of state.caches) {
+    w.string(c.session)
+      .varint(c.produced)
+      .varint(c.acked)
+      .varint(c.endedAt === undefined ? 0 : c.endedAt + 1);
+    w.varint(c.chunks.length);
+    for (const k of c.chunks) w.varint(k.from).varint(k.to).bytes(k.bytes);
+  }
+  w.bool(state.service !== undefined);
+  if (state.service) w.bytes(state.service);
+  w.bytes(new Uint8Array(Buffer.concat(state.log.map((e) => encodeLogRecord(e)))));
+  return w.finish();
+}

@@ -11,6 +11,12 @@ export interface TableState {
   readonly sessions: readonly SessionRecord[];
   /** Remembered closed sessions, oldest first. */
   readonly closed: readonly (readonly [SessionId, CloseReason])[];
+  /**
+   * Requests applied over all sessions up to this point (`SessionTable.requestsApplied`): where the
+   * state digests fall. Absent means 0 when encoding; decoded from a version-1 state it is absent
+   * unless the table is the initial one (base 0), i.e. unknown.
+   */
+  readonly requests?: number;
 }
 
 /** One numbered chunk of cached output. */
@@ -68,7 +74,8 @@ export interface RecoveryState {
 }
 
 const MAGIC = 0x52; // 'R'
-const VERSION = 1;
+// Version 2 adds the table's request count after the closed sessions; version 1 still decodes.
+const VERSION = 2;
 const MODES: readonly RecoveryMode[] = ['none', 'replay', 'snapshot'];
 const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
 
@@ -93,6 +100,7 @@ export function encodeRecoveryState(state: RecoveryState, rawLog?: Uint8Array): 
       .varint(s.lastEventAt);
   w.varint(state.table.closed.length);
   for (const [sid, reason] of state.table.closed) w.string(sid).u8(REASONS.indexOf(reason));
+  w.varint(state.table.requests ?? 0);
   w.varint(state.caches.length);
   for (const c of state.caches) {
     w.string(c.session)
@@ -145,8 +153,8 @@ function decode(bytes: Uint8Array): RecoveryState {
   const magic = r.u8('magic');
   if (magic !== MAGIC) throw new RecoveryStateError(`recovery state: bad magic 0x${magic.toString(16)}`);
   const version = r.u8('version');
-  if (version !== VERSION)
-    throw new RecoveryStateError(`recovery state: version ${version}, this build reads ${VERSION}`);
+  if (version !== VERSION && version !== 1)
+    throw new RecoveryStateError(`recovery state: version ${version}, this build reads 1 and ${VERSION}`);
   const modeCode = r.u8('mode');
   const mode = MODES[modeCode];
   if (mode === undefined) throw new RecoveryStateError(`recovery state: unknown mode ${modeCode}`);
@@ -178,6 +186,8 @@ function decode(bytes: Uint8Array): RecoveryState {
     if (reason === undefined) throw new RecoveryStateError(`recovery state: unknown close reason ${code}`);
     closed.push([sid, reason]);
   }
+  // A version-1 table carries no request count: known only for the initial table (base 0).
+  const requests = version >= 2 ? r.varint('requests') : base === 0 ? 0 : undefined;
   const open = new Set(sessions.map((s) => s.id));
   if (open.size !== sessions.length) throw new RecoveryStateError('recovery state: a session is listed twice');
   const caches: CacheState[] = [];
@@ -211,7 +221,15 @@ function decode(bytes: Uint8Array): RecoveryState {
   const outside = log.find((e) => e.seq <= base || e.seq > cut);
   if (outside)
     throw new RecoveryStateError(`recovery state: log event ${outside.seq} outside ${base + 1}..${cut} (base ${base})`);
-  return { mode, cut, base, table: { sessions, closed }, caches, ...(service ? { service } : {}), log };
+  return {
+    mode,
+    cut,
+    base,
+    table: { sessions, closed, ...(requests !== undefined ? { requests } : {}) },
+    caches,
+    ...(service ? { service } : {}),
+    log,
+  };
 }
 
 /** Concatenates byte strings. */
