@@ -963,6 +963,18 @@ export class ServiceInterceptor implements Startable {
           if (c.endedAt !== undefined) s.endedAt = c.endedAt;
         }
         this.joinedDivergence();
+        // A member re-admitted with a state keeps its client links, but what they wait for was
+        // ordered while it was out: answers now only in the restored caches, an attach ordered
+        // before the cut. Send those clients to attach again; the HELLO's welcome resends exactly
+        // what each one misses.
+        const again = new UnavailableError(`member ${this.options.self} caught up by state transfer; attach again`);
+        for (const l of [...this.links]) {
+          if (l.state !== 'attached' && l.state !== 'pending') continue;
+          this.log.info({ session: l.session }, 'client sent to attach again after a state transfer');
+          this.send(l, { type: 'error', code: again.code, message: again.message, fatal: false });
+          l.link.close();
+          this.forget(l);
+        }
       },
       replay: async (events: readonly LoggedEvent[]) => {
         // Until the service has answered what is replayed, its output was hashed and compared

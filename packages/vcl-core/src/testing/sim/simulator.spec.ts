@@ -94,6 +94,45 @@ describe('Simulator', () => {
     expect(fired).toEqual(['msg from a']);
   });
 
+  it("holds a paused member's timers and arrivals until it resumes, in the order they came due", async () => {
+    const sim = new Simulator({ seed: 9, members: ['a', 'b'], faults: { minDelayMs: 1, maxDelayMs: 1 } });
+    const seen: string[] = [];
+    const a = sim.node('a');
+    a.network.onMessage((_from, bytes) => seen.push(`msg ${bytes[0]} at ${sim.now}`));
+    const down: string[] = [];
+    sim.node('b').network.onPeerDown((p) => down.push(p));
+    await a.network.start();
+    a.clock.setTimer(10, () => seen.push(`timer at ${sim.now}`));
+    const cancelled = a.clock.setTimer(12, () => seen.push('cancelled timer'));
+    sim.schedule(5, () => sim.pause('a'));
+    sim.schedule(15, () => sim.node('b').network.send('a', new Uint8Array([1])));
+    sim.schedule(20, () => cancelled.cancel());
+    sim.schedule(50, () => sim.resume('a'));
+    await sim.runFor(40);
+    expect(sim.paused('a')).toBe(true);
+    expect(seen).toEqual([]);
+    await sim.runFor(20);
+    expect(seen).toEqual(['timer at 50', 'msg 1 at 50']);
+    expect(down).toEqual([]);
+    expect(sim.paused('a')).toBe(false);
+  });
+
+  it('drops what a paused member held when it crashes before resuming', async () => {
+    const sim = new Simulator({ seed: 10, members: ['a', 'b'] });
+    const seen: string[] = [];
+    const a = sim.node('a');
+    a.network.onMessage(() => seen.push('msg'));
+    await a.network.start();
+    sim.pause('a');
+    a.clock.setTimer(1, () => seen.push('timer'));
+    sim.node('b').network.send('a', new Uint8Array([1]));
+    await sim.runFor(20);
+    sim.crash('a');
+    sim.resume('a');
+    await sim.runFor(20);
+    expect(seen).toEqual([]);
+  });
+
   it('runs promise continuations between events, in virtual time', async () => {
     const sim = new Simulator({ seed: 5, members: ['a'] });
     const seen: number[] = [];

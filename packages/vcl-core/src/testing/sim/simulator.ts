@@ -173,6 +173,32 @@ export class Simulator {
     }
   }
 
+  /**
+   * Pauses member `id` like SIGSTOP: its timers that come due and the messages that reach it wait,
+   * in the order they came, until `resume`; its peers see nothing (no peer-down), as with a stopped
+   * process whose connections stay open.
+   */
+  pause(id: MemberId): void {
+    const s = this.state(id);
+    if (!s.node.up || s.paused) return;
+    s.paused = true;
+    this.mix(`pause:${id}`);
+  }
+
+  /** Resumes paused member `id` like SIGCONT: what waited runs now, in the order it came due. */
+  resume(id: MemberId): void {
+    const s = this.state(id);
+    if (!s.paused) return;
+    s.paused = false;
+    this.mix(`resume:${id}`);
+    for (const run of s.deferred.splice(0)) this.queue.push(this.time, run);
+  }
+
+  /** Whether member `id` is paused. */
+  paused(id: MemberId): boolean {
+    return this.state(id).paused;
+  }
+
   /** Restarts crashed member `id` as a new incarnation (fresh network, clock and randomness). */
   restart(id: MemberId): SimNode {
     const s = this.state(id);
@@ -241,14 +267,25 @@ export class Simulator {
 
   private newIncarnation(id: MemberId, incarnation: number): NodeState {
     const random = this.root.fork(`node:${id}:${incarnation}`);
-    const state = { up: true } as NodeState;
+    const state = { up: true, paused: false, deferred: [] as (() => void)[] } as NodeState;
     const alive = (): boolean => state.up && this.nodes.get(id) === state;
     const clock: Clock = {
       now: () => this.time,
-      setTimer: (ms, fn) =>
-        this.schedule(ms, () => {
-          if (alive()) fn();
-        }),
+      setTimer: (ms, fn) => {
+        let cancelled = false;
+        const run = (): void => {
+          if (cancelled || !alive()) return;
+          if (state.paused) state.deferred.push(run);
+          else fn();
+        };
+        const timer = this.schedule(ms, run);
+        return {
+          cancel: () => {
+            cancelled = true;
+            timer.cancel();
+          },
+        };
+      },
     };
     let started = false;
     let stopped = false;
@@ -327,6 +364,18 @@ export class Simulator {
         this.stats.dropped++;
         return;
       }
+      // A paused member's messages wait in its (kernel) buffers until it resumes.
+      if (target.paused) {
+        target.deferred.push(() => {
+          if (!target.up || this.nodes.get(to) !== target) {
+            this.stats.dropped++;
+            return;
+          }
+          this.stats.delivered++;
+          target.receive?.(from, bytes);
+        });
+        return;
+      }
       this.stats.delivered++;
       target.receive?.(from, bytes);
     });
@@ -360,6 +409,9 @@ export class Simulator {
 
 interface NodeState {
   up: boolean;
+  /** Stopped like SIGSTOP: timers and arrivals wait in `deferred`. */
+  paused: boolean;
+  deferred: (() => void)[];
   node: SimNode;
   message?: (from: MemberId, bytes: Uint8Array) => void;
   peerDown?: (peer: MemberId) => void;

@@ -4,3 +4,4 @@ export * from './memory-link';
 export * from './counter-service';
 export * from './engine-harness';
 export * from './recording-logger';
+export * from './paused-members';

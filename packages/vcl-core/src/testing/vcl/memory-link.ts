@@ -90,7 +90,8 @@ class MemoryLink implements LinkConnection {
   private closed = false;
   private frameHandler: ((f: LinkFrame) => void) | undefined;
   private closeHandler: ((e?: Error) => void) | undefined;
-  private readonly held: LinkFrame[] = [];
+  /** Frames (and a close) that reached a frozen process, delivered when it thaws. */
+  private readonly held: (LinkFrame | { readonly closed: Error | undefined })[] = [];
   private readonly inbox: LinkFrame[] = [];
 
   constructor(
@@ -122,14 +123,14 @@ class MemoryLink implements LinkConnection {
   close(): void {
     if (this.closed) return;
     // Frames already sent still arrive (they were scheduled first); then the peer sees the close.
-    this.clock.setTimer(this.delayMs, () => this.peer.ended());
+    this.clock.setTimer(this.delayMs, () => this.peer.remoteEnded());
     this.ended();
   }
 
   destroy(error?: Error): void {
     if (this.closed) return;
     this.ended(error);
-    this.clock.setTimer(this.delayMs, () => this.peer.ended(new VclError('connection reset')));
+    this.clock.setTimer(this.delayMs, () => this.peer.remoteEnded(new VclError('connection reset')));
   }
 
   reset(): void {
@@ -137,8 +138,20 @@ class MemoryLink implements LinkConnection {
   }
 
   flushHeld(): void {
-    for (const f of this.held.splice(0)) this.arrive(f);
-    for (const f of this.peer.held.splice(0)) this.peer.arrive(f);
+    for (const f of this.held.splice(0)) this.land(f);
+    for (const f of this.peer.held.splice(0)) this.peer.land(f);
+  }
+
+  private land(f: LinkFrame | { readonly closed: Error | undefined }): void {
+    if ('closed' in f) this.ended(f.closed);
+    else this.arrive(f);
+  }
+
+  /** The peer closed or reset: a frozen process sees it only once it thaws, after what came before. */
+  private remoteEnded(error?: Error): void {
+    if (this.closed) return;
+    if (this.frozen()) this.held.push({ closed: error });
+    else this.ended(error);
   }
 
   private arrive(frame: LinkFrame): void {
