@@ -945,6 +945,10 @@ export class ServiceInterceptor implements Startable {
       restore: (table, caches) => {
         for (const s of this.local.values()) s.dispose();
         this.local.clear();
+        // Requests still queued for the replaced sessions (a member re-admitted behind the cut)
+        // are in the installed state already; left queued, they would wait forever on the
+        // conversations just destroyed and stall every later request.
+        this.dispatcher.clear();
         this.table.restoreState(table);
         if (table.requests === undefined && this.options.stateDigest) {
           // Points are counted from the group's start: without the count this member's would differ.

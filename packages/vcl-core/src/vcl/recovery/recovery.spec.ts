@@ -748,3 +748,42 @@ describe('Replay log compaction', () => {
     });
   });
 });
+
+describe('a state installed over requests still queued for the service', () => {
+  it('snapshot: the queued requests of the replaced sessions are dropped (the snapshot answered them), and later requests run', async () => {
+    const sim = new Simulator({ seed: 31, members: ['n1', 'n2'] });
+    const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+    const logger = new RecordingLogger();
+    const donor = member(sim, links, 'n1', 'snapshot', logger, os.tmpdir());
+    const other = member(sim, links, 'n2', 'snapshot', logger, os.tmpdir());
+    const events = script(40, 2);
+    for (const m of [donor, other]) {
+      await m.service.start();
+      m.order.install({ id: 1, members: ['n1', 'n2'], primary: true, cut: 0 });
+    }
+    const deliver = (m: Member, from: number, to: number): void => {
+      for (let q = from; q <= to; q++) m.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+    };
+    deliver(donor, 1, 30);
+    let state: Uint8Array | undefined;
+    void Promise.resolve(donor.order.hook!.capture(30)).then((b) => (state = b));
+    expect(await sim.runUntil(() => state !== undefined, 60_000)).toBe(true);
+    // The re-admitted member has its own requests queued (none answered yet) when the state comes.
+    deliver(other, 1, 20);
+    expect(other.counter.applied.length).toBeLessThan(5);
+    other.order.install({ id: 3, members: ['n1', 'n2'], primary: true, cut: 30 });
+    let installed = false;
+    void Promise.resolve(other.order.hook!.install(state!, 30)).then(() => (installed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+    deliver(donor, 31, 40);
+    deliver(other, 31, 40);
+    await new Promise((r) => setImmediate(r));
+    await sim.runUntil(() => donor.counter.applied.length === 37 && sessionsOf(other) !== undefined, 60_000);
+    await sim.runFor(2000);
+    expect(other.fatal).toBeUndefined();
+    expect(sessionsOf(other)).toEqual(sessionsOf(donor));
+    // The snapshot replaced the service state; what it applies after the cut matches the donor.
+    expect(other.counter.digest()).toBe(donor.counter.digest());
+  });
+});

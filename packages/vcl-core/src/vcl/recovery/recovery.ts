@@ -402,7 +402,7 @@ export class Recovery {
       const load = this.options.service.load;
       if (!load) throw new RecoveryStateError('recovery snapshot: no snapshot load command or callback');
       if (!state.service) throw new RecoveryStateError('recovery state: snapshot mode without a service snapshot');
-      await load(state.service);
+      await this.loadQuiet(host, load, state.service, had > 0);
       host.restore(state.table, state.caches);
       return had ? 'caught-up' : 'joined';
     }
@@ -421,7 +421,7 @@ export class Recovery {
       const load = this.options.service.load;
       if (!load) throw new RecoveryStateError('recovery state has a service snapshot and there is no load command');
       if (!state.service) throw new RecoveryStateError(`recovery state: base ${state.base} without a service snapshot`);
-      await load(state.service);
+      await this.loadQuiet(host, load, state.service, had > 0);
     } else {
       // replay: from the service's initial state, through the normal delivery path.
       if (this.options.service.reset) await this.options.service.reset();
@@ -437,6 +437,26 @@ export class Recovery {
     await host.replay(state.log);
     this.replayedCount = state.log.length;
     return had ? 'caught-up' : 'joined';
+  }
+
+  /**
+   * Loads a service snapshot once the service has answered what this member had queued (a member
+   * re-admitted behind the cut may have requests in flight): an old request answered after the
+   * load would land on top of the installed state.
+   */
+  private async loadQuiet(
+    host: RecoveryHost,
+    load: (state: Uint8Array) => Promise<void>,
+    bytes: Uint8Array,
+    queued: boolean,
+  ): Promise<void> {
+    if (!queued) return load(bytes);
+    const release = await host.quiesce();
+    try {
+      await load(bytes);
+    } finally {
+      release();
+    }
   }
 
   private requireHost(): RecoveryHost {
