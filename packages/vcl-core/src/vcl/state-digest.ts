@@ -1,8 +1,7 @@
-import * as path from 'node:path';
 import type { Endpoint } from '../contracts/substrate';
 import type { Stack } from '../config/stack';
 import { ConfigError } from '../errors';
-import { runCommand } from './recovery/service-state';
+import { commandEnv, runCommand } from './recovery/service-state';
 import type { StateDigestOptions } from './service-interceptor';
 
 /** Requests between two state digests when neither the stack nor the program says. */
@@ -75,15 +74,7 @@ export function stateDigestFor(setup: StateDigestSetup): StateDigestOptions | un
   if (issues.length) throw new ConfigError(setup.source, issues);
   if (setup.digest) return { every, digest: setup.digest };
   const svc = stack.service;
-  const dir = svc.dataDir ? path.join(svc.dataDir, setup.member) : undefined;
-  const endpoint = setup.endpoint?.port !== undefined ? setup.endpoint : undefined;
-  const env: Record<string, string> = {
-    VCL_MEMBER: setup.member,
-    ...(endpoint
-      ? { VCL_SERVICE_HOST: String(endpoint.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(endpoint.port!) }
-      : {}),
-    ...(dir ? { VCL_DATA_DIR: dir } : {}),
-  };
+  const env = commandEnv(stack, setup.member, setup.endpoint);
   const argv = section!.command!;
   return {
     every,

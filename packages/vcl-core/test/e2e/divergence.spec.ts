@@ -1,5 +1,5 @@
 import { runCli } from '../../src/cli/run';
-import { buildForProcesses, Deployment, httpGet, logLine, responses, type E2eMember } from './harness';
+import { buildForProcesses, Deployment, divergenceReports, httpGet, logLine, responses, waitUntil } from './harness';
 
 // Divergence detection end to end: three `vcl service` members in front of replicas of a counter
 // (external mode, real TCP, ports below 32768), one `vcl client`, one load client sending one
@@ -11,23 +11,6 @@ jest.setTimeout(60_000);
 beforeAll(() => buildForProcesses(), 240_000);
 
 const N = 120;
-
-/** The error lines naming a diverged member in `m`'s log. */
-function reports(m: E2eMember): Record<string, unknown>[] {
-  return m
-    .proc!.lines.map(logLine)
-    .filter(
-      (f): f is Record<string, unknown> => f?.['msg'] !== undefined && String(f['msg']).includes('diverged from'),
-    );
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe.each(['evict', 'report'] as const)('onDivergence: %s, 3 members', (policy) => {
   let d: Deployment;
@@ -67,9 +50,9 @@ describe.each(['evict', 'report'] as const)('onDivergence: %s, 3 members', (poli
     const inSeq = Number(firstDrift!.split(' ')[2]!.split(':')[1]);
 
     const others = d.members.filter((m) => m !== victim);
-    await waitFor('reports at the other members', () => others.every((m) => reports(m).length > 0), 10_000);
+    await waitUntil('reports at the other members', () => others.every((m) => divergenceReports(m).length > 0), 10_000);
     for (const m of others) {
-      const [r] = reports(m);
+      const [r] = divergenceReports(m);
       expect(r).toMatchObject({ level: 50, diverged: victim.id, session, inSeq, unit: 'request' });
       // In the order their hashes were ordered (the same at every member).
       expect([...(r!['majority'] as string[])].sort()).toEqual(others.map((o) => o.id).sort());
@@ -89,7 +72,7 @@ describe.each(['evict', 'report'] as const)('onDivergence: %s, 3 members', (poli
         `member ${victim.id} evicted: its replica diverged from the majority at session ${session} request ${inSeq}`,
       );
       expect(d.client!.lines.map(logLine).filter((f) => f?.['msg'] === 'fail-over complete')).toHaveLength(1);
-      await waitFor(
+      await waitUntil(
         'a view without the evicted member',
         () =>
           others.every((m) =>
@@ -103,7 +86,7 @@ describe.each(['evict', 'report'] as const)('onDivergence: %s, 3 members', (poli
     } else {
       // `report` keeps serving: the member is still up and reported itself too.
       expect(victim.proc!.dead).toBe(false);
-      expect(reports(victim)[0]).toMatchObject({ diverged: victim.id, session, inSeq });
+      expect(divergenceReports(victim)[0]).toMatchObject({ diverged: victim.id, session, inSeq });
     }
 
     // /status and /metrics of a surviving member, and `vcl status`.
@@ -130,7 +113,7 @@ describe.each(['evict', 'report'] as const)('onDivergence: %s, 3 members', (poli
     expect(out).toContain(`diverged (onDivergence: ${policy})`);
     expect(out).toContain(`${victim.id} diverged at session ${session} request ${inSeq}`);
     console.log(
-      `divergence e2e (${policy}): drift at request ${inSeq}, detected with ${(reports(others[0]!)[0]!['appliedInSession'] as number) - inSeq} more request(s) applied; test ${(performance.now() - started).toFixed(0)} ms`,
+      `divergence e2e (${policy}): drift at request ${inSeq}, detected with ${(divergenceReports(others[0]!)[0]!['appliedInSession'] as number) - inSeq} more request(s) applied; test ${(performance.now() - started).toFixed(0)} ms`,
     );
   });
 });

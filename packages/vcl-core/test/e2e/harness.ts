@@ -315,3 +315,21 @@ export function responses(p: Proc, session: string): [string, number][] {
       return [tag!, Number(total)];
     });
 }
+
+/** The error lines naming a diverged member in `m`'s log. */
+export function divergenceReports(m: E2eMember): Record<string, unknown>[] {
+  return m
+    .proc!.lines.map(logLine)
+    .filter(
+      (f): f is Record<string, unknown> => f?.['msg'] !== undefined && String(f['msg']).includes('diverged from'),
+    );
+}
+
+/** Resolves once `check()` holds; rejects naming `what` after `timeoutMs`. */
+export async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

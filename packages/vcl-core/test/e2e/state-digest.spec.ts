@@ -1,5 +1,5 @@
 import { runCli } from '../../src/cli/run';
-import { buildForProcesses, Deployment, httpGet, logLine, responses, type E2eMember } from './harness';
+import { buildForProcesses, Deployment, divergenceReports, httpGet, responses, waitUntil } from './harness';
 
 // State digests end to end: three `vcl service` members in front of a counter that keeps a hidden
 // per-process value no answer shows (external mode, real TCP, ports below 32768), the stack's
@@ -13,22 +13,6 @@ beforeAll(() => buildForProcesses(), 240_000);
 
 const N = 120;
 const EVERY = 20;
-
-function reports(m: E2eMember): Record<string, unknown>[] {
-  return m
-    .proc!.lines.map(logLine)
-    .filter(
-      (f): f is Record<string, unknown> => f?.['msg'] !== undefined && String(f['msg']).includes('diverged from'),
-    );
-}
-
-async function waitFor(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('service.stateDigest, 3 members, onDivergence: report', () => {
   let d: Deployment;
@@ -62,15 +46,15 @@ describe('service.stateDigest, 3 members, onDivergence: report', () => {
     expect(responses(load, 'a0')).toEqual(
       Array.from({ length: N }, (_, i) => [`a0:${i + 1}`, ((i + 1) * (i + 2)) / 2]),
     );
-    await waitFor('reports at every member', () => d.members.every((m) => reports(m).length > 0), 15_000);
-    const first = reports(d.members[0]!)[0]!;
+    await waitUntil('reports at every member', () => d.members.every((m) => divergenceReports(m).length > 0), 15_000);
+    const first = divergenceReports(d.members[0]!)[0]!;
     const point = first['inSeq'] as number;
     // The digest after request 20 was taken before the drift (30 answers were in), so it matched.
     expect(point % EVERY).toBe(0);
     expect(point).toBeGreaterThanOrEqual(40);
     expect(point).toBeLessThanOrEqual(N);
     for (const m of d.members) {
-      const rs = reports(m);
+      const rs = divergenceReports(m);
       // Only the state digest differed (no output report), at the same point everywhere.
       expect(rs).toHaveLength(1);
       expect(rs[0]).toMatchObject({

@@ -1,5 +1,28 @@
 import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { Endpoint } from '../../contracts/substrate';
+import type { Stack } from '../../config/stack';
 import { RecoveryCommandError } from '../../errors';
+
+/**
+ * The environment of the stack's service commands (snapshot, reset, state digest), so one stack
+ * file serves every member: `VCL_MEMBER`, `VCL_SERVICE_HOST` and `VCL_SERVICE_PORT` (the endpoint
+ * this member dials) and `VCL_DATA_DIR` (`<service.dataDir>/<member>`).
+ */
+export function commandEnv(stack: Stack, member: string, endpoint?: Endpoint): Record<string, string> {
+  const dir = memberDataDir(stack, member);
+  const at = endpoint?.port !== undefined ? endpoint : undefined;
+  return {
+    VCL_MEMBER: member,
+    ...(at ? { VCL_SERVICE_HOST: String(at.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(at.port!) } : {}),
+    ...(dir ? { VCL_DATA_DIR: dir } : {}),
+  };
+}
+
+/** `<service.dataDir>/<member>`: a member's own files (several members may share a host and a stack file). */
+export function memberDataDir(stack: Stack, member: string): string | undefined {
+  return stack.service.dataDir ? path.join(stack.service.dataDir, member) : undefined;
+}
 
 /** How the recovery reaches the replicated service's own state. */
 export interface ServiceStateAccess {

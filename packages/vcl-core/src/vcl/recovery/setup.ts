@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import type { Clock } from '../../contracts/clock';
 import type { Logger } from '../../contracts/logger';
 import type { Endpoint } from '../../contracts/substrate';
@@ -6,7 +5,13 @@ import type { Stack } from '../../config/stack';
 import { ConfigError, type VclError } from '../../errors';
 import { EventLog } from './event-log';
 import { Recovery } from './recovery';
-import { commandStateAccess, type ServiceStateAccess, type SnapshotCallbacks } from './service-state';
+import {
+  commandEnv,
+  commandStateAccess,
+  memberDataDir,
+  type ServiceStateAccess,
+  type SnapshotCallbacks,
+} from './service-state';
 
 /** Options of `recoveryFor`. */
 export interface RecoverySetup {
@@ -76,15 +81,8 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
       message: 'recovery snapshot in internal mode needs the program to pass snapshot { save, load } callbacks',
     });
   if (issues.length) throw new ConfigError(setup.source, issues);
-  const dir = svc.dataDir ? path.join(svc.dataDir, setup.member) : undefined;
-  const endpoint = setup.endpoint?.port !== undefined ? setup.endpoint : undefined;
-  const env: Record<string, string> = {
-    VCL_MEMBER: setup.member,
-    ...(endpoint
-      ? { VCL_SERVICE_HOST: String(endpoint.host ?? '127.0.0.1'), VCL_SERVICE_PORT: String(endpoint.port!) }
-      : {}),
-    ...(dir ? { VCL_DATA_DIR: dir } : {}),
-  };
+  const dir = memberDataDir(stack, setup.member);
+  const env = commandEnv(stack, setup.member, setup.endpoint);
   const service: ServiceStateAccess = setup.snapshot
     ? {
         save: () => setup.snapshot!.save(),
