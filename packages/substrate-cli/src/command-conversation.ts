@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import type { Clock, Conversation, Timer } from '@vcl/core';
+import { concatBytes, type Clock, type Conversation, type Timer } from '@vcl/core';
 import { CommandFramer, decodeRequest, encodeResponse, type CommandRequest } from './codec';
 import type { ResolvedCliOptions } from './options';
 
@@ -9,16 +9,6 @@ const RESPONSE_OVERHEAD = 4 + 2 + 4 + 1 + 4 + 4;
 const NOTES = 512;
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * The service side of the command-line substrate: every request written to it (a framed argv +
@@ -161,8 +151,8 @@ export class CommandConversation implements Conversation {
       this.killRunning = undefined;
       const response = encodeResponse({
         exitCode,
-        stdout: concat(stdout),
-        stderr: concat([...stderr, ...notes.map(text)]),
+        stdout: concatBytes(stdout),
+        stderr: concatBytes([...stderr, ...notes.map(text)]),
         ...(timedOut ? { timedOut } : {}),
         ...(truncated ? { truncated } : {}),
       });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { concatBytes } from './body';
 import { FrameTooLargeError, MalformedFrameError, UnsupportedVersionError, VclError, EncodingError } from '../errors';
 import {
   DEFAULT_MAX_FRAME_BYTES,
@@ -15,16 +16,6 @@ const frameArb: fc.Arbitrary<FrameInput> = fc.record({
   flags: fc.integer({ min: 0, max: 255 }),
   body: fc.uint8Array({ maxLength: 300 }),
 });
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** Cuts `bytes` at the given points (any order, duplicates allowed: empty chunks are pushed too). */
 function cut(bytes: Uint8Array, points: readonly number[]): Uint8Array[] {
@@ -69,7 +60,7 @@ describe('FrameDecoder', () => {
   it('decodes several frames from one chunk', () => {
     const a = encodeFrame({ type: 1, body: new Uint8Array([9]) });
     const b = encodeFrame({ type: 2, flags: 3, body: new Uint8Array([8, 7]) });
-    const frames = new FrameDecoder().push(concat([a, b]));
+    const frames = new FrameDecoder().push(concatBytes([a, b]));
     expect(frames.map(plain)).toEqual([
       { type: 1, flags: 0, body: [9] },
       { type: 2, flags: 3, body: [8, 7] },
@@ -98,7 +89,7 @@ describe('FrameDecoder', () => {
   });
 
   it('returns views when zeroCopy is set', () => {
-    const bytes = concat([encodeFrame({ type: 1, body: new Uint8Array([1]) }), new Uint8Array(100)]);
+    const bytes = concatBytes([encodeFrame({ type: 1, body: new Uint8Array([1]) }), new Uint8Array(100)]);
     const d = new FrameDecoder({ zeroCopy: true });
     d.feed(bytes);
     expect(d.next()!.body.buffer).toBe(bytes.buffer);
@@ -168,7 +159,7 @@ describe('FrameDecoder', () => {
   it('lets a caller act on every good frame before a bad one with feed/next', () => {
     const good = encodeFrame({ type: 1, body: new Uint8Array([1]) });
     const d = new FrameDecoder();
-    d.feed(concat([good, good, new Uint8Array(FRAME_HEADER_BYTES)]));
+    d.feed(concatBytes([good, good, new Uint8Array(FRAME_HEADER_BYTES)]));
     expect(d.next()?.type).toBe(1);
     expect(d.next()?.type).toBe(1);
     expect(() => d.next()).toThrow(/bad frame magic 0x0000 at stream offset 20/);
@@ -199,7 +190,7 @@ describe('FrameDecoder', () => {
           fc.array(fc.nat(), { maxLength: 30 }),
           fc.boolean(),
           (frames, points, zeroCopy) => {
-            const stream = concat(frames.map((f) => encodeFrame(f)));
+            const stream = concatBytes(frames.map((f) => encodeFrame(f)));
             const d = new FrameDecoder({ zeroCopy });
             const out: Frame[] = [];
             for (const chunk of cut(stream, points)) out.push(...d.push(chunk));
@@ -236,7 +227,7 @@ describe('FrameDecoder', () => {
           fc.nat(),
           fc.array(fc.nat(), { maxLength: 8 }),
           (frames, mutations, truncateAt, points) => {
-            const stream = concat(frames.map((f) => encodeFrame(f)));
+            const stream = concatBytes(frames.map((f) => encodeFrame(f)));
             for (const [at, value] of mutations) stream[at % stream.length] = value;
             const input = stream.subarray(0, truncateAt % (stream.length + 1));
             const d = new FrameDecoder({ maxFrameBytes: 400 });

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import type { Conversation, Endpoint, Framer } from '../../contracts/substrate';
+import { concatBytes } from '../../link/body';
 
 /** A `Conversation` over a connected `net.Socket` (for tests: no lingering close, no limits). */
 export function socketConversation(socket: net.Socket): Conversation {
@@ -39,16 +40,8 @@ export function connectTcp(endpoint: Endpoint): Promise<Conversation> {
   });
 }
 
-/** Concatenates byte arrays. */
-export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** Concatenates byte arrays (kept here for the substrate kit's users). */
+export { concatBytes };
 
 /** A framer that returns every chunk as it is (for reading raw bytes). */
 export function rawFramer(): Framer {

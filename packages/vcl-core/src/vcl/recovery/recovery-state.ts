@@ -1,6 +1,6 @@
 import type { RecoveryMode } from '../../config/stack';
 import { RecoveryStateError, VclError } from '../../errors';
-import { BodyReader, BodyWriter } from '../../link/body';
+import { BodyReader, BodyWriter, concatBytes } from '../../link/body';
 import { readId as id } from '../fields';
 import type { CloseReason, SessionId } from '../session-events';
 import type { SessionRecord } from '../session-table';
@@ -86,7 +86,7 @@ export function encodeLogRecord(event: LoggedEvent): Uint8Array {
 
 /** Encodes a recovery state for state transfer. */
 export function encodeRecoveryState(state: RecoveryState, rawLog?: Uint8Array): Uint8Array {
-  const logBytes = rawLog ?? concat(state.log.map(encodeLogRecord));
+  const logBytes = rawLog ?? concatBytes(state.log.map(encodeLogRecord));
   const w = new BodyWriter(1024 + logBytes.length + (state.service?.length ?? 0));
   w.u8(MAGIC).u8(VERSION).u8(MODES.indexOf(state.mode)).varint(state.cut).varint(state.base);
   w.varint(state.table.sessions.length);
@@ -230,15 +230,4 @@ function decode(bytes: Uint8Array): RecoveryState {
     ...(service ? { service } : {}),
     log,
   };
-}
-
-/** Concatenates byte strings. */
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
