@@ -5,7 +5,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { registrations as aaaRegistrations } from '@vcl/aaa';
 import {
-  ORDERING,
   parseStack,
   PluginRegistry,
   realClock,
@@ -14,7 +13,7 @@ import {
   type Network,
   type ServiceMember,
 } from '@vcl/core';
-import { FakeTotalOrder, RecordingLogger } from '@vcl/core/testing';
+import { FakeTotalOrder, fakeOrderingRegistration, RecordingLogger } from '@vcl/core/testing';
 import { registration as httpRegistration } from '@vcl/substrate-http';
 
 async function freePorts(n: number): Promise<number[]> {
@@ -105,20 +104,7 @@ ${section}
   const registry = new PluginRegistry();
   registry.add(httpRegistration);
   for (const r of aaaRegistrations) registry.add(r);
-  registry.add({
-    kind: 'ordering',
-    name: 'fake',
-    packageName: 'test',
-    description: 'fake total order',
-    create: () => ({
-      kind: 'ordering',
-      name: 'fake',
-      register: (c) => {
-        const self = (c.resolve(Symbol.for('@vcl/core:GroupConfig')) as { self: string }).self;
-        c.register(ORDERING, { useValue: order.member(self) });
-      },
-    }),
-  });
+  registry.add(fakeOrderingRegistration(order));
   const services = await Promise.all([recordingService(), recordingService(), recordingService()]);
   const logger = new RecordingLogger();
   const members: ServiceMember[] = [];

@@ -1,11 +1,10 @@
 import * as net from 'node:net';
 import { parseStack } from '../config/load-stack';
 import type { Network } from '../contracts/network';
-import { ORDERING } from '../contracts/tokens';
 import { ConfigError } from '../errors';
 import { PluginRegistry } from '../registry/plugin-registry';
 import { realClock } from '../runtime/real-clock';
-import { FakeTotalOrder } from '../testing/vcl/fake-total-order';
+import { FakeTotalOrder, fakeOrderingRegistration } from '../testing/vcl/fake-total-order';
 import { RecordingLogger } from '../testing/vcl/recording-logger';
 import { startClientInterceptor, startClientInterceptors, startServiceMember, type ServiceMember } from './deployment';
 import { freePorts } from '../testing/process/harness';
@@ -27,20 +26,7 @@ const nullNetwork = (self: string): Network => ({
 
 function fakeOrdering(order: FakeTotalOrder): PluginRegistry {
   const registry = new PluginRegistry();
-  registry.add({
-    kind: 'ordering',
-    name: 'fake',
-    packageName: 'test',
-    description: 'fake total order',
-    create: () => ({
-      kind: 'ordering',
-      name: 'fake',
-      register: (c) => {
-        const self = (c.resolve(Symbol.for('@vcl/core:GroupConfig')) as { self: string }).self;
-        c.register(ORDERING, { useValue: order.member(self) });
-      },
-    }),
-  });
+  registry.add(fakeOrderingRegistration(order));
   return registry;
 }
 

@@ -5,11 +5,10 @@ import * as path from 'node:path';
 import * as net from 'node:net';
 import { parseStack } from '../config/load-stack';
 import type { Network } from '../contracts/network';
-import { ORDERING } from '../contracts/tokens';
 import { PluginRegistry } from '../registry/plugin-registry';
 import { realClock } from '../runtime/real-clock';
 import { collectStatus, runCli, type CliIo } from '../cli/run';
-import { FakeTotalOrder } from '../testing/vcl/fake-total-order';
+import { FakeTotalOrder, fakeOrderingRegistration } from '../testing/vcl/fake-total-order';
 import { RecordingLogger } from '../testing/vcl/recording-logger';
 import { startClientInterceptor, startServiceMember, type ServiceMember } from './deployment';
 import { freePorts } from '../testing/process/harness';
@@ -88,20 +87,7 @@ timeouts: { heartbeatMs: 100, suspectMs: 2000 }
     // A fake total order stands in for the ordering plugin; this test is about the assembly.
     const order = new FakeTotalOrder({ clock: realClock(), members: ['n1', 'n2', 'n3'], detectMs: 20 });
     const registry = new PluginRegistry();
-    registry.add({
-      kind: 'ordering',
-      name: 'fake',
-      packageName: 'test',
-      description: 'fake total order',
-      create: () => ({
-        kind: 'ordering',
-        name: 'fake',
-        register: (c) => {
-          const self = (c.resolve(Symbol.for('@vcl/core:GroupConfig')) as { self: string }).self;
-          c.register(ORDERING, { useValue: order.member(self) });
-        },
-      }),
-    });
+    registry.add(fakeOrderingRegistration(order));
     const services = await Promise.all([counterService(), counterService(), counterService()]);
     const logger = new RecordingLogger();
     const members: ServiceMember[] = [];

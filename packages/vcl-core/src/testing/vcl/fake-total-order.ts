@@ -8,6 +8,9 @@ import type {
   StateTransfer,
   View,
 } from '../../contracts/ordering';
+import type { PluginRegistration } from '../../contracts/plugin';
+import { resolve } from '../../contracts/token';
+import { GROUP, ORDERING } from '../../contracts/tokens';
 import { StoppedError, VclError } from '../../errors';
 
 /** Options of a `FakeTotalOrder`. */
@@ -215,4 +218,24 @@ class FakeMember implements OrderingProtocol {
     this.delivered = d.seq;
     this.deliverHandler?.(d);
   }
+}
+
+/**
+ * An ordering plugin named `fake` whose members are `order`'s: stacks with `ordering: { plugin:
+ * fake }` run on the fake total order (tests of assembly, where the ordering is not the subject).
+ */
+export function fakeOrderingRegistration(order: FakeTotalOrder): PluginRegistration {
+  return {
+    kind: 'ordering',
+    name: 'fake',
+    packageName: 'test',
+    description: 'fake total order',
+    create: () => ({
+      kind: 'ordering',
+      name: 'fake',
+      register: (c) => {
+        c.register(ORDERING, { useValue: order.member(resolve(c, GROUP).self) });
+      },
+    }),
+  };
 }

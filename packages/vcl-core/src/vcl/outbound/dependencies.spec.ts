@@ -3,11 +3,10 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseStack } from '../../config/load-stack';
-import { ORDERING } from '../../contracts/tokens';
 import { ConfigError } from '../../errors';
 import { PluginRegistry } from '../../registry/plugin-registry';
 import { realClock } from '../../runtime/real-clock';
-import { FakeTotalOrder } from '../../testing/vcl/fake-total-order';
+import { FakeTotalOrder, fakeOrderingRegistration } from '../../testing/vcl/fake-total-order';
 import { lineSubstrate } from '../../testing/vcl/line-substrate';
 import { RecordingLogger } from '../../testing/vcl/recording-logger';
 import { handlerBackend } from '../backend';
@@ -184,20 +183,7 @@ dependencies:
     const stack = parseStack(yaml.replace('PLAIN', String((server.address() as net.AddressInfo).port)), 'a.yaml');
     const order = new FakeTotalOrder({ clock: realClock(), members: ['n1', 'n2', 'n3'], detectMs: 20 });
     const registry = new PluginRegistry();
-    registry.add({
-      kind: 'ordering',
-      name: 'fake',
-      packageName: 'test',
-      description: 'fake total order',
-      create: () => ({
-        kind: 'ordering',
-        name: 'fake',
-        register: (c) => {
-          const self = (c.resolve(Symbol.for('@vcl/core:GroupConfig')) as { self: string }).self;
-          c.register(ORDERING, { useValue: order.member(self) });
-        },
-      }),
-    });
+    registry.add(fakeOrderingRegistration(order));
     const logger = new RecordingLogger();
     const framer = () => lineSubstrate().requestFramer();
     const members = new Map<string, ServiceMember>();
