@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { createLogger, importModule, loadStack, startClientInterceptor, type ClientInterceptor } from '@vcl/core';
-import { logLine, lowPorts, spawnNode, toolsProgram, vclCli, type Proc } from './processes';
+import { logLine, lowPorts, spawnNode, toolsProgram, vclCli, vclServiceArgs, type Proc } from './processes';
 import type { BenchConfigName, BenchEntry } from './report';
 import { stackYaml, type LoopbackMember } from './stack-file';
 
@@ -169,21 +169,7 @@ export class BenchDeployment {
     await Promise.all(members.map((m) => this.echo(`echo-${config.name}-${m.id}`, m.servicePort)));
     const procs = members.map((m) =>
       this.track(
-        spawnNode(
-          `${config.name}-${m.id}`,
-          [
-            vclCli,
-            'service',
-            '--config',
-            stackFile,
-            '--member',
-            m.id,
-            '--service-endpoint',
-            `127.0.0.1:${m.servicePort}`,
-          ],
-          {},
-          false,
-        ),
+        spawnNode(`${config.name}-${m.id}`, vclServiceArgs(vclCli, stackFile, m.id, m.servicePort), {}, false),
       ),
     );
     await Promise.all(

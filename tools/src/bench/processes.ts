@@ -35,7 +35,7 @@ export function buildForProcesses(): void {
 }
 
 /** A spawned process and the lines it printed. */
-export { LineProcess as Proc, logLine } from '@vcl/core/testing';
+export { LineProcess as Proc, logLine, vclServiceArgs } from '@vcl/core/testing';
 
 /** Spawns `node <args>` from the repository root. */
 export function spawnNode(

@@ -14,7 +14,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { logLine as field, lowPorts, repoRoot, spawnNode as node, vclCli as cli, type Proc } from './processes';
+import {
+  logLine as field,
+  lowPorts,
+  repoRoot,
+  spawnNode as node,
+  vclCli as cli,
+  vclServiceArgs,
+  type Proc,
+} from './processes';
 
 const fixtures = path.join(repoRoot, 'packages/vcl-core/test/e2e/fixtures');
 
@@ -83,19 +91,7 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
       await p.waitFor((l) => l === 'listening', 10_000, 'listening');
       return p;
     };
-    const member = (m: (typeof members)[0]): Proc =>
-      track(
-        node(m.id, [
-          cli,
-          'service',
-          '--config',
-          stack,
-          '--member',
-          m.id,
-          '--service-endpoint',
-          `127.0.0.1:${m.servicePort}`,
-        ]),
-      );
+    const member = (m: (typeof members)[0]): Proc => track(node(m.id, vclServiceArgs(cli, stack, m.id, m.servicePort)));
     const services = await Promise.all(members.map(service));
     const procs3 = members.map(member);
     await Promise.all(

@@ -4,7 +4,16 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { logLine, lowPorts, sleep, spawnNode, toolsProgram, vclCli, type Proc } from '../bench/processes';
+import {
+  logLine,
+  lowPorts,
+  sleep,
+  spawnNode,
+  toolsProgram,
+  vclCli,
+  vclServiceArgs,
+  type Proc,
+} from '../bench/processes';
 import { stackYaml, type LoopbackMember } from '../bench/stack-file';
 import { checkRegister, firstViolation, type RegisterOp } from './linearizability';
 import { faultSchedule, seededRandom, type FaultEvent } from './schedule';
@@ -301,23 +310,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     await m.service.waitFor((l) => l === 'listening', 15_000, 'listening');
   };
   const startMember = (m: ChaosMember): Proc => {
-    const p = track(
-      spawnNode(
-        m.id,
-        [
-          vclCli,
-          'service',
-          '--config',
-          stackFile,
-          '--member',
-          m.id,
-          '--service-endpoint',
-          `127.0.0.1:${m.servicePort}`,
-        ],
-        {},
-        false,
-      ),
-    );
+    const p = track(spawnNode(m.id, vclServiceArgs(vclCli, stackFile, m.id, m.servicePort), {}, false));
     p.onLine((l) => {
       if (!l.includes('view installed')) return;
       const ids = (logLine(l)?.['members'] as unknown[] | undefined)?.map(String) ?? [];

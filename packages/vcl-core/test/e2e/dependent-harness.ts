@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpGet, logLine, spawnNode, type Proc } from './harness';
+import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // Test deployments for dependent services: a replicated service A (3 members, each with a
 // `dependent-service.cjs` replica that calls a dependency through its member's outbound listener)
@@ -161,18 +161,7 @@ export class Rig {
     }
     await Promise.all(g.members.map((m) => m.service!.waitFor((l) => l === 'listening', 10_000, 'listening')));
     for (const m of g.members)
-      m.proc = this.track(
-        spawnNode(`${g.name}-${m.id}`, [
-          cli,
-          'service',
-          '--config',
-          stackFile,
-          '--member',
-          m.id,
-          '--service-endpoint',
-          `127.0.0.1:${m.servicePort}`,
-        ]),
-      );
+      m.proc = this.track(spawnNode(`${g.name}-${m.id}`, vclServiceArgs(cli, stackFile, m.id, m.servicePort)));
     await Promise.all(
       g.members.map((m) =>
         m.proc!.waitFor(

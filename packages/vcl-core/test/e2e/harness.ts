@@ -4,7 +4,14 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { logLine, spawnNodeProcess, type LineProcess as Proc } from '../../src/testing/process/line-process';
+import {
+  logLine,
+  spawnNodeProcess,
+  vclServiceArgs,
+  type LineProcess as Proc,
+} from '../../src/testing/process/line-process';
+
+export { vclServiceArgs };
 
 // Multi-process test harness: real `vcl service` / `vcl client` processes (or internal-mode
 // programs) on loopback, killed with SIGKILL or frozen with SIGSTOP.
@@ -151,16 +158,7 @@ export class Deployment {
       m.proc = this.track(
         internal
           ? spawnNode(m.id, [path.join(fixtures, 'internal-replica.cjs'), this.stackFile, m.id, String(m.servicePort)])
-          : spawnNode(m.id, [
-              cli,
-              'service',
-              '--config',
-              this.stackFile,
-              '--member',
-              m.id,
-              '--service-endpoint',
-              `127.0.0.1:${m.servicePort}`,
-            ]),
+          : spawnNode(m.id, vclServiceArgs(cli, this.stackFile, m.id, m.servicePort)),
       );
     }
     // Ready once every member has installed a view holding all of them.

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpGet, logLine, spawnNode, type Proc } from './harness';
+import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // Several substrates in one stack, end to end with real processes: three replicas of a counter
 // (ordered-counter.cjs), each behind a `vcl service` member that serves two substrates: `tcp`
@@ -188,11 +188,7 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
     await Promise.all(counters.map((c) => c.waitFor((l) => l === 'listening', 10_000, 'listening')));
     for (const m of members)
       m.proc = track(
-        spawnNode(
-          m.id,
-          [vcl, 'service', '--config', stackFile, '--member', m.id, '--service-endpoint', `127.0.0.1:${m.counterPort}`],
-          { COUNTER_PORT: String(m.counterPort) },
-        ),
+        spawnNode(m.id, vclServiceArgs(vcl, stackFile, m.id, m.counterPort), { COUNTER_PORT: String(m.counterPort) }),
       );
     await Promise.all(
       members.map((m) =>

@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePorts } from '../../src/testing/process/harness';
-import { httpGet, logLine, spawnNode, type Proc } from './harness';
+import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // A 3-member external-mode deployment of the recovery counter service (`vcl service` + one real
 // counter process per member, `vcl client` in front), whose members can be killed and restarted
@@ -148,18 +148,7 @@ export class RejoinDeployment {
   }
 
   private startMember(m: RejoinMember): void {
-    m.proc = this.track(
-      spawnNode(m.id, [
-        cli,
-        'service',
-        '--config',
-        this.stackFile,
-        '--member',
-        m.id,
-        '--service-endpoint',
-        `127.0.0.1:${m.servicePort}`,
-      ]),
-    );
+    m.proc = this.track(spawnNode(m.id, vclServiceArgs(cli, this.stackFile, m.id, m.servicePort)));
   }
 
   private fullView(m: RejoinMember): Promise<string> {

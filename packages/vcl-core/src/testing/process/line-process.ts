@@ -121,6 +121,14 @@ export function spawnNodeProcess(
   return new LineProcess(name, child, keepLines);
 }
 
+/**
+ * The arguments of `node <cli> service` for one member of a stack on loopback, in front of its own
+ * replica at `servicePort` (`cli`: the built `vcl` command, packages/vcl-core/dist/cli/main.js).
+ */
+export function vclServiceArgs(cli: string, stackFile: string, member: string, servicePort: number): string[] {
+  return [cli, 'service', '--config', stackFile, '--member', member, '--service-endpoint', `127.0.0.1:${servicePort}`];
+}
+
 /** A pino JSON line's fields, or undefined for any other line. */
 export function logLine(line: string): Record<string, unknown> | undefined {
   if (!line.startsWith('{')) return undefined;
