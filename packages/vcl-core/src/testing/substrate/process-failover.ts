@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { Endpoint } from '../../contracts/substrate';
 import type { ReplicatedStackHandle, RunningService, SubstrateFailoverHarness } from './fixture';
 import { freePorts } from '../process/harness';
+import { LineProcess, logLine } from '../process/line-process';
 
 // The fail-over hook with real processes: one `vcl service` per member (sequencer over TCP between
 // them) in front of its own real service, one `vcl client`, members killed with SIGKILL.
@@ -24,97 +25,37 @@ export interface ProcessFailoverOptions {
   readonly failoverTimeoutMs?: number;
 }
 
-/** One spawned `vcl` process and what it printed. */
-export class VclProcess {
-  /** Every standard output line so far. */
-  readonly lines: string[] = [];
-  /** Resolves with the exit code or signal once it has exited. */
-  readonly exited: Promise<string>;
-  private readonly waiters = new Set<(line: string) => void>();
-  private stderr = '';
-  private gone = false;
-
-  constructor(
-    /** Names it in failure messages (`n1`, `vcl-client`). */
-    readonly name: string,
-    private readonly child: ChildProcess,
-  ) {
-    let held = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      const parts = (held + d).split('\n');
-      held = parts.pop()!;
-      for (const line of parts) {
-        this.lines.push(line);
-        for (const w of this.waiters) w(line);
-      }
-    });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (d: string) => (this.stderr = (this.stderr + d).slice(-4000)));
-    this.exited = new Promise((resolve) =>
-      child.on('exit', (code, signal) => {
-        this.gone = true;
-        resolve(signal ?? String(code));
-      }),
-    );
-  }
-
-  /** Whether it has exited. */
-  get dead(): boolean {
-    return this.gone;
-  }
-
+/** One spawned `vcl` process and what it printed (a `LineProcess` that reads its structured log). */
+export class VclProcess extends LineProcess {
   /** The structured (JSON) log lines whose `msg` is `msg`. */
   logs(msg: string): Record<string, unknown>[] {
-    return this.lines.map(jsonLine).filter((f): f is Record<string, unknown> => f?.['msg'] === msg);
+    return this.lines.map(logLine).filter((f): f is Record<string, unknown> => f?.['msg'] === msg);
   }
 
   /** Resolves once a log line satisfies `match`; rejects after `timeoutMs` or when the process exits. */
-  waitForLog(match: (fields: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<void> {
-    const test = (line: string): boolean => {
-      const f = jsonLine(line);
-      return f !== undefined && match(f);
-    };
-    if (this.lines.some(test)) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const done = (error?: Error): void => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-        if (error) reject(error);
-        else resolve();
-      };
-      const timer = setTimeout(
-        () => done(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; ${this.errors}`)),
-        timeoutMs,
-      );
-      const waiter = (line: string): void => {
-        if (test(line)) done();
-      };
-      this.waiters.add(waiter);
-      void this.exited.then((how) => {
-        if (this.waiters.has(waiter)) done(new Error(`${this.name} exited (${how}) before ${what}; ${this.errors}`));
-      });
-    });
+  async waitForLog(
+    match: (fields: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+    what: string,
+  ): Promise<void> {
+    await this.waitFor(
+      (line) => {
+        const f = logLine(line);
+        return f !== undefined && match(f);
+      },
+      timeoutMs,
+      what,
+    );
   }
 
   /** The tail of its standard error. */
-  get errors(): string {
-    return `stderr: ${this.stderr || '(empty)'}`;
+  override get errors(): string {
+    return `stderr: ${super.errors || '(empty)'}`;
   }
 
   /** Kills it (SIGKILL, our own child by pid) and waits for the exit. */
   async kill(): Promise<void> {
-    if (!this.gone && this.child.pid) process.kill(this.child.pid, 'SIGKILL');
-    await this.exited;
-  }
-}
-
-function jsonLine(line: string): Record<string, unknown> | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return undefined;
+    await this.terminate();
   }
 }
 
