@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
+import { askLine, httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // Test deployments for dependent services: a replicated service A (3 members, each with a
 // `dependent-service.cjs` replica that calls a dependency through its member's outbound listener)
@@ -110,25 +110,8 @@ ${extra}`;
 
   /** A line answered by the replica of `m` directly (bypassing VCL). */
   ask(m: GroupMember, line: string): Promise<string> {
-    return askPort(m.servicePort, line);
+    return askLine(m.servicePort, line);
   }
-}
-
-/** Sends one line to a loopback port and resolves with the first line of the answer. */
-export function askPort(port: number, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let got = '';
-    socket.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\n')) {
-        socket.destroy();
-        resolve(got.split('\n')[0]!);
-      }
-    });
-    socket.on('error', reject);
-    socket.write(`${line}\n`);
-  });
 }
 
 /** Processes and files of one test, removed by `stop`. */

@@ -1,4 +1,5 @@
-import { Group, lowPorts, Rig, askPort } from './dependent-harness';
+import { Group, lowPorts, Rig } from './dependent-harness';
+import { askLine } from './harness';
 import { buildForProcesses, httpGet, logLine, responses, type Proc } from './harness';
 import { stallAfter } from './stall';
 
@@ -155,7 +156,7 @@ describe('A (3 replicas) calls a plain, non-replicated counter (exclusive)', () 
       `exclusive, idempotent ${idempotent}: client-visible stall after killing the caller mid-call ${stallAfter(load, killedAt).toFixed(0)} ms (counter answers after 400 ms)`,
     );
     expect(load.lines.filter((l) => l.startsWith('E '))).toEqual([]);
-    const counterDigest = await askPort(counterPort, '?digest');
+    const counterDigest = await askLine(counterPort, '?digest');
     const aDigests = await digests(a, ['n2', 'n3'], n);
     expect(new Set(aDigests).size).toBe(1);
     return { load, counter, counterDigest };

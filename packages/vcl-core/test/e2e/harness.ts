@@ -227,19 +227,7 @@ export class Deployment {
 
   /** Sends one line to member `m`'s replica directly (bypassing VCL) and resolves with its answer line. */
   serviceCommand(m: E2eMember, line: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect(m.servicePort, '127.0.0.1');
-      let got = '';
-      socket.on('data', (d) => {
-        got += d.toString();
-        if (got.includes('\n')) {
-          socket.destroy();
-          resolve(got.trim());
-        }
-      });
-      socket.on('error', reject);
-      socket.write(`${line}\n`);
-    });
+    return askLine(m.servicePort, line);
   }
 
   /** Kills (SIGKILL) or freezes (SIGSTOP) member `m`'s interceptor, and in external mode its service too. */
@@ -330,4 +318,21 @@ export async function waitUntil(what: string, check: () => boolean, timeoutMs: n
     if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** Sends one line to a service on 127.0.0.1:`port` (bypassing VCL) and resolves with its first answer line. */
+export function askLine(port: number, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\n')) {
+        socket.destroy();
+        resolve(got.slice(0, got.indexOf('\n')));
+      }
+    });
+    socket.on('error', reject);
+    socket.write(`${line}\n`);
+  });
 }

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
+import { askLine, httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // Several substrates in one stack, end to end with real processes: three replicas of a counter
 // (ordered-counter.cjs), each behind a `vcl service` member that serves two substrates: `tcp`
@@ -49,24 +49,8 @@ async function lowPorts(n: number): Promise<number[]> {
   return ports;
 }
 
-/** One request line to 127.0.0.1:port, one answer line back. */
-function ask(port: number, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(`${line}\n`));
-    let got = '';
-    socket.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\n')) {
-        socket.destroy();
-        resolve(got.slice(0, got.indexOf('\n')));
-      }
-    });
-    socket.on('error', reject);
-  });
-}
-
 const counterLog = async (port: number): Promise<[string, number][]> =>
-  JSON.parse(await ask(port, '?log')) as [string, number][];
+  JSON.parse(await askLine(port, '?log')) as [string, number][];
 
 async function until(what: string, test: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

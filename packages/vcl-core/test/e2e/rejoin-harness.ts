@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePorts } from '../../src/testing/process/harness';
-import { httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
+import { askLine, httpGet, logLine, spawnNode, vclServiceArgs, type Proc } from './harness';
 
 // A 3-member external-mode deployment of the recovery counter service (`vcl service` + one real
 // counter process per member, `vcl client` in front), whose members can be killed and restarted
@@ -121,7 +120,7 @@ export class RejoinDeployment {
 
   /** The digest of `m`'s counter, asked directly. */
   digest(m: RejoinMember): Promise<string> {
-    return ask(m.servicePort, '?digest');
+    return askLine(m.servicePort, '?digest');
   }
 
   /** Digests of `members` once they all report `count` requests applied (or after 15 s). */
@@ -197,21 +196,4 @@ timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
 admin: { enabled: true }
 `;
   }
-}
-
-/** Sends one line to a service port and resolves with the first answer line. */
-export function ask(port: number, line: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let got = '';
-    socket.on('data', (d) => {
-      got += d.toString();
-      if (got.includes('\n')) {
-        socket.destroy();
-        resolve(got.slice(0, got.indexOf('\n')));
-      }
-    });
-    socket.on('error', reject);
-    socket.write(`${line}\n`);
-  });
 }
