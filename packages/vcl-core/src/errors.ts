@@ -52,6 +52,14 @@ export class SlotError extends VclError {
   override readonly code = 'VCL_SLOT';
 }
 
+/**
+ * A request that cannot be replicated deterministically or transparently (`RequestPlan` `refuse`):
+ * answered with the substrate's error response at its place in the total order, never applied.
+ */
+export class UnreplicableRequestError extends VclError {
+  override readonly code = 'VCL_UNREPLICABLE';
+}
+
 /** A link frame that cannot be decoded (bad magic, bad length, bad field). */
 export class MalformedFrameError extends VclError {
   override readonly code: string = 'VCL_MALFORMED_FRAME';

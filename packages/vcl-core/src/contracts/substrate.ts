@@ -3,11 +3,53 @@ import type { Startable } from './lifecycle';
 
 /**
  * How a substrate's conversations exchange data.
- * - `request-response`: one response message per request message; the service-side interceptor
- *   runs requests one at a time so every replica applies them in the same order.
- * - `stream`: bytes are forwarded in order; output positions are counted in bytes.
+ * - `request-response`: one response message per request message, request boundaries known; the
+ *   service-side interceptor applies the requests of all sessions in the total order, so every
+ *   replica goes through the same state transitions.
+ * - `stream`: bytes are forwarded in order; output positions are counted in bytes. Request
+ *   boundaries are unknown, so the total order cannot decide how the service interleaves
+ *   *concurrent* sessions: a stream stack is deterministic only with one session open at a time
+ *   or with sessions that share no service state (the stack must say which; see docs/execution.md).
  */
 export type ExchangePattern = 'request-response' | 'stream';
+
+/**
+ * What the execution engine does with one ordered request of a request-response session.
+ * - `write`: every replica applies it at its place in the total order (the default).
+ * - `read`: it changes no service state, so only the member serving the session applies it, at
+ *   its place in the total order (linearizable); consecutive reads may run at the same time.
+ * - `refuse`: it cannot be replicated deterministically or transparently (a random or clock-based
+ *   command, a blocking or subscribing one); every replica answers it, at its place in the order,
+ *   with `errorResponse(new UnreplicableRequestError(reason))` and the service never sees it.
+ */
+export type RequestPlan =
+  { readonly kind: 'write' } | { readonly kind: 'read' } | { readonly kind: 'refuse'; readonly reason: string };
+
+/**
+ * Plans the requests of one session, in the total order. It is created for each session at every
+ * member and sees the same requests in the same order everywhere, so it may keep per-session state
+ * (a transaction block that makes reads inside it writes, for example) and still decide alike at
+ * every replica. It must be a pure function of the requests it has seen.
+ */
+export interface SessionPlanner {
+  /** The plan for the session's next ordered request (`request` is one framed request message). */
+  plan(request: Uint8Array): RequestPlan;
+}
+
+/**
+ * How the service-side engine may apply a request-response substrate's ordered requests
+ * (`Substrate.execution`). Absent: every request is a write and requests are not pipelined.
+ */
+export interface ExecutionTraits {
+  /**
+   * Whether consecutive requests of one session may be written to the service before the earlier
+   * ones are answered (the protocol answers them in order on one conversation: HTTP/1.1, RESP).
+   * Requests of other sessions still wait, so the order of application stays the total order.
+   */
+  readonly pipelining: boolean;
+  /** A planner for one session's requests; absent: every request is a `write`. */
+  planner?(): SessionPlanner;
+}
 
 /**
  * Cuts a byte stream into messages. Must cut identically at every replica: a pure function of
@@ -77,6 +119,11 @@ export interface Substrate {
   readonly name: string;
   /** How requests and responses relate. */
   readonly pattern: ExchangePattern;
+  /**
+   * Request-response substrates: pipelining, and which requests are reads, writes or refused
+   * (see `ExecutionTraits`). Ignored for streams.
+   */
+  readonly execution?: ExecutionTraits;
   /** A framer for the client -> service direction. */
   requestFramer(): Framer;
   /** A framer for the service -> client direction. */
