@@ -60,7 +60,16 @@ export function parseStack(text: string, source: string): Stack {
         return { path: '(root)', message: `YAML syntax error: ${what} (line ${line}:${col})`, line, column: col };
       }),
     );
-  const input: unknown = doc.toJS({ maxAliasCount: 100 });
+  let input: unknown;
+  try {
+    // The yaml library throws plain errors here (an alias before its anchor, or past the alias
+    // limit that stops a "billion laughs" document): they are problems of the file, not crashes.
+    input = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new ConfigError(source, [
+      { path: '(root)', message: `YAML error: ${(error as Error).message.split('\n')[0]!.trim()}` },
+    ]);
+  }
   if (input === null || input === undefined)
     throw new ConfigError(source, [
       { path: '(root)', message: 'the stack file is empty; expected group, service, client, substrates' },
