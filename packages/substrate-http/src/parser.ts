@@ -359,6 +359,10 @@ export class HttpParser {
     }
     if (te !== undefined) {
       if (lengths.length) throw new FramingError('both Transfer-Encoding and Content-Length are set');
+      // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (a 1.0 back
+      // end would read the body by Content-Length or to the close, a smuggling vector).
+      if (kind === 'request' && head.version === '1.0')
+        throw new FramingError('Transfer-Encoding in an HTTP/1.0 request (its framing is ambiguous)');
       const codings = te.split(',').map((t) => t.trim().toLowerCase());
       const chunked = codings.filter((c) => c === 'chunked').length;
       if (codings[codings.length - 1] === 'chunked' && chunked === 1) return { kind: 'chunked' };
