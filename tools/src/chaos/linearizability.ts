@@ -1,8 +1,9 @@
-// A linearizability checker for one read/write register, after Wing & Gong (1993) with Lowe's
-// memoisation (the "WGL" algorithm as in Knossos/Porcupine): walk the history's call and return
-// events in time order, try to linearize each call in turn, and backtrack when a return is reached
-// whose operation has not been linearized. A configuration (set of linearized operations, register
-// value) that failed once is never explored again; the set is kept as a 64-bit Zobrist hash.
+// A linearizability checker after Wing & Gong (1993) with Lowe's memoisation (the "WGL" algorithm
+// as in Knossos/Porcupine): walk the history's call and return events in time order, try to
+// linearize each call in turn, and backtrack when a return is reached whose operation has not been
+// linearized. A configuration (set of linearized operations, model state) that failed once is
+// never explored again; the set is kept as a 64-bit Zobrist hash. Models: register, counter, set,
+// queue; `checkKeyed` checks each key of a multi-object history on its own (compositionality).
 
 /** One operation on the register, as a client saw it. */
 export interface RegisterOp {
@@ -26,6 +27,37 @@ export interface LinearizabilityResult {
   readonly steps: number;
 }
 
+/**
+ * A sequential specification: the object's state, and what one operation does to it. `step`
+ * returns the state after the operation, or undefined when the operation could not have returned
+ * `output` in `state`. An operation that never returned is stepped with `output` undefined: it may
+ * have taken effect, and its output is unknown.
+ */
+export interface Model<S, I, O> {
+  /** The state before any operation. */
+  readonly init: S;
+  /** The state after `input` returned `output` in `state`, or undefined if it could not have. */
+  step(state: S, input: I, output: O | undefined): S | undefined;
+  /** A string that is equal for equal states (memoization). */
+  key(state: S): string;
+  /** Whether an operation may change the state; one that cannot and never returned is left out. Default: all may. */
+  mutates?(input: I): boolean;
+}
+
+/** One operation of a history, as a client saw it. */
+export interface Operation<I, O> {
+  /** What was asked. */
+  readonly input: I;
+  /** What came back; undefined if nothing did. */
+  readonly output?: O;
+  /** When the client invoked it (any monotonic clock shared by all clients). */
+  readonly call: number;
+  /** When the client got the response; undefined if it never did (the op may or may not have taken effect). */
+  readonly ret?: number;
+  /** Who did it, for reports (`c1:17`); not used by the check. */
+  readonly label?: string;
+}
+
 interface Entry {
   readonly op: number;
   readonly isCall: boolean;
@@ -35,14 +67,14 @@ interface Entry {
   next?: Entry;
 }
 
-/** Checks whether `ops` on a register starting at `initial` are linearizable. */
-export function checkRegister(
-  ops: readonly RegisterOp[],
-  initial: string,
+/** Checks whether `ops` are linearizable with respect to `model` (Wing–Gong–Lowe search). */
+export function checkHistory<S, I, O>(
+  ops: readonly Operation<I, O>[],
+  model: Model<S, I, O>,
   maxSteps = 50_000_000,
 ): LinearizabilityResult {
-  // A read that never returned says nothing; a write that never returned may have happened.
-  const used = ops.filter((o) => o.ret !== undefined || o.kind === 'w');
+  // An operation that never returned and cannot change the state says nothing.
+  const used = ops.filter((o) => o.ret !== undefined || (model.mutates?.(o.input) ?? true));
   const events: Entry[] = [];
   used.forEach((o, i) => {
     const call: Entry = { op: i, isCall: true, time: o.call };
@@ -90,8 +122,8 @@ export function checkRegister(
     if (e.next) e.next.prev = e;
   };
   const cache = new Set<string>();
-  const stack: { entry: Entry; state: string }[] = [];
-  let state = initial;
+  const stack: { entry: Entry; state: S }[] = [];
+  let state = model.init;
   let h1 = 0;
   let h2 = 0;
   let steps = 0;
@@ -100,11 +132,10 @@ export function checkRegister(
     if (++steps > maxSteps) return { verdict: 'unknown', steps };
     if (entry.isCall) {
       const o = used[entry.op]!;
-      const ok = o.kind === 'w' || o.value === state;
-      if (ok) {
-        const next = o.kind === 'w' ? o.value : state;
+      const next = model.step(state, o.input, o.ret === undefined ? undefined : o.output);
+      if (next !== undefined) {
         const [z1, z2] = zob[entry.op]!;
-        const key = `${(h1 ^ z1) >>> 0}:${(h2 ^ z2) >>> 0}:${next}`;
+        const key = `${(h1 ^ z1) >>> 0}:${(h2 ^ z2) >>> 0}:${model.key(next)}`;
         if (!cache.has(key)) {
           cache.add(key);
           stack.push({ entry, state });
@@ -131,6 +162,100 @@ export function checkRegister(
   }
   // Only calls of operations that never returned are left: they are free not to have happened.
   return { verdict: 'yes', steps };
+}
+
+/** A read/write register holding strings. Reads are `{ kind: 'r' }` with the value read as output. */
+export const registerModel = (
+  initial: string,
+): Model<string, { kind: 'w'; value: string } | { kind: 'r' }, string> => ({
+  init: initial,
+  step: (state, input, output) =>
+    input.kind === 'w' ? input.value : output === undefined || output === state ? state : undefined,
+  key: (state) => state,
+  mutates: (input) => input.kind === 'w',
+});
+
+/** A counter: `add` returns the new value (like INCRBY) or nothing; `read` returns the value. */
+export const counterModel: Model<number, { kind: 'add'; by: number } | { kind: 'read' }, number> = {
+  init: 0,
+  step: (state, input, output) => {
+    const next = input.kind === 'add' ? state + input.by : state;
+    return output === undefined || output === next ? next : undefined;
+  },
+  key: (state) => String(state),
+  mutates: (input) => input.kind === 'add',
+};
+
+/** A set of strings: `add` returns nothing to check; `read` returns the members, sorted. */
+export const setModel: Model<readonly string[], { kind: 'add'; value: string } | { kind: 'read' }, readonly string[]> =
+  {
+    init: [],
+    step: (state, input, output) => {
+      if (input.kind === 'add') return state.includes(input.value) ? state : [...state, input.value].sort();
+      return output === undefined || (output.length === state.length && output.every((v, i) => v === state[i]))
+        ? state
+        : undefined;
+    },
+    key: (state) => state.join('\u0000'),
+    mutates: (input) => input.kind === 'add',
+  };
+
+/** A FIFO queue: `enq` returns nothing to check; `deq` returns the head, or null when empty. */
+export const queueModel: Model<readonly string[], { kind: 'enq'; value: string } | { kind: 'deq' }, string | null> = {
+  init: [],
+  step: (state, input, output) => {
+    if (input.kind === 'enq') return [...state, input.value];
+    if (output === undefined) return state.slice(1);
+    if (output === null) return state.length === 0 ? state : undefined;
+    return state[0] === output ? state.slice(1) : undefined;
+  },
+  key: (state) => state.join('\u0000'),
+};
+
+/**
+ * Checks a history of operations on many objects. Linearizability is compositional (Herlihy and
+ * Wing): the history is linearizable exactly when each object's sub-history is, so each key is
+ * checked on its own, which keeps the search small however many clients there are. Returns the
+ * first key that is not linearizable (or whose budget ran out) with its verdict.
+ */
+export function checkKeyed<S, I, O>(
+  ops: readonly (Operation<I, O> & { readonly key: string })[],
+  model: (key: string) => Model<S, I, O>,
+  maxStepsPerKey = 50_000_000,
+): LinearizabilityResult & { readonly key?: string; readonly keys: number } {
+  const byKey = new Map<string, Operation<I, O>[]>();
+  for (const o of ops) {
+    let list = byKey.get(o.key);
+    if (!list) byKey.set(o.key, (list = []));
+    list.push(o);
+  }
+  let steps = 0;
+  let unknown: string | undefined;
+  for (const [key, list] of byKey) {
+    const r = checkHistory(list, model(key), maxStepsPerKey);
+    steps += r.steps;
+    if (r.verdict === 'no') return { verdict: 'no', steps, key, keys: byKey.size };
+    if (r.verdict === 'unknown') unknown ??= key;
+  }
+  return unknown !== undefined
+    ? { verdict: 'unknown', steps, key: unknown, keys: byKey.size }
+    : { verdict: 'yes', steps, keys: byKey.size };
+}
+
+const asOperation = (o: RegisterOp): Operation<{ kind: 'w'; value: string } | { kind: 'r' }, string> => ({
+  input: o.kind === 'w' ? { kind: 'w', value: o.value } : { kind: 'r' },
+  ...(o.kind === 'r' ? { output: o.value } : {}),
+  call: o.call,
+  ...(o.ret !== undefined ? { ret: o.ret } : {}),
+});
+
+/** Checks whether `ops` on a register starting at `initial` are linearizable. */
+export function checkRegister(
+  ops: readonly RegisterOp[],
+  initial: string,
+  maxSteps = 50_000_000,
+): LinearizabilityResult {
+  return checkHistory(ops.map(asOperation), registerModel(initial), maxSteps);
 }
 
 /**
