@@ -105,7 +105,7 @@ async function main(): Promise<number> {
       const worker = new Worker(join(__dirname, 'sweep-worker.js'));
       try {
         for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
-          const { config, ...job } = chunk;
+          const { config: _config, ...job } = chunk;
           const r = await new Promise<SweepChunkResult>((resolve, reject) => {
             const settle = (): void => {
               worker.off('message', onMessage);
