@@ -162,12 +162,17 @@ export interface FuzzOptions {
 export function fuzz(target: FuzzTarget, options: FuzzOptions): FuzzFailure | undefined {
   const every = options.progressEvery ?? 10_000;
   let done = 0;
+  let lastReport = Date.now();
   let failure: FuzzFailure | undefined;
   const result = fc.check(
     fc.property(inputs(target.seeds()), (input) => {
       options.onInput?.(input);
       const outcome = runOne(target, input);
-      if (++done % every === 0) options.onProgress?.(done);
+      // Also at least once a second, so the harness never mistakes a slow target for a hang.
+      if (++done % every === 0 || Date.now() - lastReport > 1000) {
+        lastReport = Date.now();
+        options.onProgress?.(done);
+      }
       if (outcome.kind === 'crash' || outcome.kind === 'allocation') {
         failure = { target: target.name, input, kind: outcome.kind, message: outcome.message };
         return false;
