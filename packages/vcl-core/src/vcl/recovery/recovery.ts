@@ -142,9 +142,12 @@ export interface RecoveryOptions {
   readonly catchUpReportMs?: number;
 }
 
-/** Installs within this window that count as a member re-admitted again and again. */
-const READMIT_WINDOW_MS = 60_000;
-/** Installs within `READMIT_WINDOW_MS` past which the member reports it cannot catch up. */
+/**
+ * A state transfer begun this soon after the previous one went live means the member was excluded
+ * again right after catching up (a member simply faulted again later is not stuck).
+ */
+const READMIT_SOON_MS = 3000;
+/** Such transfers in a row past which the member reports it cannot catch up. */
 const READMIT_REPORT = 3;
 
 /**
@@ -175,7 +178,9 @@ export class Recovery {
   private generation = 0;
   private stopped = false;
   private installs = 0;
-  private readonly installTimes: number[] = [];
+  /** When the last install went live, and how many installs in a row began soon after the one before. */
+  private lastLiveAt: number | undefined;
+  private chain = 0;
   private catchingUpSince: number | undefined;
   private catchUpTimer: Timer | undefined;
   private catchUpStalls = 0;
@@ -377,7 +382,7 @@ export class Recovery {
     const now = this.options.clock.now();
     this.phase = 'live';
     this.endCatchUp();
-    if (outcome !== 'kept') this.countInstall(now, cut);
+    if (outcome !== 'kept') this.countInstall(t0, now, cut);
     if (outcome !== 'joined') {
       this.log.info(
         { mode: this.options.mode, cut, stateBytes: bytes.length, installMs: Math.round(now - t0) },
@@ -428,17 +433,17 @@ export class Recovery {
   }
 
   /** A member re-admitted again and again (excluded right after each state transfer) says so. */
-  private countInstall(now: number, cut: number): void {
+  private countInstall(began: number, now: number, cut: number): void {
     this.installs++;
-    this.installTimes.push(now);
-    while (this.installTimes.length && this.installTimes[0]! < now - READMIT_WINDOW_MS) this.installTimes.shift();
-    if (this.installTimes.length >= READMIT_REPORT) {
+    const soon = this.lastLiveAt !== undefined && began - this.lastLiveAt < READMIT_SOON_MS;
+    this.chain = soon ? this.chain + 1 : 1;
+    this.lastLiveAt = now;
+    if (this.chain >= READMIT_REPORT) {
       this.catchUpStalls++;
-      this.catchUpProblem = `${this.installTimes.length} state transfers in ${READMIT_WINDOW_MS / 1000} s: excluded again after each`;
-      this.log.warn(
-        { cut, installs: this.installTimes.length, windowMs: READMIT_WINDOW_MS, reason: this.catchUpProblem },
-        'cannot catch up with the group',
-      );
+      this.catchUpProblem =
+        `${this.chain} state transfers in a row, each begun within ${READMIT_SOON_MS} ms of going live: ` +
+        'excluded again right after each';
+      this.log.warn({ cut, installs: this.chain, reason: this.catchUpProblem }, 'cannot catch up with the group');
     } else this.catchUpProblem = undefined;
   }
 
