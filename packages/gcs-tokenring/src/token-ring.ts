@@ -553,7 +553,10 @@ export class TokenRing implements OrderingProtocol {
     this.knownInc[from] = m.inc;
     for (const ref of m.proc)
       if (ref.index !== this.me && ref.inc > this.knownInc[ref.index]!) this.knownInc[ref.index] = ref.inc;
-    const excludesMe = m.fail.includes(this.me);
+    // A JOIN that fails an older incarnation of this member (queued on a link while it was down,
+    // delivered to it after its restart) says nothing about this one: taken as excluding it, this
+    // member would fail the sender in turn, and the others re-form without it once per such JOIN.
+    const excludesMe = m.fail.includes(this.me) && m.proc.some((p) => p.index === this.me && p.inc === this.inc);
 
     if (this.state !== 'gather') {
       const r = this.ring;
