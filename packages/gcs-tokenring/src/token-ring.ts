@@ -55,7 +55,9 @@
  *   token shows every member holds all of it, a member installs: transitional members deliver up
  *   to `end` in the base view, install the new view (cut `end`), and the state provider captures
  *   the state; joiners receive it (acknowledged chunks), install the view, then the state, and
- *   only then deliver. When every member is ready the token turns operational.
+ *   only then deliver. A joiner is ready once the whole state has arrived (it depends on its
+ *   provider no longer), so the ring does not wait for the application's install: when every member
+ *   is ready the token turns operational, and the joiner delivers once its install is done.
  * - operational: as above. Token loss (`tokenLossMs` without the token), a JOIN from a
  *   non-member (or from a member that has left this ring), a merge probe, a peer-down hint or a
  *   member that fails to receive for `failToReceiveRotations` rotations start a gather.
@@ -551,7 +553,10 @@ export class TokenRing implements OrderingProtocol {
     this.knownInc[from] = m.inc;
     for (const ref of m.proc)
       if (ref.index !== this.me && ref.inc > this.knownInc[ref.index]!) this.knownInc[ref.index] = ref.inc;
-    const excludesMe = m.fail.includes(this.me);
+    // A JOIN that fails an older incarnation of this member (queued on a link while it was down,
+    // delivered to it after its restart) says nothing about this one: taken as excluding it, this
+    // member would fail the sender in turn, and the others re-form without it once per such JOIN.
+    const excludesMe = m.fail.includes(this.me) && m.proc.some((p) => p.index === this.me && p.inc === this.inc);
 
     if (this.state !== 'gather') {
       const r = this.ring;
@@ -1339,12 +1344,19 @@ export class TokenRing implements OrderingProtocol {
       () => undefined,
       (err) => this.log.error({ err: (err as Error)?.message, cut }, 'state install failed'),
     );
-    // Nothing is delivered until the application has the state, even if the ring changes meanwhile.
+    // Nothing is delivered here until the application has the state, even if the ring changes
+    // meanwhile. But the state has arrived whole, so this member no longer depends on its provider:
+    // it is ready at once, and the ring goes operational while the application installs (a large
+    // state takes seconds). The others deliver what this member holds (safe delivery counts what
+    // it holds, not what it delivered) and keep it for this member until it delivers too.
     this.installing = done;
+    r.ready = true;
+    this.sendWant(r);
     void done.then(() => {
       if (this.installing === done) this.installing = undefined;
       if (this.ring !== r || this.state === 'stopped') return;
-      r.ready = true;
+      // Deliver what became safe meanwhile at the next token visit, without waiting for an idle hold.
+      r.wantSent = false;
       this.sendWant(r);
     });
   }

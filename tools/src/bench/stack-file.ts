@@ -34,6 +34,10 @@ export interface LoopbackStack {
   readonly dataDir?: string;
   /** `service.resetCommand` (argv); default none. */
   readonly resetCommand?: readonly string[];
+  /** `service.snapshot` save and load commands (argv each); default none. */
+  readonly snapshot?: { readonly save: readonly string[]; readonly load: readonly string[] };
+  /** `service.replayLog.maxBytes` (replay: compact the log at this size); default the loader's. */
+  readonly replayLogMaxBytes?: number;
   /** `timeouts:` values; default the loader's. */
   readonly timeouts?: Readonly<Record<string, number>>;
   /** `client.failoverTimeoutMs`; default 15000. */
@@ -68,6 +72,10 @@ export function stackYaml(s: LoopbackStack): string {
     ...(s.recovery ? [`  recovery: ${s.recovery}`] : []),
     ...(s.dataDir ? [`  dataDir: ${JSON.stringify(s.dataDir)}`] : []),
     ...(s.resetCommand ? [`  resetCommand: ${JSON.stringify(s.resetCommand)}`] : []),
+    ...(s.snapshot
+      ? [`  snapshot: { save: ${JSON.stringify(s.snapshot.save)}, load: ${JSON.stringify(s.snapshot.load)} }`]
+      : []),
+    ...(s.replayLogMaxBytes !== undefined ? [`  replayLog: { maxBytes: ${s.replayLogMaxBytes} }`] : []),
     'client:',
     `  listen: { host: 127.0.0.1, port: ${s.clientPort} }`,
     `  failoverTimeoutMs: ${s.failoverTimeoutMs ?? 15000}`,

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `npm run chaos -- --ordering <sequencer|tokenring> --duration <s> [--clients N] [--members 3|5]
-// [--seed S] [--no-restarts] [--json]`. Progress on stderr; findings and,
+// [--seed S] [--no-restarts] [--recovery replay|snapshot] [--keep] [--json]`. Progress on stderr; findings and,
 // last, the one-line verdict on stdout; exit code 1 when a check failed.
 import { parseArgs } from 'node:util';
-import { chaosClean, chaosLine, runChaos, type ChaosOptions } from './chaos';
+import { chaosClean, chaosFigures, chaosLine, runChaos, type ChaosOptions } from './chaos';
 import type { FaultEvent } from './schedule';
 
 const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --duration <s> [--clients N] [--members 3|5]
-                     [--seed S] [--no-restarts] [--recovery replay] [--window W] [--schedule ...] [--json]
+                     [--seed S] [--no-restarts] [--recovery replay|snapshot] [--compact-bytes B] [--window W]
+                     [--schedule ...] [--max-gap-ms G] [--keep] [--json]
   --ordering   ordering plugin (required)
   --duration   seconds of workload under faults (required, 5..3600)
   --clients    clients, each through its own vcl client (default 3)
@@ -15,7 +16,12 @@ const USAGE = `usage: npm run chaos -- --ordering <sequencer|tokenring> --durati
   --seed       seed of the fault schedule and workload (default: random, printed)
   --no-restarts  never restart killed members nor thaw long freezes (default: they rejoin by state transfer)
   --restarts   accepted for older command lines; restarts are the default
-  --recovery   service.recovery for restarted members (replay, the default and only one the chaos service supports)
+  --recovery   service.recovery for restarted members: replay (default) or snapshot
+  --compact-bytes  replay: service.replayLog.maxBytes, so the log is compacted during the run (default 1048576;
+               0 = no snapshot commands, the log is never compacted)
+  --max-gap-ms the longest a group with a majority up may go without answering any client (default 5000)
+  --keep       keep the run directory (member logs, stack file, history) even when the run is clean;
+               it is always kept, and its path printed, when a check failed
   --window     requests each client keeps in flight (default 2)
   --schedule   a fixed schedule instead of the seeded one: ms:kind:member,... (kind kill, freeze, thaw,
                restart; member an id, @attached = the live member most sessions are attached to,
@@ -42,6 +48,9 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
         json: { type: 'boolean' },
         schedule: { type: 'string' },
         history: { type: 'string' },
+        keep: { type: 'boolean' },
+        'max-gap-ms': { type: 'string' },
+        'compact-bytes': { type: 'string' },
       },
       strict: true,
     }).values;
@@ -66,9 +75,8 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
   const members = int('members', 3, 3, 5);
   if (members !== 3 && members !== 5) problems.push(`--members must be 3 or 5, got ${members}`);
   const recovery = v['recovery'] ?? 'replay';
-  if (recovery === 'snapshot')
-    problems.push('--recovery snapshot: the chaos register service has no snapshot save/load commands; use replay');
-  else if (recovery !== 'replay') problems.push(`--recovery must be replay, got ${String(recovery)}`);
+  if (recovery !== 'replay' && recovery !== 'snapshot')
+    problems.push(`--recovery must be replay or snapshot, got ${String(recovery)}`);
   let schedule: FaultEvent[] | undefined;
   if (typeof v['schedule'] === 'string') {
     schedule = [];
@@ -90,6 +98,9 @@ export function parseChaosArgs(argv: readonly string[]): ChaosOptions | string {
     window: int('window', 2, 1, 64),
     ...(schedule ? { schedule } : {}),
     ...(typeof v['history'] === 'string' ? { historyFile: v['history'] } : {}),
+    keep: v['keep'] === true,
+    maxGapMs: int('max-gap-ms', 5000, 100, 600_000),
+    compactBytes: int('compact-bytes', 1024 * 1024, 0, 2 ** 31 - 1),
   };
   return problems.length ? problems.join('; ') : opts;
 }
@@ -125,6 +136,8 @@ async function main(): Promise<number> {
     process.stdout.write(
       `register: ${report.registerOps} operations checked${report.violation ? `; first violation: ${report.violation}` : ''}\n`,
     );
+    for (const line of chaosFigures(report)) process.stdout.write(`${line}\n`);
+    if (report.runDir) process.stdout.write(`run directory: ${report.runDir}\n`);
   }
   process.stdout.write(`${chaosLine(report)}\n`);
   return chaosClean(report) ? 0 : 1;

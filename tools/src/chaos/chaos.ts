@@ -17,13 +17,28 @@ import {
 import { stackYaml, type LoopbackMember } from '../bench/stack-file';
 import { checkRegister, firstViolation, type RegisterOp } from './linearizability';
 import { faultSchedule, seededRandom, type FaultEvent } from './schedule';
+import {
+  episodes,
+  longestDeliveryGap,
+  majorityUp,
+  refusedWithoutMajority,
+  viewsPerFault,
+  type EpisodeKind,
+  type UpChange,
+  type ViewsPerFault,
+} from './timeline';
 
 // `npm run chaos`: a replicated register service (`vcl service` + one replica per member), clients
 // through `vcl client` processes running a workload whose every answer can be checked, and a seeded
 // schedule of SIGKILL, SIGSTOP/SIGCONT and (with --restarts) restarts. Every request is recorded
 // with its invoke and complete times, then checked: nothing lost, duplicated or reordered per
 // client, every client connection stayed up, equal digests at the replicas that never left the
-// group, and a linearizable history of the shared register.
+// group, a linearizable history of the shared register, and no long silence while a majority was
+// up. Every process's output, the stack file and the history go to a run directory, kept (and
+// named) when a check failed or `keep` is set.
+
+/** How long a client-side interceptor keeps trying members before it closes its client's connection. */
+const FAILOVER_TIMEOUT_MS = 15_000;
 
 /** Options of one chaos run. */
 export interface ChaosOptions {
@@ -50,6 +65,34 @@ export interface ChaosOptions {
   readonly schedule?: readonly FaultEvent[];
   /** Write every request (client, seq, op, value, result, invoke/complete ms since start) here as JSON lines. */
   readonly historyFile?: string;
+  /** Keep the run directory even when the run is clean. Default false: kept only when a check failed. */
+  readonly keep?: boolean;
+  /** The longest a group with a majority up may go without delivering before the run fails. Default 5000 ms. */
+  readonly maxGapMs?: number;
+  /**
+   * With `recovery: replay`, give the members the register service's snapshot commands and a
+   * small `service.replayLog.maxBytes`, so the replay log is compacted during the run. Default
+   * 1 MiB; 0 leaves the snapshot commands out (the log grows with the run, as before compaction).
+   */
+  readonly compactBytes?: number;
+}
+
+/** One state transfer a member installed, from its log. */
+export interface RejoinFigure {
+  /** Seconds since the workload started. */
+  readonly at: number;
+  /** The member that installed it. */
+  readonly member: string;
+  /** `rejoined` (a restarted member), `caught-up` (a re-admitted one) or `kept` (it already held the cut). */
+  readonly kind: 'rejoined' | 'caught-up' | 'kept';
+  /** The cut of the state. */
+  readonly cut: number;
+  /** Bytes of the state. */
+  readonly stateBytes: number;
+  /** From the install call to live. */
+  readonly installMs: number;
+  /** From the member's start to live (restarted members only). */
+  readonly rejoinMs?: number;
 }
 
 /** Per-client findings. */
@@ -60,6 +103,8 @@ export interface ClientReport {
   readonly requests: number;
   /** Requests sent that never got a response, plus counter answers showing a request not applied. */
   readonly lost: number;
+  /** Requests never answered because the client-side interceptor gave up while no majority existed. */
+  readonly refused: number;
   /** Responses to a request already answered, plus counter answers showing a request applied twice. */
   readonly duplicated: number;
   /** Responses that came before the response to an earlier request. */
@@ -80,6 +125,8 @@ export interface ChaosReport {
   readonly failovers: number;
   /** Sum over clients. */
   readonly lost: number;
+  /** Sum over clients: requests refused while no majority existed (not lost, but not clean either). */
+  readonly refused: number;
   /** Sum over clients. */
   readonly duplicated: number;
   /** Sum over clients. */
@@ -104,6 +151,20 @@ export interface ChaosReport {
   readonly violation?: string;
   /** Wall-clock seconds of the run. */
   readonly seconds: number;
+  /** The longest time with a majority of members up and no answer to any client (ms), and when it began (s). */
+  readonly longestGap: { readonly ms: number; readonly at: number };
+  /** The bound on `longestGap.ms` past which the run fails. */
+  readonly maxGapMs: number;
+  /** Primary views installed during the workload, in all. */
+  readonly views: number;
+  /** Primary views charged to each kind of fault episode. */
+  readonly viewsPerFault: Readonly<Record<EpisodeKind, ViewsPerFault>>;
+  /** Every state transfer a member installed, in time order. */
+  readonly rejoins: readonly RejoinFigure[];
+  /** Members' reports that they cannot catch up (`cannot catch up` / `cannot join the group` log lines). */
+  readonly stuck: readonly string[];
+  /** The run directory when it was kept. */
+  readonly runDir?: string;
 }
 
 /** The last line: `chaos: ordering=... requests=R failovers=F lost=0 duplicated=0 reordered=0 diverged=0 linearizable=yes`. */
@@ -112,15 +173,39 @@ export function chaosLine(r: ChaosReport): string {
   return (
     `chaos: ordering=${r.ordering} requests=${r.requests} failovers=${r.failovers} lost=${r.lost} ` +
     `duplicated=${r.duplicated} reordered=${r.reordered} diverged=${r.diverged} linearizable=${r.linearizable}` +
+    (r.refused ? ` refused=${r.refused}` : '') +
     (r.disconnected ? ` disconnected=${r.disconnected}` : '') +
+    (r.longestGap.ms > r.maxGapMs ? ` gap=${r.longestGap.ms}ms@${r.longestGap.at}s` : '') +
     (clean ? '' : ` seed=${r.seed}`)
   );
+}
+
+/** The run's figures beyond the verdict: views per fault, the longest delivery gap, each state transfer over time. */
+export function chaosFigures(r: ChaosReport): string[] {
+  const per = Object.entries(r.viewsPerFault)
+    .map(
+      ([k, v]) =>
+        `${k} ${v.faults} -> ${v.views} views${v.faults ? ` (${(v.views / v.faults).toFixed(2)}/fault)` : ''}`,
+    )
+    .join(', ');
+  return [
+    `views: ${r.views} primary views installed; ${per}`,
+    `longest delivery gap with a majority up: ${r.longestGap.ms} ms at ${r.longestGap.at} s (bound ${r.maxGapMs} ms)`,
+    `state transfers: ${r.rejoins.length}${r.rejoins.length ? ' (at s member kind cut bytes install ms [start to live ms])' : ''}`,
+    ...r.rejoins.map(
+      (j) =>
+        `  ${j.at} ${j.member} ${j.kind} ${j.cut} ${j.stateBytes} ${j.installMs}${j.rejoinMs !== undefined ? ` ${j.rejoinMs}` : ''}`,
+    ),
+    ...r.stuck.map((s) => `cannot catch up: ${s}`),
+  ];
 }
 
 /** Whether every check passed. */
 export function chaosClean(r: ChaosReport): boolean {
   return (
     r.lost === 0 &&
+    r.refused === 0 &&
+    r.longestGap.ms <= r.maxGapMs &&
     r.duplicated === 0 &&
     r.reordered === 0 &&
     r.diverged === 0 &&
@@ -144,6 +229,12 @@ interface Request {
 class ChaosClient {
   readonly requests: Request[] = [];
   lost = 0;
+  /** Requests never answered (known at `stop`). */
+  unanswered = 0;
+  /** When (ms since the workload started) its client-side interceptor gave up, if it did. */
+  gaveUpAt: number | undefined;
+  /** Whether its unanswered requests count as refused for want of a majority, not lost. */
+  refused = false;
   duplicated = 0;
   reordered = 0;
   disconnected = false;
@@ -190,7 +281,7 @@ class ChaosClient {
       });
       clearTimeout(timer);
     }
-    this.lost += this.requests.filter((q) => q.ret === undefined).length;
+    this.unanswered = this.requests.filter((q) => q.ret === undefined).length;
     this.socket.destroy();
   }
 
@@ -234,7 +325,8 @@ class ChaosClient {
     return {
       id: this.id,
       requests: this.requests.length,
-      lost: this.lost,
+      lost: this.lost + (this.refused ? 0 : this.unanswered),
+      refused: this.refused ? this.unanswered : 0,
       duplicated: this.duplicated,
       reordered: this.reordered,
       disconnected: this.disconnected,
@@ -262,6 +354,8 @@ interface ChaosMember extends LoopbackMember {
   restarted: boolean;
   /** Left out of some installed view after the first full one (frozen long enough, or killed). */
   leftView: boolean;
+  /** Restarted and not yet live again (down for the majority count). */
+  catchingUp: boolean;
 }
 
 function orderingOptions(ordering: string): Record<string, number> {
@@ -285,9 +379,16 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     frozen: false,
     restarted: false,
     leftView: false,
+    catchingUp: false,
   }));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-chaos-'));
+  fs.mkdirSync(path.join(dir, 'logs'));
   const stackFile = path.join(dir, 'stack.yaml');
+  const compactBytes = o.compactBytes ?? 1024 * 1024;
+  const maxGapMs = o.maxGapMs ?? 5000;
+  const snapshotCommand = (verb: string): string[] => [process.execPath, toolsProgram('chaos/snapshot-main'), verb];
+  // Snapshot commands serve `snapshot` recovery, and compaction of the replay log under `replay`.
+  const withSnapshot = o.restarts && (o.recovery === 'snapshot' || compactBytes > 0);
   fs.writeFileSync(
     stackFile,
     stackYaml({
@@ -298,13 +399,37 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       framing: 'line',
       clientPort: ports[4 * n]!,
       ...(o.restarts ? { recovery: o.recovery, dataDir: path.join(dir, 'data') } : {}),
+      ...(withSnapshot
+        ? {
+            snapshot: { save: snapshotCommand('save'), load: snapshotCommand('load') },
+            resetCommand: snapshotCommand('reset'),
+          }
+        : {}),
+      ...(withSnapshot && o.recovery === 'replay' ? { replayLogMaxBytes: Math.max(4096, compactBytes) } : {}),
       timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 },
-      failoverTimeoutMs: 15000,
+      failoverTimeoutMs: FAILOVER_TIMEOUT_MS,
     }),
   );
+  // The timeline, in ms since the workload started (negative before it).
+  let t0 = performance.now();
+  const since = (): number => performance.now() - t0;
   const procs: Proc[] = [];
-  const track = (p: Proc): Proc => (procs.push(p), p);
+  const logs: fs.WriteStream[] = [];
+  // Every process's stdout and stderr go to logs/<name>.log (appended to across restarts).
+  const track = (p: Proc): Proc => {
+    procs.push(p);
+    const out = fs.createWriteStream(path.join(dir, 'logs', `${p.name}.log`), { flags: 'a' });
+    logs.push(out);
+    out.write(`--- started at ${((performance.now() - t0) / 1000).toFixed(3)} s of the workload, pid ${p.child.pid}\n`);
+    p.onLine((l) => out.write(`${l}\n`));
+    p.child.stderr?.on('data', (d: Buffer | string) => out.write(d));
+    return p;
+  };
   let fullViewSeen = false;
+  const upChanges: UpChange[] = [];
+  const views: { at: number; view: number }[] = [];
+  const rejoins: RejoinFigure[] = [];
+  const stuck: string[] = [];
   const startService = async (m: ChaosMember): Promise<void> => {
     m.service = track(spawnNode(`service-${m.id}`, [toolsProgram('chaos/service-main'), String(m.servicePort)]));
     await m.service.waitFor((l) => l === 'listening', 15_000, 'listening');
@@ -312,6 +437,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
   const startMember = (m: ChaosMember): Proc => {
     const p = track(spawnNode(m.id, vclServiceArgs(vclCli, stackFile, m.id, m.servicePort), {}, false));
     p.onLine((l) => {
+      memberLine(m, l);
       if (!l.includes('view installed')) return;
       const ids = (logLine(l)?.['members'] as unknown[] | undefined)?.map(String) ?? [];
       // Only a primary (majority) view says who is out; a member coming back may log its own minority view.
@@ -321,8 +447,41 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     m.proc = p;
     return p;
   };
+  const memberLine = (m: ChaosMember, l: string): void => {
+    const f = logLine(l);
+    const msg = f?.['msg'];
+    if (!f || typeof msg !== 'string') return;
+    const num = (k: string): number => Number(f[k] ?? 0);
+    if (msg === 'view installed' && f['primary'] === true) views.push({ at: since(), view: num('view') });
+    const kind =
+      msg === 'rejoined the group: live'
+        ? 'rejoined'
+        : msg === 'caught up with the group by state transfer'
+          ? 'caught-up'
+          : msg.startsWith('state transfer at a cut this member already holds')
+            ? 'kept'
+            : undefined;
+    if (kind) {
+      rejoins.push({
+        at: Number((since() / 1000).toFixed(1)),
+        member: m.id,
+        kind,
+        cut: num(kind === 'rejoined' ? 'joinedAtCut' : 'cut'),
+        stateBytes: num('stateBytes'),
+        installMs: num('installMs'),
+        ...(f['rejoinMs'] !== undefined ? { rejoinMs: num('rejoinMs') } : {}),
+      });
+      if (m.catchingUp) {
+        m.catchingUp = false;
+        if (!m.killed && !m.frozen) upChanges.push({ at: since(), member: m.id, up: true });
+      }
+    }
+    if (msg === 'cannot join the group' || msg === 'cannot catch up with the group')
+      stuck.push(`${(since() / 1000).toFixed(1)}s ${m.id}: ${String(f['err'] ?? f['reason'] ?? msg)}`);
+  };
   const clients: ChaosClient[] = [];
   let failovers = 0;
+  let keep = true;
   const applied: FaultEvent[] = [];
   let lastAttached: ChaosMember | undefined;
   try {
@@ -354,6 +513,8 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       );
       c.onLine((l) => {
         if (l.includes('fail-over complete')) failovers++;
+        const client = clients[i];
+        if (client && l.includes('giving up; closing the client connection')) client.gaveUpAt ??= since();
       });
       await c.waitFor((l) => logLine(l)?.['msg'] === 'client interceptor listening', 30_000, 'client listening');
       const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
@@ -372,7 +533,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
         members: members.map((m) => m.id),
         restarts: o.restarts,
       });
-    const t0 = performance.now();
+    t0 = performance.now();
     for (const c of clients) c.start();
     const byId = new Map(members.map((m) => [m.id, m]));
     let lastProgress = t0;
@@ -381,7 +542,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
         await sleep(Math.min(100, e.at - (performance.now() - t0)));
         if (performance.now() - lastProgress > 5000) {
           lastProgress = performance.now();
-          progress(chaosProgress(t0, clients, failovers));
+          progress(`${chaosProgress(t0, clients, failovers)} views=${new Set(views.map((v) => v.view)).size}`);
         }
       }
       // `@attached` picks the busiest member for a kill or freeze; a thaw or restart of `@attached`
@@ -403,18 +564,24 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           m.service?.signal('SIGKILL');
           m.killed = true;
           m.frozen = false;
+          m.catchingUp = false;
+          upChanges.push({ at: since(), member: m.id, up: false });
           break;
         case 'freeze':
           m.proc?.signal('SIGSTOP');
           m.frozen = true;
+          upChanges.push({ at: since(), member: m.id, up: false });
           break;
         case 'thaw':
           m.proc?.signal('SIGCONT');
           m.frozen = false;
+          if (!m.catchingUp) upChanges.push({ at: since(), member: m.id, up: true });
           break;
         case 'restart':
           await Promise.all([m.proc?.exited, m.service?.exited]);
           await startService(m);
+          // Down for the majority count until it says it is live again.
+          m.catchingUp = true;
           startMember(m);
           m.killed = false;
           m.restarted = true;
@@ -427,15 +594,28 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       await sleep(Math.min(200, o.durationS * 1000 - (performance.now() - t0)));
       if (performance.now() - lastProgress > 5000) {
         lastProgress = performance.now();
-        progress(chaosProgress(t0, clients, failovers));
+        progress(`${chaosProgress(t0, clients, failovers)} views=${new Set(views.map((v) => v.view)).size}`);
       }
     }
+    const workloadEnd = since();
     for (const m of members)
       if (m.frozen) {
         m.proc?.signal('SIGCONT');
         m.frozen = false;
       }
     await Promise.all(clients.map((c) => c.stop(20_000)));
+    const up = majorityUp(
+      upChanges,
+      members.map((m) => m.id),
+      0,
+      Math.max(workloadEnd, since()),
+    );
+    // A client whose interceptor gave up while no majority existed was refused, not robbed.
+    for (const c of clients)
+      if (c.gaveUpAt !== undefined) c.refused = refusedWithoutMajority(up, c.gaveUpAt, FAILOVER_TIMEOUT_MS, maxGapMs);
+    const answeredAt = clients.flatMap((c) => c.requests.flatMap((q) => (q.ret === undefined ? [] : [q.ret - t0])));
+    const gap = longestDeliveryGap(answeredAt, up, 0, workloadEnd);
+    const eps = episodes(applied);
     // Replicas that never left the group must agree; a member that was killed, or that left a view
     // and came back, has no state transfer yet unless --restarts says the stack recovers it.
     const excluded: Record<string, string> = {};
@@ -454,36 +634,36 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
     for (const d of Object.values(digests)) counts.set(d, (counts.get(d) ?? 0) + 1);
     const majority = Math.max(0, ...counts.values());
     const diverged = Object.keys(digests).length - majority;
-    if (o.historyFile)
-      fs.writeFileSync(
-        o.historyFile,
-        clients
-          .flatMap((c) =>
-            c.requests.map((q) =>
-              JSON.stringify({
-                client: c.id,
-                seq: q.seq,
-                op: q.op,
-                value: q.value,
-                result: q.result,
-                call: Number((q.call - t0).toFixed(2)),
-                ret: q.ret === undefined ? null : Number((q.ret - t0).toFixed(2)),
-              }),
-            ),
-          )
-          .join('\n') + '\n',
-      );
+    const history =
+      clients
+        .flatMap((c) =>
+          c.requests.map((q) =>
+            JSON.stringify({
+              client: c.id,
+              seq: q.seq,
+              op: q.op,
+              value: q.value,
+              result: q.result,
+              call: Number((q.call - t0).toFixed(2)),
+              ret: q.ret === undefined ? null : Number((q.ret - t0).toFixed(2)),
+            }),
+          ),
+        )
+        .join('\n') + '\n';
+    fs.writeFileSync(path.join(dir, 'history.jsonl'), history);
+    if (o.historyFile) fs.writeFileSync(o.historyFile, history);
     const registerOps = clients.flatMap((c) => c.registerOps());
     const lin = checkRegister(registerOps, '0');
     const culprit = lin.verdict === 'no' ? firstViolation(registerOps, '0') : undefined;
     const reports = clients.map((c) => c.report());
     const sum = (f: (r: ClientReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
-    return {
+    const report: ChaosReport = {
       ordering: o.ordering,
       seed: o.seed,
       requests: sum((r) => r.requests),
       failovers,
       lost: sum((r) => r.lost),
+      refused: sum((r) => r.refused),
       duplicated: sum((r) => r.duplicated),
       reordered: sum((r) => r.reordered),
       disconnected: reports.filter((r) => r.disconnected).length,
@@ -502,10 +682,22 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
           }
         : {}),
       seconds: Math.round((performance.now() - startedAt) / 1000),
+      longestGap: { ms: Math.round(gap.ms), at: Number((gap.at / 1000).toFixed(1)) },
+      maxGapMs,
+      views: new Set(views.filter((v) => v.at >= 0).map((v) => v.view)).size,
+      viewsPerFault: viewsPerFault(eps, views),
+      rejoins,
+      stuck,
     };
+    keep = o.keep === true || !chaosClean(report);
+    fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report, null, 2));
+    return keep ? { ...report, runDir: dir } : report;
   } finally {
     await Promise.all(procs.map((p) => p.terminate()));
-    fs.rmSync(dir, { recursive: true, force: true });
+    await Promise.all(logs.map((s) => new Promise((r) => s.end(r))));
+    // A run that failed or threw keeps its evidence: member logs, stack file, history.
+    if (keep) progress(`chaos: run directory kept: ${dir}`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

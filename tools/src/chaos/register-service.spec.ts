@@ -25,3 +25,26 @@ describe('RegisterService', () => {
     expect(a.digest()).toMatch(/^2:[0-9a-f]+:x$/);
   });
 });
+
+describe('RegisterService snapshot', () => {
+  it('?load of a ?save carries the digest and every counter on, as if the requests were applied there', () => {
+    const a = new RegisterService();
+    for (const l of ['c1 1 inc', 'c2 1 w x', 'c1 2 inc']) a.apply(l);
+    const b = new RegisterService();
+    b.apply('c9 1 w junk');
+    expect(b.apply(`?load ${a.apply('?save')}`)).toBe('ok');
+    expect(b.digest()).toBe(a.digest());
+    expect(a.apply('c1 3 inc')).toBe('c1 3 3');
+    expect(b.apply('c1 3 inc')).toBe('c1 3 3');
+    expect(b.digest()).toBe(a.digest());
+  });
+
+  it('a malformed state is refused with what was wrong and leaves the replica as it was', () => {
+    const s = new RegisterService();
+    s.apply('c1 1 w y');
+    const before = s.digest();
+    expect(s.apply('?load {nope')).toMatch(/^error load: not JSON/);
+    expect(s.apply('?load {"applied":1}')).toBe('error load: expected { applied, hash, register, counters }');
+    expect(s.digest()).toBe(before);
+  });
+});

@@ -5,6 +5,7 @@ import type { Logger } from '../contracts/logger';
 import type { OrderingProtocol, OrderingStatus } from '../contracts/ordering';
 import type { DivergenceStatus } from './divergence';
 import type { ServiceInterceptor, ServiceInterceptorStatus } from './service-interceptor';
+import type { RecoveryStatus } from './recovery/recovery';
 
 /** What a member's `/status` returns. */
 export interface MemberStatus extends ServiceInterceptorStatus {
@@ -89,6 +90,19 @@ export class AdminEndpoint {
     gauge('vcl_view_members', 'Members of the installed view', () => ordering.view()?.members.length ?? 0);
     gauge('vcl_ordering_pending', 'Broadcasts of this member not yet delivered', () => ordering.status().pending);
     gauge('vcl_ordering_delivered_seq', 'Highest sequence number delivered', () => ordering.status().delivered);
+    // Recovery: a member that cannot catch up shows it here, not only in its log.
+    const recovery = (): RecoveryStatus | undefined => interceptor.status().recovery;
+    gauge(
+      'vcl_recovery_catching_up_seconds',
+      'Seconds the state install under way has taken (0 when live)',
+      () => (recovery()?.catchingUpMs ?? 0) / 1000,
+    );
+    counter('vcl_recovery_state_installs_total', 'State transfers installed here', () => recovery()?.installs ?? 0);
+    counter(
+      'vcl_recovery_catch_up_stalls_total',
+      'Reports that this member cannot catch up (an install past the bound, or re-admitted again and again)',
+      () => recovery()?.catchUpStalls ?? 0,
+    );
     const divergence = (): DivergenceStatus | undefined => interceptor.status().divergence;
     counter(
       'vcl_divergence_compared_total',

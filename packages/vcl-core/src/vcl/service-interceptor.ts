@@ -142,6 +142,9 @@ export interface SessionStatus {
   readonly backpressure: boolean;
 }
 
+/** Logged events a joiner applies between two turns of the event loop while it replays. */
+const REPLAY_SLICE = 1000;
+
 /** Counters for `/metrics`. */
 export interface ServiceInterceptorCounters {
   /** Session events this member broadcast and saw ordered. */
@@ -985,7 +988,15 @@ export class ServiceInterceptor implements Startable {
         // (divergence) when it was first produced: it is not shared again.
         this.replaying = true;
         try {
-          for (const e of events) this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
+          // In slices, yielding between them: a joiner replaying a long log in one go would hold
+          // its event loop, so its ordering member would miss heartbeats and tokens and be
+          // suspected and excluded again. The plugin delivers nothing new until the install ends.
+          for (let i = 0; i < events.length; i += REPLAY_SLICE) {
+            if (i > 0) await new Promise<void>((r) => this.options.clock.setTimer(0, r));
+            if (this.stopped) return;
+            for (const e of events.slice(i, i + REPLAY_SLICE))
+              this.applyOrdered({ seq: e.seq, sender: '(replay)', payload: e.payload });
+          }
           (await this.dispatcher.hold())();
           this.joinedDivergence();
         } finally {

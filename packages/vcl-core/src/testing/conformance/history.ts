@@ -4,7 +4,15 @@ import type { PartitionMode, View } from '../../contracts/ordering';
 
 /** The guarantees the conformance kit checks (DESIGN.md "OrderingProtocol"), plus liveness. */
 export type Guarantee =
-  'total-order' | 'agreement' | 'virtual-synchrony' | 'primary-component' | 'integrity' | 'join' | 'liveness';
+  | 'total-order'
+  | 'agreement'
+  | 'virtual-synchrony'
+  | 'primary-component'
+  | 'integrity'
+  | 'join'
+  | 'liveness'
+  /** Progress under churn: a primary component with work pending delivers within a bound (`progressBoundMs`). */
+  | 'progress';
 
 /** One broken guarantee found in a history. */
 export interface Violation {

@@ -62,6 +62,19 @@ export interface OrderingRunOptions {
   readonly partition?: PartitionMode;
   /** Where members log. Default: a silent logger. */
   readonly logger?: Logger;
+  /**
+   * Virtual ms a state transfer takes: `capture` resolves that long after the plugin asks (a donor
+   * saving a large state), `install` likewise (a joiner loading or replaying it). Default 0 each:
+   * both return at once.
+   */
+  readonly stateTransferMs?: { readonly capture: number; readonly install: number };
+  /**
+   * Checks progress under churn: whenever a primary component exists (a majority of the members,
+   * all alive and unpartitioned, whose latest installed view is one and the same) and one of them
+   * has a broadcast pending, some member delivers within this many virtual ms; a longer silence is
+   * a `progress` violation. Default: not checked.
+   */
+  readonly progressBoundMs?: number;
 }
 
 /** Counters of one run. */
@@ -80,6 +93,11 @@ export interface OrderingRunStats {
   /** Deliveries over all incarnations, and the highest seq. */
   readonly deliveries: number;
   readonly maxSeq: number;
+  /**
+   * The longest silence (no delivery anywhere) while a primary component existed with work pending,
+   * virtual ms; measured only with `progressBoundMs` (a run without it schedules nothing extra).
+   */
+  readonly longestGapMs?: number;
   /** Distinct view ids installed. */
   readonly views: number;
   /** Crashes, restarts and partitions injected. */
@@ -197,6 +215,7 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
     });
     member.onDeliver((d) => {
       if (!alive()) return;
+      progress.delivered();
       const decoded = decodeWorkloadPayload(d.payload);
       h.deliveries.push({
         view: d.view,
@@ -216,25 +235,30 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
           crash(id, ` right after delivering seq ${d.seq}`);
       }
     });
+    const later = <T>(ms: number, f: () => T): T | Promise<T> =>
+      ms > 0 ? new Promise<T>((resolve) => node.clock.setTimer(ms, () => resolve(f()))) : f();
     member.setStateTransfer({
       capture: (cut) => {
+        // Taken at the cut (now); shipped once the capture's time has passed.
         if (alive()) h.stateCaptures.push({ cut, digest: l.digest, applied: l.applied, at: sim.now, step: l.step++ });
-        return new TextEncoder().encode(JSON.stringify({ cut, digest: l.digest }));
+        const bytes = new TextEncoder().encode(JSON.stringify({ cut, digest: l.digest }));
+        return later(o.stateTransferMs.capture, () => bytes);
       },
-      install: (state, cut) => {
-        let parsed: { cut?: unknown; digest?: unknown } = {};
-        try {
-          parsed = JSON.parse(new TextDecoder().decode(state)) as typeof parsed;
-        } catch {
-          parsed = {};
-        }
-        const digest = typeof parsed.digest === 'string' ? parsed.digest : `unreadable state (${state.length} bytes)`;
-        const capturedCut = typeof parsed.cut === 'number' ? parsed.cut : -1;
-        if (!alive()) return;
-        h.stateInstalls.push({ cut, digest, capturedCut, at: sim.now, step: l.step++ });
-        l.digest = digest;
-        l.applied = cut;
-      },
+      install: (state, cut) =>
+        later(o.stateTransferMs.install, () => {
+          let parsed: { cut?: unknown; digest?: unknown } = {};
+          try {
+            parsed = JSON.parse(new TextDecoder().decode(state)) as typeof parsed;
+          } catch {
+            parsed = {};
+          }
+          const digest = typeof parsed.digest === 'string' ? parsed.digest : `unreadable state (${state.length} bytes)`;
+          const capturedCut = typeof parsed.cut === 'number' ? parsed.cut : -1;
+          if (!alive()) return;
+          h.stateInstalls.push({ cut, digest, capturedCut, at: sim.now, step: l.step++ });
+          l.digest = digest;
+          l.applied = cut;
+        }),
     });
     void node.network
       .start()
@@ -279,6 +303,8 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
     );
   };
 
+  let partitioned = false;
+  const progress = new ProgressWatch(sim, o, ids, live, () => partitioned);
   for (const id of ids) start(id);
   const faults = new FaultDriver(sim, o, ids, live, {
     crash,
@@ -295,11 +321,13 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
     },
     partition: (groups) => {
       sim.partition(groups);
+      partitioned = true;
       counts.partitions++;
       note(`partition ${groups.map((g) => g.join(',')).join('|')}`);
     },
     heal: () => {
       sim.heal();
+      partitioned = false;
       note('heal');
     },
     links: (f) => {
@@ -317,6 +345,7 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
   faults.stop();
   crashAfterDelivery.clear();
   sim.heal();
+  partitioned = false;
   sim.setFaults(CLEAN_LINKS);
   note('end of faults: heal, clean links, restart every crashed member');
   for (const id of ids) {
@@ -331,8 +360,9 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
   await sim.runUntilTime(workloadEnd);
   await sim.runUntil(() => settled(ids, live), o.quietMs);
   history.endedAt = sim.now;
+  progress.stop();
 
-  const violations = checkOrderingHistory(history);
+  const violations = [...checkOrderingHistory(history), ...progress.violations];
   const all = history.incarnations;
   const stats: OrderingRunStats = {
     virtualMs: sim.now,
@@ -344,6 +374,7 @@ export async function runOrderingSeed(options: OrderingRunOptions): Promise<Orde
     resolved: all.reduce((n, h) => n + h.broadcasts.filter((b) => b.resolved).length, 0),
     deliveries: all.reduce((n, h) => n + h.deliveries.length, 0),
     maxSeq: all.reduce((n, h) => Math.max(n, ...h.deliveries.map((d) => d.seq)), 0),
+    ...(o.progressBoundMs !== undefined ? { longestGapMs: progress.longestGapMs } : {}),
     views: new Set(all.flatMap((h) => h.views.map((x) => x.id))).size,
     ...counts,
     wallMs: Date.now() - started,
@@ -369,7 +400,91 @@ function settled(ids: readonly MemberId[], live: Map<MemberId, Live>): boolean {
   return true;
 }
 
-type Normalized = Required<Omit<OrderingRunOptions, 'logger'>> & { logger: Logger };
+type Normalized = Required<Omit<OrderingRunOptions, 'logger' | 'progressBoundMs'>> & {
+  logger: Logger;
+  progressBoundMs: number | undefined;
+};
+
+/** How often the progress watch looks (virtual ms). */
+const PROGRESS_SAMPLE_MS = 25;
+
+/**
+ * Watches a run for silences: the time since the last delivery anywhere, counted only while a
+ * primary component exists with a broadcast pending in it (a majority of the members alive and
+ * unpartitioned, each with the same latest view). Restarted from zero whenever there is none.
+ */
+class ProgressWatch {
+  longestGapMs = 0;
+  readonly violations: Violation[] = [];
+  private quietSince: number;
+  private reported = false;
+  private timer: { cancel(): void } | undefined;
+
+  constructor(
+    private readonly sim: Simulator,
+    private readonly o: Normalized,
+    private readonly ids: readonly MemberId[],
+    private readonly live: Map<MemberId, Live>,
+    private readonly partitioned: () => boolean,
+  ) {
+    this.quietSince = sim.now;
+    // Only a run that checks progress samples it: others keep their exact event sequence.
+    if (o.progressBoundMs !== undefined) this.tick();
+  }
+
+  delivered(): void {
+    this.quietSince = this.sim.now;
+    this.reported = false;
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+
+  private tick(): void {
+    const now = this.sim.now;
+    if (!this.primaryWithWork()) {
+      this.quietSince = now;
+      this.reported = false;
+    } else {
+      const gap = now - this.quietSince;
+      this.longestGapMs = Math.max(this.longestGapMs, gap);
+      const bound = this.o.progressBoundMs;
+      if (bound !== undefined && gap > bound && !this.reported) {
+        this.reported = true;
+        this.violations.push({
+          guarantee: 'progress',
+          message:
+            `no member delivered for ${Math.round(gap)} ms (from ${Math.round(this.quietSince)} ms) while a primary ` +
+            `component with pending broadcasts existed: bound ${bound} ms`,
+        });
+      }
+    }
+    this.timer = this.sim.schedule(PROGRESS_SAMPLE_MS, () => this.tick());
+  }
+
+  private primaryWithWork(): boolean {
+    if (this.partitioned()) return false;
+    const views = new Map<number, { members: readonly MemberId[]; holders: Live[] }>();
+    for (const id of this.ids) {
+      const l = this.live.get(id);
+      if (!l || !this.sim.node(id).up) continue;
+      const v = l.h.views[l.h.views.length - 1];
+      if (!v || !v.primary) continue;
+      const e = views.get(v.id) ?? { members: v.members, holders: [] };
+      e.holders.push(l);
+      views.set(v.id, e);
+    }
+    for (const { members, holders } of views.values())
+      if (
+        members.length > this.ids.length / 2 &&
+        holders.length === members.length &&
+        holders.some((l) => l.pending > 0)
+      )
+        return true;
+    return false;
+  }
+}
 
 function normalize(options: OrderingRunOptions): Normalized {
   const o: Normalized = {
@@ -384,6 +499,8 @@ function normalize(options: OrderingRunOptions): Normalized {
     maxPending: options.maxPending ?? 4,
     partition: options.partition ?? 'primary-component',
     logger: options.logger ?? SILENT,
+    stateTransferMs: options.stateTransferMs ?? { capture: 0, install: 0 },
+    progressBoundMs: options.progressBoundMs,
   };
   const issues: { path: string; message: string }[] = [];
   const int = (path: keyof Normalized, min: number) => {
@@ -397,6 +514,11 @@ function normalize(options: OrderingRunOptions): Normalized {
   int('tailMs', 0);
   int('quietMs', 0);
   int('maxPending', 1);
+  for (const k of ['capture', 'install'] as const)
+    if (!(o.stateTransferMs[k] >= 0))
+      issues.push({ path: `stateTransferMs.${k}`, message: `must be >= 0, got ${o.stateTransferMs[k]}` });
+  if (o.progressBoundMs !== undefined && !(o.progressBoundMs > 0))
+    issues.push({ path: 'progressBoundMs', message: `must be > 0, got ${o.progressBoundMs}` });
   if (!(o.broadcastEveryMs > 0))
     issues.push({ path: 'broadcastEveryMs', message: `must be > 0, got ${o.broadcastEveryMs}` });
   if (!FAULT_PROFILES.includes(o.faults))

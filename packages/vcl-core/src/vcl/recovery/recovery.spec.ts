@@ -786,4 +786,92 @@ describe('a state installed over requests still queued for the service', () => {
     // The snapshot replaced the service state; what it applies after the cut matches the donor.
     expect(other.counter.digest()).toBe(donor.counter.digest());
   });
+
+  it('a joiner whose install outlasts the report bound says it cannot catch up (log, status), keeps installing and goes live', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-recovery-'));
+    try {
+      const sim = new Simulator({ seed: 9, members: ['n1', 'n2'] });
+      const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+      const logger = new RecordingLogger();
+      const donor = member(sim, links, 'n1', 'snapshot', logger, dir);
+      await donor.service.start();
+      donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
+      const events = script(20, 2);
+      for (let q = 1; q <= 20; q++) donor.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+      let state: Uint8Array | undefined;
+      void Promise.resolve(donor.order.hook!.capture(20)).then((b) => (state = b));
+      expect(await sim.runUntil(() => state !== undefined, 60_000)).toBe(true);
+      // Loading the snapshot takes 25 s of virtual time: past the default 10 s bound, twice.
+      const joiner = member(sim, links, 'n2', 'snapshot', logger, dir, 25_000);
+      await joiner.service.start();
+      joiner.order.install({ id: 2, members: ['n1', 'n2'], primary: true, cut: 20 });
+      let installed = false;
+      void Promise.resolve(joiner.order.hook!.install(state!, 20)).then(() => (installed = true));
+      await sim.runFor(15_000);
+      expect(joiner.service.status().recovery).toMatchObject({
+        phase: 'catching-up',
+        catchUpStalls: 1,
+        catchUpProblem: expect.stringMatching(/^installing the state at cut 20 \(\d+ bytes\) for 10000 ms$/),
+      });
+      expect(joiner.service.status().recovery!.catchingUpMs).toBeGreaterThanOrEqual(15_000);
+      expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+      const reports = logger.lines.filter((l) => l.msg === 'cannot catch up with the group');
+      expect(reports.map((l) => l.fields['elapsedMs'])).toEqual([10_000, 20_000]);
+      const status = joiner.service.status().recovery!;
+      expect(status).toMatchObject({ phase: 'live', installs: 1, catchUpStalls: 2, joinedAtCut: 20 });
+      expect(status.catchUpProblem).toBeUndefined();
+      expect(status.catchingUpMs).toBeUndefined();
+      expect(joiner.fatal).toBeUndefined();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [1000, 1],
+    [5000, 0],
+  ])(
+    'a member re-admitted with a state three times in a row, %i ms after each went live, reports %i time(s) that it cannot catch up',
+    async (liveMs, expected) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vcl-recovery-'));
+      try {
+        const sim = new Simulator({ seed: 10, members: ['n1', 'n2'] });
+        const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
+        const logger = new RecordingLogger();
+        const donor = member(sim, links, 'n1', 'replay', logger, dir);
+        const other = member(sim, links, 'n2', 'replay', logger, dir);
+        const events = script(60, 2);
+        for (const m of [donor, other]) {
+          await m.service.start();
+          m.order.install({ id: 1, members: ['n1', 'n2'], primary: true, cut: 0 });
+        }
+        let at = 0;
+        for (const [k, cut] of [20, 40, 60].entries()) {
+          for (let q = at + 1; q <= cut; q++)
+            donor.order.deliverTo!({ view: 1, seq: q, sender: 'n1', payload: events[q - 1]! });
+          let state: Uint8Array | undefined;
+          void Promise.resolve(donor.order.hook!.capture(cut)).then((b) => (state = b));
+          expect(await sim.runUntil(() => state !== undefined, 60_000)).toBe(true);
+          other.order.install({ id: 2 + k, members: ['n1', 'n2'], primary: true, cut });
+          let installed = false;
+          void Promise.resolve(other.order.hook!.install(state!, cut)).then(() => (installed = true));
+          expect(await sim.runUntil(() => installed, 60_000)).toBe(true);
+          await sim.runFor(liveMs);
+          at = cut;
+        }
+        const reports = logger.lines.filter((l) => l.msg === 'cannot catch up with the group');
+        expect(reports).toHaveLength(expected);
+        expect(other.service.status().recovery).toMatchObject({ phase: 'live', installs: 3, catchUpStalls: expected });
+        if (expected) {
+          expect(reports[0]!.fields).toMatchObject({ installs: 3 });
+          expect(other.service.status().recovery!.catchUpProblem).toMatch(
+            /^3 state transfers in a row, each begun within 3000 ms/,
+          );
+        } else expect(other.service.status().recovery!.catchUpProblem).toBeUndefined();
+        expect(other.counter.digest()).toBe(donor.counter.digest());
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

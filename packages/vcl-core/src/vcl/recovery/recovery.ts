@@ -1,12 +1,14 @@
-import type { Clock } from '../../contracts/clock';
+import type { Clock, Timer } from '../../contracts/clock';
 import type { Logger } from '../../contracts/logger';
 import type { MemberId } from '../../contracts/network';
 import type { StateTransfer } from '../../contracts/ordering';
 import type { RecoveryMode } from '../../config/stack';
 import { RecoveryRefusedError, RecoveryStateError, VclError } from '../../errors';
+import { concatBytes } from '../../link/body';
 import type { EventLog } from './event-log';
 import {
   decodeRecoveryState,
+  encodeLogRecord,
   encodeRecoveryState,
   type CacheState,
   type LoggedEvent,
@@ -80,6 +82,14 @@ export interface RecoveryStatus {
   readonly compactionError?: string;
   /** Why the member refused to join. */
   readonly error?: string;
+  /** Milliseconds the state install under way has taken so far (while `catching-up`). */
+  readonly catchingUpMs?: number;
+  /** State transfers this member installed (a rejoin, or a re-admission behind the group). */
+  readonly installs: number;
+  /** Times this member reported that it cannot catch up (an install past the bound, or re-admitted again and again). */
+  readonly catchUpStalls: number;
+  /** The last such report, while it holds (cleared once the member stays live). */
+  readonly catchUpProblem?: string;
 }
 
 /** Figures of one compaction of the replay log. */
@@ -124,7 +134,21 @@ export interface RecoveryOptions {
   readonly logger: Logger;
   /** Called once when the member cannot join (it must stop): `none` mode meeting a running group, a bad state. */
   readonly onFatal?: (error: VclError) => void;
+  /**
+   * An install running this long is reported (log `cannot catch up with the group`, `/status`
+   * `catchUpProblem`, metric), and again every such period while it runs; the install goes on.
+   * Default 10 000 ms.
+   */
+  readonly catchUpReportMs?: number;
 }
+
+/**
+ * A state transfer begun this soon after the previous one went live means the member was excluded
+ * again right after catching up (a member simply faulted again later is not stuck).
+ */
+const READMIT_SOON_MS = 3000;
+/** Such transfers in a row past which the member reports it cannot catch up. */
+const READMIT_REPORT = 3;
 
 /**
  * Replica recovery: the state-transfer hook of a service-side interceptor's ordering member.
@@ -141,7 +165,7 @@ export class Recovery {
   private phase: RecoveryPhase = 'starting';
   private readonly startedAt: number;
   private captures = 0;
-  private joined: Omit<RecoveryStatus, 'mode' | 'phase' | 'captures'> | undefined;
+  private joined: Omit<RecoveryStatus, 'mode' | 'phase' | 'captures' | 'installs' | 'catchUpStalls'> | undefined;
   private error: string | undefined;
   private readonly log: Logger;
   private compacting = false;
@@ -153,6 +177,14 @@ export class Recovery {
   /** Bumped whenever a state transfer replaces the log, so a compaction begun before it is dropped. */
   private generation = 0;
   private stopped = false;
+  private installs = 0;
+  /** When the last install went live, and how many installs in a row began soon after the one before. */
+  private lastLiveAt: number | undefined;
+  private chain = 0;
+  private catchingUpSince: number | undefined;
+  private catchUpTimer: Timer | undefined;
+  private catchUpStalls = 0;
+  private catchUpProblem: string | undefined;
 
   constructor(private readonly options: RecoveryOptions) {
     this.log = options.logger.child({ component: 'recovery' });
@@ -270,12 +302,19 @@ export class Recovery {
       ...(this.lastCompaction ? { lastCompaction: this.lastCompaction } : {}),
       ...(this.compactionError ? { compactionError: this.compactionError } : {}),
       ...(this.error ? { error: this.error } : {}),
+      ...(this.catchingUpSince !== undefined
+        ? { catchingUpMs: Math.round(this.options.clock.now() - this.catchingUpSince) }
+        : {}),
+      installs: this.installs,
+      catchUpStalls: this.catchUpStalls,
+      ...(this.catchUpProblem ? { catchUpProblem: this.catchUpProblem } : {}),
     };
   }
 
   /** Closes the log. */
   stop(): void {
     this.stopped = true;
+    this.catchUpTimer?.cancel();
     this.options.log?.close();
   }
 
@@ -325,11 +364,13 @@ export class Recovery {
     this.phase = 'catching-up';
     this.generation++;
     const t0 = this.options.clock.now();
+    this.watchCatchUp(cut, bytes.length, t0);
     let outcome: 'joined' | 'kept' | 'caught-up';
     try {
       outcome = await this.apply(bytes, cut);
       this.lastDelivered = cut;
     } catch (error) {
+      this.endCatchUp();
       const e =
         error instanceof VclError ? error : new RecoveryStateError(`state install: ${(error as Error).message}`);
       this.phase = 'refused';
@@ -340,6 +381,8 @@ export class Recovery {
     }
     const now = this.options.clock.now();
     this.phase = 'live';
+    this.endCatchUp();
+    if (outcome !== 'kept') this.countInstall(t0, now, cut);
     if (outcome !== 'joined') {
       this.log.info(
         { mode: this.options.mode, cut, stateBytes: bytes.length, installMs: Math.round(now - t0) },
@@ -362,6 +405,47 @@ export class Recovery {
   }
 
   private replayedCount: number | undefined;
+
+  /**
+   * While a state install runs, reports every `catchUpReportMs` that the member cannot catch up
+   * (it takes no sessions meanwhile, and the group waits for it): an operator sees it in the log,
+   * `/status` and `/metrics` instead of a member silently behind. The install itself goes on.
+   */
+  private watchCatchUp(cut: number, stateBytes: number, t0: number): void {
+    const every = this.options.catchUpReportMs ?? 10_000;
+    this.catchingUpSince = t0;
+    this.catchUpTimer?.cancel();
+    const tick = (): void => {
+      if (this.stopped || this.catchingUpSince !== t0) return;
+      const elapsedMs = Math.round(this.options.clock.now() - t0);
+      this.catchUpStalls++;
+      this.catchUpProblem = `installing the state at cut ${cut} (${stateBytes} bytes) for ${elapsedMs} ms`;
+      this.log.warn({ cut, stateBytes, elapsedMs, reason: this.catchUpProblem }, 'cannot catch up with the group');
+      this.catchUpTimer = this.options.clock.setTimer(every, tick);
+    };
+    this.catchUpTimer = this.options.clock.setTimer(every, tick);
+  }
+
+  private endCatchUp(): void {
+    this.catchUpTimer?.cancel();
+    this.catchUpTimer = undefined;
+    this.catchingUpSince = undefined;
+  }
+
+  /** A member re-admitted again and again (excluded right after each state transfer) says so. */
+  private countInstall(began: number, now: number, cut: number): void {
+    this.installs++;
+    const soon = this.lastLiveAt !== undefined && began - this.lastLiveAt < READMIT_SOON_MS;
+    this.chain = soon ? this.chain + 1 : 1;
+    this.lastLiveAt = now;
+    if (this.chain >= READMIT_REPORT) {
+      this.catchUpStalls++;
+      this.catchUpProblem =
+        `${this.chain} state transfers in a row, each begun within ${READMIT_SOON_MS} ms of going live: ` +
+        'excluded again right after each';
+      this.log.warn({ cut, installs: this.chain, reason: this.catchUpProblem }, 'cannot catch up with the group');
+    } else this.catchUpProblem = undefined;
+  }
 
   /**
    * Installs the state. A plugin may also hand a state to a member that has applied deliveries
@@ -410,7 +494,7 @@ export class Recovery {
     if (had > 0 && state.base <= had) {
       const missing = state.log.filter((e) => e.seq > had);
       if (missing.length === 0) return 'kept';
-      for (const e of missing) log.append(e);
+      appendAll(log, missing);
       await host.replay(missing);
       this.replayedCount = missing.length;
       return 'caught-up';
@@ -431,7 +515,7 @@ export class Recovery {
     host.restore(state.table, state.caches);
     // This member's log now starts where the donor's did, so it can be the next donor.
     log.rebase(state.base, state.base > 0 ? encodeRecoveryState({ ...state, cut: state.base, log: [] }) : undefined);
-    for (const e of state.log) log.append(e);
+    appendAll(log, state.log);
     // Live only once the service has applied what was replayed, so a client attaching here sees
     // a service in the group's state.
     await host.replay(state.log);
@@ -463,4 +547,16 @@ export class Recovery {
     if (!this.host) throw new RecoveryStateError('recovery is not bound to a service interceptor');
     return this.host;
   }
+}
+
+/**
+ * Appends events to the log in one write: a joiner receives up to a whole log's worth at once,
+ * and a write per event would hold the event loop (heartbeats, tokens) for as many system calls.
+ */
+function appendAll(log: EventLog, events: readonly LoggedEvent[]): void {
+  const last = events[events.length - 1];
+  if (!last) return;
+  if (events[0]!.seq <= log.lastSeq)
+    throw new RecoveryStateError(`replay log: event ${events[0]!.seq} after event ${log.lastSeq}`);
+  log.appendRaw(concatBytes(events.map(encodeLogRecord)), last.seq);
 }
