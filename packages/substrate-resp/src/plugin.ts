@@ -3,9 +3,9 @@ import { RespSubstrate } from './resp-substrate';
 import { RESP_OPTIONS, resolveRespOptions, type RespOptions } from './options';
 
 /**
- * The resp substrate plugin: `resp({ maxMessageBytes: 4096 })`. Its `register` adds the
- * substrate under `SUBSTRATE` and its options under `RESP_OPTIONS` (never resolving anything).
- * Throws `OptionsError` naming each bad option.
+ * The resp substrate plugin: `resp({ allow: ['TIME'] })`. Its `register` adds the substrate under
+ * `SUBSTRATE` and its options under `RESP_OPTIONS` (never resolving anything). Throws
+ * `OptionsError` naming each bad option.
  */
 export function resp(options?: RespOptions): Plugin {
   const resolved = resolveRespOptions(options);
@@ -19,11 +19,12 @@ export function resp(options?: RespOptions): Plugin {
   };
 }
 
-/** The plugin registry entry: `substrates: [{ plugin: '@vcl/substrate-resp', options: {...} }]` in a stack file. */
+/** The plugin registry entry: `substrates: [{ plugin: resp, options: {...} }]` in a stack file. */
 export const registration: PluginRegistration = {
   kind: 'substrate',
   name: 'resp',
   packageName: '@vcl/substrate-resp',
-  description: 'resp: one line per request and per response, over TCP',
+  description:
+    'the Redis protocol (RESP2/RESP3): pipelined request/response, read-only command table, refused commands',
   create: (options) => resp(options as RespOptions),
 };

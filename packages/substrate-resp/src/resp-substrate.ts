@@ -1,96 +1,141 @@
 import * as net from 'node:net';
 import {
-  realClock,
+  AuthenticationError,
+  AuthorizationError,
+  FramingError,
   StoppedError,
-  UnavailableError,
-  type Clock,
+  TimeoutError,
+  UnreplicableRequestError,
+  VclError,
   type Conversation,
   type Endpoint,
+  type ExecutionTraits,
   type Framer,
   type Listener,
+  type SessionPlanner,
   type Substrate,
 } from '@vcl/core';
-import { LineFramer } from './framer';
+import { CommandTable, commandName } from './commands';
+import { requestArgs, RespReplyFramer, RespRequestFramer } from './framers';
 import type { ResolvedRespOptions } from './options';
 import { SocketConversation } from './socket-conversation';
 
-const abortReason = (signal?: AbortSignal): Error =>
-  signal?.reason instanceof Error ? signal.reason : new StoppedError('dial aborted');
+/** One RESP simple error line: no CR or LF inside, as the protocol requires. */
+const errorLine = (prefix: string, message: string): Uint8Array =>
+  new Uint8Array(Buffer.from(`-${prefix} ${message.replace(/[\r\n]+/g, ' ')}\r\n`, 'utf8'));
+
+/** The RESP error that reports `error` to a Redis client. */
+export function respErrorResponse(error: Error): Uint8Array {
+  if (error instanceof UnreplicableRequestError) return errorLine('ERR', `VCL: ${error.message}`);
+  if (error instanceof FramingError) return errorLine('ERR', `Protocol error: ${error.message}`);
+  if (error instanceof AuthorizationError) return errorLine('NOPERM', `VCL: ${error.message}`);
+  if (error instanceof AuthenticationError) return errorLine('NOAUTH', `VCL: ${error.message}`);
+  return errorLine('ERR', `VCL: ${error.message}`);
+}
 
 /**
- * The resp protocol as a VCL substrate: request-response over TCP, one response message
- * per request message, cut by `LineFramer`.
+ * The Redis protocol (RESP2 and RESP3) as a VCL substrate: request-response over TCP, pipelined,
+ * with every command planned as a read, a write or refused from Redis's own command table
+ * (`CommandTable`), so `redis-cli`, `redis-benchmark` and client libraries work unchanged.
  */
 export class RespSubstrate implements Substrate {
   readonly name = 'resp';
   readonly pattern = 'request-response' as const;
+  readonly dialTarget = 'endpoint' as const;
+  readonly execution: ExecutionTraits;
+  /** The command table with the stack's overrides. */
+  readonly commands: CommandTable;
 
   constructor(
     /** The resolved options. */
     readonly options: ResolvedRespOptions,
-    private readonly clock: Clock = realClock(),
-  ) {}
+  ) {
+    this.commands = new CommandTable(options);
+    const table = this.commands;
+    this.execution = { pipelining: options.pipelining, planner: (): SessionPlanner => table.planner() };
+  }
 
   requestFramer(): Framer {
-    return new LineFramer('request', this.options.maxMessageBytes);
+    return new RespRequestFramer(this.options.maxRequestBytes);
   }
 
   responseFramer(): Framer {
-    return new LineFramer('response', this.options.maxMessageBytes);
+    return new RespReplyFramer(this.options.maxReplyBytes);
   }
 
-  listen(endpoint: Endpoint, onConversation: (conversation: Conversation) => void): Promise<Listener> {
+  async listen(endpoint: Endpoint, onConversation: (conversation: Conversation) => void): Promise<Listener> {
     const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
+    // Half-open: a client that sends its commands and shuts its write side (`redis-cli < file`,
+    // `nc -N`) still reads every reply.
+    const server = net.createServer({ noDelay: this.options.noDelay, allowHalfOpen: true }, (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
-      onConversation(new SocketConversation(socket, this.clock, this.options.lingerMs));
+      onConversation(new SocketConversation(socket));
     });
-    return new Promise((resolve, reject) => {
+    await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: endpoint.host ?? '127.0.0.1', port: endpoint.port ?? 0 }, () => {
+      server.listen(endpoint.port ?? 0, endpoint.host ?? '127.0.0.1', () => {
         server.off('error', reject);
-        const { address, port } = server.address() as net.AddressInfo;
-        resolve({
-          endpoint: { host: address, port },
-          close: () =>
-            new Promise<void>((done) => {
-              for (const s of sockets) s.destroy();
-              server.close(() => done());
-            }),
-        });
+        resolve();
       });
     });
+    const address = server.address() as net.AddressInfo;
+    return {
+      endpoint: { host: address.address, port: address.port },
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          server.close(() => resolve());
+        }),
+    };
   }
 
   dial(endpoint: Endpoint, signal?: AbortSignal): Promise<Conversation> {
+    const { host = '127.0.0.1', port } = endpoint;
+    if (port === undefined) return Promise.reject(new VclError('resp substrate: dial needs host and port'));
     return new Promise((resolve, reject) => {
-      if (signal?.aborted) return reject(abortReason(signal));
-      const socket = net.connect({ host: endpoint.host ?? '127.0.0.1', port: endpoint.port ?? 0 });
-      const onAbort = (): void => {
+      if (signal?.aborted) return reject(new StoppedError('dial aborted'));
+      const socket = net.connect({ host, port, noDelay: this.options.noDelay });
+      const fail = (error: Error): void => {
+        cleanup();
         socket.destroy();
-        reject(abortReason(signal));
+        reject(error);
       };
+      const onError = (e: Error): void =>
+        fail(new VclError(`resp substrate: cannot reach Redis at ${host}:${port}: ${e.message}`, { cause: e }));
+      const onAbort = (): void => fail(new StoppedError('dial aborted'));
+      const timer = setTimeout(
+        () =>
+          fail(
+            new TimeoutError(
+              `resp substrate: no connection to ${host}:${port} within ${this.options.connectTimeoutMs} ms`,
+            ),
+          ),
+        this.options.connectTimeoutMs,
+      );
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        socket.off('error', onError);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      socket.once('error', onError);
       signal?.addEventListener('abort', onAbort, { once: true });
-      socket.once('error', (e) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(
-          new UnavailableError(`cannot reach the service at ${endpoint.host}:${endpoint.port}: ${e.message}`, {
-            cause: e,
-          }),
-        );
-      });
       socket.once('connect', () => {
-        signal?.removeEventListener('abort', onAbort);
-        socket.removeAllListeners('error');
-        resolve(new SocketConversation(socket, this.clock, this.options.lingerMs));
+        cleanup();
+        resolve(new SocketConversation(socket));
       });
     });
   }
 
-  /** The protocol's own error reply: one `ERROR <reason>` line. */
+  /** `-ERR VCL: <COMMAND> cannot be replicated: <reason>` for a refused command; `-ERR Protocol error: ...` for bad input. */
   errorResponse(error: Error): Uint8Array {
-    const line = `ERROR ${error.message.replace(/[\r\n\0]+/g, ' ')}`.slice(0, this.options.maxMessageBytes - 1);
-    return new TextEncoder().encode(`${line}\n`);
+    return respErrorResponse(error);
+  }
+
+  /** The command's name, as words (`['GET']`, `['CLIENT', 'KILL']`); key names and values stay out of policies and logs. */
+  describeRequest(message: Uint8Array): { command: readonly string[] } {
+    const args = requestArgs(message);
+    if (!args.length) throw new FramingError('request: an empty command');
+    return { command: commandName(args).split(' ') };
   }
 }

@@ -1,50 +1,37 @@
-import type * as net from 'node:net';
-import type { Clock, Conversation, Timer } from '@vcl/core';
+import type { Socket } from 'node:net';
+import type { Conversation } from '@vcl/core';
 
-const view = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.length);
-
-/**
- * A `Conversation` over a connected socket. `end()` closes with a lingering close: the write side
- * ends at once and reading goes on, discarding, until the peer closes or `lingerMs` passes, so a
- * client still sending a rejected message reads the error reply instead of a connection reset.
- */
+/** A TCP socket as a substrate `Conversation`. */
 export class SocketConversation implements Conversation {
   readonly remote: string;
-  private dataHandler?: (bytes: Uint8Array) => void;
-  private endHandler?: (error?: Error) => void;
+  private error: Error | undefined;
+  private endHandler: ((error?: Error) => void) | undefined;
+  private inputEndHandler: (() => void) | undefined;
   private ended = false;
-  private error?: Error;
-  private closing = false;
-  private linger?: Timer;
 
-  constructor(
-    private readonly socket: net.Socket,
-    private readonly clock: Clock,
-    private readonly lingerMs: number,
-  ) {
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
+  constructor(private readonly socket: Socket) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     socket.on('error', (e) => (this.error ??= e));
+    // Sockets accepted with allowHalfOpen: a FIN is a half-close if someone listens for it, else
+    // the conversation ends as with Node's default.
+    socket.on('end', () => {
+      if (this.inputEndHandler) this.inputEndHandler();
+      else if (socket.allowHalfOpen) socket.end();
+    });
     socket.on('close', () => {
-      this.linger?.cancel();
+      if (this.ended) return;
       this.ended = true;
-      const handler = this.endHandler;
-      this.endHandler = undefined;
-      handler?.(this.error);
+      this.endHandler?.(this.error);
     });
-    socket.on('data', (b: Buffer) => {
-      if (!this.closing) this.dataHandler?.(view(b));
-    });
-    socket.pause();
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.closing || this.socket.destroyed) return false;
+    if (this.socket.destroyed || this.socket.writableEnded) return false;
     return this.socket.write(bytes);
   }
 
   onData(handler: (bytes: Uint8Array) => void): void {
-    this.dataHandler = handler;
-    if (!this.closing) this.socket.resume();
+    this.socket.on('data', handler);
   }
 
   onDrain(handler: () => void): void {
@@ -52,12 +39,16 @@ export class SocketConversation implements Conversation {
   }
 
   onEnd(handler: (error?: Error) => void): void {
+    this.endHandler = handler;
     if (this.ended) queueMicrotask(() => handler(this.error));
-    else this.endHandler = handler;
+  }
+
+  onInputEnd(handler: () => void): void {
+    this.inputEndHandler = handler;
   }
 
   pause(): void {
-    if (!this.closing) this.socket.pause();
+    this.socket.pause();
   }
 
   resume(): void {
@@ -65,17 +56,11 @@ export class SocketConversation implements Conversation {
   }
 
   end(): void {
-    if (this.closing) return;
-    this.closing = true;
     this.socket.end();
-    this.socket.resume();
-    this.linger = this.clock.setTimer(this.lingerMs, () => this.socket.destroy());
   }
 
   destroy(error?: Error): void {
-    this.closing = true;
-    this.linger?.cancel();
-    if (error) this.error ??= error;
+    this.error ??= error;
     this.socket.destroy();
   }
 }

@@ -1,45 +1,44 @@
-import * as net from 'node:net';
 import { describeSubstrateConformance, type SubstrateConformanceFixture } from '@vcl/core/testing';
-import { LineFramer, resolveRespOptions, RespSubstrate } from '../src';
+import { resolveRespOptions, RespSubstrate } from '../src';
+import { kvRespond, startKvService } from './kv-service';
 
-// The substrate conformance kit, run on this substrate. When you change the framing, change the
-// samples: well-formed requests and responses, malformed ones, and messages at and over the limit.
+// The substrate conformance kit on the resp substrate, with the in-memory RESP store as the
+// service. Small limits, so the size checks run on small samples.
 
-const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const MAX = 256;
-
-/** The test service's answer to a request line. */
-const respond = (request: Uint8Array): Uint8Array => bytes(`OK ${new TextDecoder().decode(request)}`);
-
-/** A real service for `dial`: answers every line with `respond`. */
-async function startService() {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    const framer = new LineFramer('request', MAX);
-    socket.on('data', (chunk) => framer.push(chunk).forEach((line) => socket.write(respond(line))));
-    socket.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    endpoint: { host: '127.0.0.1', port: (server.address() as net.AddressInfo).port },
-    close: () => new Promise<void>((resolve) => (sockets.forEach((s) => s.destroy()), server.close(() => resolve()))),
-  };
-}
+const b = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+const MAX_REQUEST = 256;
+const MAX_REPLY = 512;
+const cmd = (...args: string[]): string => `*${args.length}\r\n${args.map((a) => `$${a.length}\r\n${a}\r\n`).join('')}`;
 
 const fixture: SubstrateConformanceFixture = {
   name: 'resp',
-  create: () => new RespSubstrate(resolveRespOptions({ maxMessageBytes: MAX, lingerMs: 200 })),
-  requests: ['GET key\n', '\n', 'SET key some value\n', 'ünïcode\n'].map(bytes),
-  responses: ['OK value\n', '\n', 'ERROR no such key\n'].map(bytes),
-  malformedRequests: ['nul \0 byte\n', '\0'].map(bytes),
-  largestRequest: bytes(`${'x'.repeat(MAX - 1)}\n`),
-  oversizeRequest: bytes(`${'x'.repeat(MAX * 10)}\n`),
-  largestResponse: bytes(`${'y'.repeat(MAX - 1)}\n`),
-  oversizeResponse: bytes(`${'y'.repeat(MAX)}\n`),
-  maxBufferedBytes: MAX,
-  startService,
-  respond,
+  create: () =>
+    new RespSubstrate(resolveRespOptions({ maxRequestBytes: MAX_REQUEST, maxReplyBytes: MAX_REPLY, lingerMs: 200 })),
+  requests: [
+    cmd('SET', 'k', 'v\r\nwith CRLF'),
+    cmd('GET', 'k'),
+    'PING\r\n',
+    '\r\n*0\r\necho "two words"\n',
+    cmd('ECHO', ''),
+    cmd('LPUSH', 'l', 'a', 'b', 'c'),
+  ].map(b),
+  responses: [
+    '+OK\r\n',
+    '$-1\r\n',
+    ':3\r\n',
+    '*2\r\n$1\r\na\r\n$-1\r\n',
+    '-ERR unknown command\r\n',
+    '%1\r\n+a\r\n_\r\n',
+  ].map(b),
+  malformedRequests: ['*x\r\n', '*1\r\n:4\r\n', '*1\r\n$-1\r\n', 'SET k "v\r\n', '*1\r\n$4\r\nPINGxx'].map(b),
+  malformedResponses: ['?\r\n', ':x\r\n', '$3\r\nabcde'].map(b),
+  largestRequest: b(cmd('x'.repeat(MAX_REQUEST - 4 - 6 - 2))),
+  oversizeRequest: b(cmd('x'.repeat(MAX_REQUEST - 4 - 6 - 1))),
+  largestResponse: b(`$${MAX_REPLY - 6 - 2}\r\n${'y'.repeat(MAX_REPLY - 6 - 2)}\r\n`),
+  oversizeResponse: b(`$${MAX_REPLY - 6 - 1}\r\n${'y'.repeat(MAX_REPLY - 6 - 1)}\r\n`),
+  maxBufferedBytes: MAX_REQUEST,
+  startService: () => startKvService({ stateless: true }),
+  respond: kvRespond,
 };
 
 describeSubstrateConformance(fixture);
