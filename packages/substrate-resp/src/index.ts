@@ -28,3 +28,4 @@ export {
   REFUSED_COMMANDS,
   type CommandTableOverrides,
 } from './commands';
+export { loadRedis, RedisStateError, resetRedis, saveRedis } from './redis-state';
