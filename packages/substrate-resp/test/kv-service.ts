@@ -92,12 +92,13 @@ export class KvStore {
 }
 
 /** One client connection: transaction state, as Redis keeps it per connection. */
-class Connection {
+export class Connection {
   private queued?: Buffer[][];
   private aborted = false;
 
   constructor(private readonly store: KvStore) {}
 
+  /** Executes (or queues, inside MULTI) one command and returns its reply. */
   handle(args: Buffer[]): Buffer {
     const name = (args[0] ?? Buffer.alloc(0)).toString('latin1').toUpperCase();
     if (name === 'MULTI') {
