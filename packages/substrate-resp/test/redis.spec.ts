@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { processFailoverHarness, type ProcessStackHandle } from '@vcl/core/testing';
 import { createClient } from 'redis';
 import { describeWithRedis, settledDigests, startRedis, type RedisReplica } from './redis-server';
-import { buildForProcesses, checkWorkload, freezeServingMember, workloadClient } from './support';
+import { buildForProcesses, checkWorkload, command, freezeServingMember, RespClient, workloadClient } from './support';
 
 // The same scenarios against real redis-server replicas: three `vcl service` members, each in front
 // of its own redis-server, one `vcl client`; driven by redis-cli, the `redis` npm client and raw
@@ -45,7 +45,7 @@ describeWithRedis('resp substrate with real redis-server replicas', () => {
       stack = await startStack();
     }, 120_000);
 
-    it('redis-cli works through VCL: commands as arguments and a script on stdin, every replica equal', async () => {
+    it('redis-cli works through VCL (arguments, a stdin script), and a RESP3 connection (HELLO 3) gets RESP3 replies; every replica equal', async () => {
       const port = String(stack.endpoint.port);
       const cli = (...args: string[]) => run('redis-cli', ['-p', port, ...args], { timeout: 30_000 });
       expect((await cli('SET', 'greeting', 'hello world')).stdout).toBe('OK\n');
@@ -54,6 +54,19 @@ describeWithRedis('resp substrate with real redis-server replicas', () => {
       const piped = run('redis-cli', ['-p', port], { timeout: 30_000 });
       piped.child.stdin!.end('INCR n\nRPUSH l a b c\nLRANGE l 0 -1\nEXISTS greeting n nope\n');
       expect((await piped).stdout).toBe('2\n3\na\nb\nc\n2\n');
+      // RESP3 (HELLO 3): maps, doubles, booleans and nulls come back through VCL as Redis sent them
+      const resp3 = await RespClient.connect(stack.endpoint.port!);
+      const [hello, ...replies] = await resp3.pipeline([
+        command('HELLO', 3),
+        command('HSET', 'h3', 'f', '1'),
+        command('HGETALL', 'h3'),
+        command('ZINCRBY', 'z3', '1.5', 'm'),
+        command('GET', 'nope'),
+        command('SISMEMBER', 'nope', 'x'),
+      ]);
+      resp3.close();
+      expect(hello).toMatch(/^%7\r\n/);
+      expect(replies).toEqual([':1\r\n', '%1\r\n$1\r\nf\r\n$1\r\n1\r\n', ',1.5\r\n', '_\r\n', ':0\r\n']);
       const digests = await settledDigests(live(stack));
       expect(digests).toHaveLength(3);
       expect(new Set(digests).size).toBe(1);
