@@ -7,7 +7,7 @@ import { defineOptions, token, z } from '@vcl/core';
 export interface RespOptions {
   /** Largest request (one command with its arguments), in bytes; larger ones get `-ERR` and the connection closes. Default 512 KiB. */
   readonly maxRequestBytes?: number;
-  /** Largest reply, in bytes; a larger one from the service ends the session. Default 64 MiB. */
+  /** Largest reply, in bytes; a larger one fails the member's conversation with its replica for that session (logged). Default 64 MiB. */
   readonly maxReplyBytes?: number;
   /**
    * Commands refused by default to pass on anyway, by name (`SPOP`, `TIME`, `CLIENT ID`, or a whole
