@@ -14,6 +14,7 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   moduleNameMapper: {
+    '^@vcl/substrate-resp$': path.join(src('packages/substrate-resp'), 'index.ts'),
     '^@vcl/core/testing$': path.join(src('packages/vcl-core'), 'testing/index.ts'),
     '^@vcl/core$': path.join(src('packages/vcl-core'), 'index.ts'),
     '^@vcl/gcs-sequencer$': path.join(src('packages/gcs-sequencer'), 'index.ts'),

@@ -180,7 +180,7 @@ describe('assembleStack', () => {
     expect((error as Error).message).toBe(
       'kv.yaml: 2 problems\n' +
         '  - ordering.plugin: unknown ordering plugin "paxos"; known ordering plugins: fake, lazy, sequencer, tokenring\n' +
-        '  - substrates[1].plugin: unknown substrate plugin "grpc"; known substrate plugins: cli, greedy, http, tcp',
+        '  - substrates[1].plugin: unknown substrate plugin "grpc"; known substrate plugins: cli, greedy, http, resp, tcp',
     );
   });
 

@@ -85,6 +85,7 @@ describe('PluginRegistry.load', () => {
       ['substrate', 'tcp', '@vcl/substrate-tcp'],
       ['substrate', 'http', '@vcl/substrate-http'],
       ['substrate', 'cli', '@vcl/substrate-cli'],
+      ['substrate', 'resp', '@vcl/substrate-resp'],
       ['aaa', 'hmac', '@vcl/aaa'],
       ['aaa', 'tls', '@vcl/aaa'],
       ['aaa', 'token', '@vcl/aaa'],

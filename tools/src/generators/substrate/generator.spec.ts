@@ -26,6 +26,7 @@ const root = path.join(__dirname, '..', '..', '..', '..');
 function workspaceTree(): Tree {
   const tree = createTreeWithEmptyWorkspace();
   tree.write('tsconfig.base.json', readFileSync(path.join(root, 'tsconfig.base.json'), 'utf8'));
+  tree.write('jest.preset.cjs', readFileSync(path.join(root, 'jest.preset.cjs'), 'utf8'));
   return tree;
 }
 
@@ -105,18 +106,29 @@ describe('nx g @vcl/tools:substrate', () => {
     expect(base.compilerOptions.paths['@vcl/substrate-acme-line']).toEqual([
       'packages/substrate-acme-line/src/index.ts',
     ]);
+    // Other projects' tests that import the new package load its sources, as for every package.
+    const preset = tree.read('jest.preset.cjs', 'utf8') as string;
+    expect(preset).toContain(
+      "'^@vcl/substrate-acme-line$': path.join(src('packages/substrate-acme-line'), 'index.ts'),",
+    );
   });
 
   it('takes another directory and package name', async () => {
     const tree = workspaceTree();
     await substrateGenerator(tree, {
-      name: 'resp',
+      name: 'kv',
       directory: 'plugins',
-      packageName: '@acme/vcl-resp',
+      packageName: '@acme/vcl.kv',
       skipFormat: true,
     });
-    expect(JSON.parse(tree.read('plugins/substrate-resp/package.json', 'utf8') as string).name).toBe('@acme/vcl-resp');
-    expect(tree.read('plugins/substrate-resp/jest.config.cjs', 'utf8')).toContain("require('../../jest.preset.cjs')");
+    expect(JSON.parse(tree.read('plugins/substrate-kv/package.json', 'utf8') as string).name).toBe('@acme/vcl.kv');
+    expect(tree.read('plugins/substrate-kv/jest.config.cjs', 'utf8')).toContain("require('../../jest.preset.cjs')");
+    // The mapping's key is a regular expression: the dot is escaped, and the entry is added once.
+    const preset = tree.read('jest.preset.cjs', 'utf8') as string;
+    expect(preset).toContain("'^@acme/vcl\\\\.kv$': path.join(src('plugins/substrate-kv'), 'index.ts'),");
+    const mapper = new Function('path', 'src', `return {${preset.split('moduleNameMapper: {')[1]?.split('}')[0]}}`);
+    const keys = Object.keys(mapper({ join: () => '' }, () => ''));
+    expect(keys.filter((k) => new RegExp(k).test('@acme/vcl.kv'))).toEqual(['^@acme/vcl\\.kv$']);
   });
 
   it('refuses a bad name, a built-in name and an existing directory', async () => {

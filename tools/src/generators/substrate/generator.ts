@@ -14,7 +14,7 @@ export interface SubstrateGeneratorOptions {
 }
 
 const NAME = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
-const TAKEN = new Set(['tcp', 'http', 'cli']);
+const TAKEN = new Set(['tcp', 'http', 'cli', 'resp']);
 
 /** What the generator writes, for a given name (the templates' substitutions). */
 export function substitutions(options: SubstrateGeneratorOptions, projectRoot: string): Record<string, string> {
@@ -35,7 +35,9 @@ export function substitutions(options: SubstrateGeneratorOptions, projectRoot: s
 /**
  * Creates `<directory>/substrate-<name>`: a substrate plugin package (a line-per-message TCP
  * protocol to start from: factory, Options with documented defaults, registration), a README, and
- * specs that run the substrate conformance kit; adds the package to tsconfig.base.json's paths.
+ * specs that run the substrate conformance kit; adds the package to tsconfig.base.json's paths and
+ * to jest.preset.cjs's moduleNameMapper (without the mapping, another project's test that imports
+ * the new package would load its unbuilt `dist` instead of its sources).
  */
 export async function substrateGenerator(tree: Tree, options: SubstrateGeneratorOptions): Promise<void> {
   if (!NAME.test(options.name))
@@ -54,7 +56,21 @@ export async function substrateGenerator(tree: Tree, options: SubstrateGenerator
       };
       return json;
     });
+  addJestMapping(tree, values.packageName as string, projectRoot);
   if (!options.skipFormat) await formatFiles(tree);
+}
+
+/** Maps the package to its sources in the workspace's jest.preset.cjs, next to the other packages. */
+function addJestMapping(tree: Tree, packageName: string, projectRoot: string): void {
+  const preset = tree.read('jest.preset.cjs', 'utf8');
+  if (preset === null) return;
+  const key = `'^${packageName.replace(/[.*+?^${}()|[\]\\]/g, '\\\\$&')}$'`;
+  if (preset.includes(key)) return;
+  const at = preset.search(/moduleNameMapper:\s*\{\n/);
+  if (at < 0) return;
+  const lineEnd = preset.indexOf('\n', at) + 1;
+  const entry = `    ${key}: path.join(src('${projectRoot}'), 'index.ts'),\n`;
+  tree.write('jest.preset.cjs', preset.slice(0, lineEnd) + entry + preset.slice(lineEnd));
 }
 
 export default substrateGenerator;
