@@ -24,6 +24,7 @@ import {
 } from '@vcl/core';
 import { CliSubstrate, CLI_DEFAULTS, encodeRequest, encodeResponse } from '@vcl/substrate-cli';
 import { HttpSubstrate, HTTP_DEFAULTS } from '@vcl/substrate-http';
+import { RespSubstrate, RESP_DEFAULTS } from '@vcl/substrate-resp';
 import { tcp } from '@vcl/substrate-tcp';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -274,6 +275,18 @@ export function fuzzTargets(root: string): FuzzTarget[] {
         'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
         'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n',
         'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      ],
+    ),
+    ...substrateTargets(
+      'resp',
+      new RespSubstrate({ ...RESP_DEFAULTS, maxRequestBytes: 65536, maxReplyBytes: 65536 }),
+      [
+        '*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n',
+        'PING\r\nSET "a b" \'c\\x41\'\r\n\r\n*0\r\n',
+      ],
+      [
+        '+OK\r\n-ERR bad\r\n:42\r\n$3\r\nabc\r\n$-1\r\n*2\r\n:1\r\n*-1\r\n',
+        '%1\r\n+k\r\n~2\r\n,1.5\r\n(123\r\n>2\r\n=7\r\ntxt:abc\r\n_\r\n|1\r\n+a\r\n#t\r\n+x\r\n',
       ],
     ),
     {
