@@ -134,7 +134,7 @@ async function main(): Promise<number> {
       }\n`,
     );
     process.stdout.write(
-      `register: ${report.registerOps} operations checked${report.violation ? `; first violation: ${report.violation}` : ''}\n`,
+      `linearizability: ${report.registerOps} operations on ${report.checkedKeys ?? 1} objects checked, each key on its own${report.violation ? `; first violation: ${report.violation}` : ''}\n`,
     );
     for (const line of chaosFigures(report)) process.stdout.write(`${line}\n`);
     if (report.runDir) process.stdout.write(`run directory: ${report.runDir}\n`);

@@ -15,8 +15,8 @@ import {
   type Proc,
 } from '../bench/processes';
 import { stackYaml, type LoopbackMember } from '../bench/stack-file';
-import { checkRegister, firstViolation, type RegisterOp } from './linearizability';
 import { faultSchedule, seededRandom, type FaultEvent } from './schedule';
+import { checkWorkload, planRequest, requestLine, type Recorded, type WorkloadOp } from './workload';
 import {
   episodes,
   longestDeliveryGap,
@@ -135,7 +135,7 @@ export interface ChaosReport {
   readonly disconnected: number;
   /** Compared replicas whose digest differs from the most common one. */
   readonly diverged: number;
-  /** Linearizability of the shared register's history. */
+  /** Linearizability of every object's history (each key checked on its own). */
   readonly linearizable: 'yes' | 'no' | 'unknown';
   /** Per-client findings. */
   readonly clients: readonly ClientReport[];
@@ -145,9 +145,11 @@ export interface ChaosReport {
   readonly digests: Readonly<Record<string, string>>;
   /** Members left out of the digest comparison, and why. */
   readonly excluded: Readonly<Record<string, string>>;
-  /** Register operations checked. */
+  /** Operations checked for linearizability (every request but the own-counter increments). */
   readonly registerOps: number;
-  /** When the register history is not linearizable: the operation whose completion first breaks it. */
+  /** Objects (keys) whose histories were checked, each on its own. */
+  readonly checkedKeys?: number;
+  /** When a history is not linearizable: its key, and for a register the operation whose completion first breaks it. */
   readonly violation?: string;
   /** Wall-clock seconds of the run. */
   readonly seconds: number;
@@ -216,7 +218,8 @@ export function chaosClean(r: ChaosReport): boolean {
 
 interface Request {
   readonly seq: number;
-  readonly op: 'inc' | 'w' | 'r';
+  readonly op: WorkloadOp;
+  readonly key: string;
   readonly value: string;
   /** The counter value an `inc` must return. */
   readonly expect: number;
@@ -288,19 +291,23 @@ class ChaosClient {
   private pump(): void {
     while (!this.stopping && this.inflight < this.window && !this.socket.destroyed) {
       const seq = this.requests.length + 1;
-      const x = this.rand();
-      const op = x < 0.4 ? 'inc' : x < 0.7 ? 'w' : 'r';
-      const value = op === 'w' ? `${this.id}.${seq}` : '';
-      const req: Request = { seq, op, value, expect: op === 'inc' ? ++this.incs : 0, call: performance.now() };
+      const planned = planRequest(this.id, seq, this.rand(), this.rand());
+      const req: Request = {
+        seq,
+        ...planned,
+        expect: planned.op === 'inc' ? ++this.incs : 0,
+        call: performance.now(),
+      };
       this.requests.push(req);
       this.inflight++;
-      this.socket.write(`${this.id} ${seq} ${op}${value ? ` ${value}` : ''}\n`);
+      this.socket.write(`${requestLine(this.id, seq, planned)}\n`);
     }
   }
 
   private response(line: string): void {
     const now = performance.now();
-    const [client, seqText, result = ''] = line.split(' ');
+    const [client = '', seqText = ''] = line.split(' ', 2);
+    const result = line.slice(client.length + seqText.length + 2);
     const seq = Number(seqText);
     const req = client === this.id && Number.isInteger(seq) ? this.requests[seq - 1] : undefined;
     if (!req || req.ret !== undefined) {
@@ -333,16 +340,17 @@ class ChaosClient {
     };
   }
 
-  registerOps(): RegisterOp[] {
-    return this.requests
-      .filter((q) => q.op !== 'inc')
-      .map((q) => ({
-        kind: q.op === 'w' ? 'w' : 'r',
-        value: q.op === 'w' ? q.value : (q.result ?? ''),
-        call: q.call,
-        ...(q.ret !== undefined ? { ret: q.ret } : {}),
-        label: `${this.id}:${q.seq}`,
-      }));
+  /** Every request with its times and answer, for the linearizability check. */
+  recorded(): Recorded[] {
+    return this.requests.map((q) => ({
+      op: q.op,
+      key: q.key,
+      value: q.value,
+      call: q.call,
+      ...(q.ret !== undefined ? { ret: q.ret } : {}),
+      ...(q.result !== undefined ? { result: q.result } : {}),
+      label: `${this.id}:${q.seq}`,
+    }));
   }
 }
 
@@ -642,6 +650,7 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
               client: c.id,
               seq: q.seq,
               op: q.op,
+              key: q.key,
               value: q.value,
               result: q.result,
               call: Number((q.call - t0).toFixed(2)),
@@ -652,9 +661,10 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
         .join('\n') + '\n';
     fs.writeFileSync(path.join(dir, 'history.jsonl'), history);
     if (o.historyFile) fs.writeFileSync(o.historyFile, history);
-    const registerOps = clients.flatMap((c) => c.registerOps());
-    const lin = checkRegister(registerOps, '0');
-    const culprit = lin.verdict === 'no' ? firstViolation(registerOps, '0') : undefined;
+    const lin = checkWorkload(
+      clients.flatMap((c) => c.recorded()),
+      t0,
+    );
     const reports = clients.map((c) => c.report());
     const sum = (f: (r: ClientReport) => number): number => reports.reduce((a, r) => a + f(r), 0);
     const report: ChaosReport = {
@@ -673,14 +683,9 @@ export async function runChaos(o: ChaosOptions, progress: (line: string) => void
       faults: applied,
       digests,
       excluded,
-      registerOps: registerOps.length,
-      ...(culprit
-        ? {
-            violation:
-              `${culprit.label} ${culprit.kind === 'w' ? `write ${culprit.value}` : `read -> ${culprit.value}`}` +
-              ` (${(culprit.call - t0).toFixed(1)}..${(culprit.ret! - t0).toFixed(1)} ms)`,
-          }
-        : {}),
+      registerOps: lin.operations,
+      checkedKeys: lin.keys,
+      ...(lin.violation !== undefined ? { violation: lin.violation } : {}),
       seconds: Math.round((performance.now() - startedAt) / 1000),
       longestGap: { ms: Math.round(gap.ms), at: Number((gap.at / 1000).toFixed(1)) },
       maxGapMs,

@@ -4,6 +4,7 @@
 // VCL_SERVICE_PORT (set by the member) directly, bypassing VCL: `save` prints the state on stdout,
 // `load` reads a saved state on stdin, `reset` loads the initial state. A refused load exits 1.
 import * as net from 'node:net';
+import { emptyRegisterState } from './register-service';
 
 function ask(line: string): Promise<string> {
   const host = process.env['VCL_SERVICE_HOST'] ?? '127.0.0.1';
@@ -37,10 +38,7 @@ async function main(): Promise<void> {
   const verb = process.argv[2];
   if (verb === 'save') process.stdout.write(`${await ask('?save')}\n`);
   else if (verb === 'load' || verb === 'reset') {
-    const state =
-      verb === 'load'
-        ? await readStdin()
-        : JSON.stringify({ applied: 0, hash: 0x811c9dc5, register: '0', counters: {} });
+    const state = verb === 'load' ? await readStdin() : JSON.stringify(emptyRegisterState());
     const answer = await ask(`?load ${state}`);
     if (answer !== 'ok') throw new Error(answer);
   } else throw new Error(`usage: snapshot-main.js save|load|reset, got ${String(verb)}`);
