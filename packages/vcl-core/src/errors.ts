@@ -115,6 +115,14 @@ export class UnknownSessionError extends VclError {
   override readonly code: string = 'VCL_UNKNOWN_SESSION';
 }
 
+/**
+ * A HELLO (or OPEN) naming a session that another principal opened: refused before anything is
+ * ordered, and again in the total order, so nobody can resume a session that is not theirs.
+ */
+export class SessionHijackError extends VclError {
+  override readonly code = 'VCL_SESSION_HIJACK';
+}
+
 /** A session that existed but was closed or expired. */
 export class ExpiredSessionError extends UnknownSessionError {
   override readonly code = 'VCL_EXPIRED_SESSION';

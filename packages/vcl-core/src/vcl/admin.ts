@@ -5,6 +5,7 @@ import type { Logger } from '../contracts/logger';
 import type { OrderingProtocol, OrderingStatus } from '../contracts/ordering';
 import type { DivergenceStatus } from './divergence';
 import type { ServiceInterceptor, ServiceInterceptorStatus } from './service-interceptor';
+import { shortSessionId } from './session-id';
 
 /** What a member's `/status` returns. */
 export interface MemberStatus extends ServiceInterceptorStatus {
@@ -32,7 +33,14 @@ export interface AdminEndpointOptions {
 
 /** The status of one member: interceptor and ordering together. */
 export function memberStatus(group: string, interceptor: ServiceInterceptor, ordering: OrderingProtocol): MemberStatus {
-  return { group, ...interceptor.status(), ordering: ordering.status() };
+  const status = interceptor.status();
+  // Session ids are capabilities: `/status` shows a prefix (enough to tell sessions apart).
+  const sessions = status.sessions.map((x) => ({ ...x, id: shortSessionId(x.id) }));
+  const divergence = status.divergence && {
+    ...status.divergence,
+    diverged: status.divergence.diverged.map((d) => ({ ...d, session: shortSessionId(d.session) })),
+  };
+  return { group, ...status, sessions, ...(divergence ? { divergence } : {}), ordering: ordering.status() };
 }
 
 /**

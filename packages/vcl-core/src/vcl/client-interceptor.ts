@@ -15,6 +15,7 @@ import {
   type MemberFrame,
 } from './link-frames';
 import type { SessionId } from './session-events';
+import { newSessionId, shortSessionId } from './session-id';
 
 /** Options of a `ClientInterceptor`. */
 export interface ClientInterceptorOptions {
@@ -54,7 +55,7 @@ export interface ClientInterceptorOptions {
   readonly maxUnorderedBytes?: number;
   /** Pause between attempts when no member answers. Default 50 ms. */
   readonly retryDelayMs?: number;
-  /** Makes session ids. Default: 128 random bits from `random`, as hex. */
+  /** Makes session ids. Default: 128 bits from the system CSPRNG, as hex (`newSessionId`): an id must not be guessable. */
   readonly newSessionId?: () => SessionId;
 }
 
@@ -189,9 +190,9 @@ export class ClientInterceptor implements Startable {
       conversation.destroy(new UnavailableError('client interceptor stopped'));
       return '';
     }
-    const id = this.options.newSessionId?.() ?? randomId(this.options.random);
+    const id = this.options.newSessionId?.() ?? newSessionId();
     const start = Math.floor(this.options.random.next() * this.members.length);
-    const s = new ClientSession(id, conversation, this, this.log.child({ session: id }), start);
+    const s = new ClientSession(id, conversation, this, this.log.child({ session: shortSessionId(id) }), start);
     this.sessions.add(s);
     this.counters.sessions++;
     s.begin();
@@ -634,13 +635,4 @@ class ClientSession {
     else this.client.end();
     this.owner.forget(this);
   }
-}
-
-function randomId(random: Random): string {
-  let id = '';
-  for (let i = 0; i < 4; i++)
-    id += Math.floor(random.next() * 0x1_0000_0000)
-      .toString(16)
-      .padStart(8, '0');
-  return id;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
 import type { LinkSecurity } from '../contracts/link-security';
@@ -35,6 +34,7 @@ import { ClientInterceptor } from './client-interceptor';
 import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor, type ServedSubstrate } from './service-interceptor';
+import { newSessionId } from './session-id';
 import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
@@ -541,7 +541,7 @@ function clientInterceptor(
     failoverTimeoutMs: stack.client.failoverTimeoutMs,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
-    newSessionId: () => randomUUID(),
+    newSessionId,
     ...(listen ? { listen } : {}),
     ...(credentials ? { credentials } : {}),
   });

@@ -10,6 +10,7 @@ import {
   AuthorizationError,
   ExpiredSessionError,
   MalformedFrameError,
+  SessionHijackError,
   StoppedError,
   UnavailableError,
   UnknownSessionError,
@@ -28,6 +29,7 @@ import {
 import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
+import { shortSessionId } from './session-id';
 import { SessionTable, type Applied, type SessionRecord } from './session-table';
 import type { Recovery, RecoveryHost, RecoveryStatus } from './recovery/recovery';
 import type { CacheState, LoggedEvent, TableState } from './recovery/recovery-state';
@@ -434,7 +436,7 @@ export class ServiceInterceptor implements Startable {
           return this.refuse(
             l,
             new UnknownSubstrateError(
-              `session ${frame.session}: unknown substrate "${frame.substrate}"; member ${this.options.self} serves ${this.served.map((x) => x.name).join(', ')}`,
+              `session ${shortSessionId(frame.session)}: unknown substrate "${frame.substrate}"; member ${this.options.self} serves ${this.served.map((x) => x.name).join(', ')}`,
             ),
             true,
           );
@@ -485,7 +487,11 @@ export class ServiceInterceptor implements Startable {
           principal: principal.id,
           reason: decision.reason,
         });
-        return this.refuse(l, new AuthorizationError(`session ${session}: connect denied: ${decision.reason}`), true);
+        return this.refuse(
+          l,
+          new AuthorizationError(`session ${shortSessionId(session)}: connect denied: ${decision.reason}`),
+          true,
+        );
       }
       this.auditor.audit({ type: 'auth.success', member: this.options.self, principal: principal.id });
       l.principal = principal;
@@ -503,13 +509,16 @@ export class ServiceInterceptor implements Startable {
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
     const known = this.table.get(session);
+    if (known && known.principal !== l.principal!.id)
+      // Refused before anything is ordered: the owner's link and the session are left alone.
+      return this.hijack(l, session, l.principal!.id, known.principal, false);
     if (kind === 'hello' && known && this.servedFor(known.substrate) !== l.served)
       // Refused before the attach is ordered, so the session's own link is left alone (the check
       // in `welcome` covers a session this member has not seen opened yet).
       return this.refuse(
         l,
         new UnknownSubstrateError(
-          `session ${session} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
+          `session ${shortSessionId(session)} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
         ),
         true,
       );
@@ -533,8 +542,30 @@ export class ServiceInterceptor implements Startable {
             principal: l.principal!.id,
             substrate: l.served!.name,
           }
-        : { type: 'attach', session, origin: this.options.self, attempt: l.attempt },
+        : { type: 'attach', session, origin: this.options.self, attempt: l.attempt, principal: l.principal!.id },
     );
+  }
+
+  /**
+   * A HELLO or OPEN by `principal` for a session `owner` opened: refused (fatal) and audited.
+   * `ordered`: found by the total order (every member records it) rather than before ordering.
+   */
+  private hijack(
+    l: ClientLink | undefined,
+    session: SessionId,
+    principal: string,
+    owner: string,
+    ordered: boolean,
+  ): void {
+    const shown = shortSessionId(session);
+    this.auditOrdered({
+      type: 'session.hijack',
+      member: this.options.self,
+      principal,
+      reason: `session ${shown} belongs to another principal`,
+      details: { session: shown, owner, ordered, ...(l ? { remote: l.link.remote } : {}) },
+    });
+    if (l) this.refuse(l, new SessionHijackError(`session ${shown} belongs to another principal`), true);
   }
 
   /**
@@ -622,7 +653,10 @@ export class ServiceInterceptor implements Startable {
       () => void this.counters.ordered++,
       (error: unknown) => {
         if (this.stopped) return;
-        this.log.warn({ session: event.session, event: event.type, err: (error as Error).message }, 'broadcast failed');
+        this.log.warn(
+          { session: shortSessionId(event.session), event: event.type, err: (error as Error).message },
+          'broadcast failed',
+        );
         if (l)
           this.refuse(
             l,
@@ -638,7 +672,10 @@ export class ServiceInterceptor implements Startable {
     if (l.state === 'closed') return;
     this.counters.badInput++;
     const code = error instanceof VclError ? error.code : 'VCL_ERROR';
-    this.log.warn({ remote: l.link.remote, session: l.session, code, err: error.message }, 'client link refused');
+    this.log.warn(
+      { remote: l.link.remote, session: l.session && shortSessionId(l.session), code, err: error.message },
+      'client link refused',
+    );
     this.send(l, { type: 'error', code, message: error.message, fatal });
     l.link.close();
     this.forget(l);
@@ -671,7 +708,10 @@ export class ServiceInterceptor implements Startable {
     const now = this.options.clock.now();
     for (const l of [...this.links]) {
       if (now - l.lastRecv > this.linkTimeoutMs) {
-        this.log.info({ remote: l.link.remote, session: l.session }, 'client link silent, dropped');
+        this.log.info(
+          { remote: l.link.remote, session: l.session && shortSessionId(l.session) },
+          'client link silent, dropped',
+        );
         this.dropLink(l);
       } else if (now - l.lastSend >= this.heartbeatMs * 0.9) this.send(l, { type: 'ping' });
     }
@@ -697,7 +737,7 @@ export class ServiceInterceptor implements Startable {
       if (!s || now - s.lastActivity < this.sessionTimeoutMs) continue;
       if (this.expiring.get(r.id) === r.lastEventAt) continue;
       this.expiring.set(r.id, r.lastEventAt);
-      this.log.info({ session: r.id, idleMs: Math.round(now - s.lastActivity) }, 'session expired');
+      this.log.info({ session: shortSessionId(r.id), idleMs: Math.round(now - s.lastActivity) }, 'session expired');
       this.submit(undefined, { type: 'close', session: r.id, reason: 'expired', ifLastEvent: r.lastEventAt });
     }
   }
@@ -807,9 +847,9 @@ export class ServiceInterceptor implements Startable {
           type: 'session.open',
           member: this.options.self,
           principal: a.session.principal,
-          details: { session: a.session.id },
+          details: { session: shortSessionId(a.session.id) },
         });
-        this.log.info({ session: a.session.id, origin: a.origin }, 'session opened');
+        this.log.info({ session: shortSessionId(a.session.id), origin: a.origin }, 'session opened');
         if (a.origin === this.options.self) this.welcome(s, a.session, a.attempt, false);
         return;
       }
@@ -826,14 +866,15 @@ export class ServiceInterceptor implements Startable {
         return;
       }
       case 'refused': {
-        if (a.origin !== this.options.self) return;
-        const l = this.pending.get(a.id);
-        if (!l || l.attempt !== a.attempt) return;
+        const mine = a.origin === this.options.self ? this.pending.get(a.id) : undefined;
+        const l = mine && mine.attempt === a.attempt ? mine : undefined;
+        if (a.why === 'hijack') return this.hijack(l, a.id, a.principal ?? '?', a.owner ?? '?', true);
+        if (!l) return;
         this.refuse(
           l,
           a.why === 'expired'
-            ? new ExpiredSessionError(`session ${a.id} is closed or expired`)
-            : new UnknownSessionError(`session ${a.id} is not known to the group`),
+            ? new ExpiredSessionError(`session ${shortSessionId(a.id)} is closed or expired`)
+            : new UnknownSessionError(`session ${shortSessionId(a.id)} is not known to the group`),
           true,
         );
         return;
@@ -876,9 +917,9 @@ export class ServiceInterceptor implements Startable {
           member: this.options.self,
           principal: a.session.principal,
           reason: a.reason,
-          details: { session: a.session.id },
+          details: { session: shortSessionId(a.session.id) },
         });
-        this.log.info({ session: a.session.id, reason: a.reason }, 'session closed');
+        this.log.info({ session: shortSessionId(a.session.id), reason: a.reason }, 'session closed');
         const l = this.attachedLinks.get(a.session.id) ?? this.pending.get(a.session.id);
         if (l) {
           this.send(
@@ -974,7 +1015,10 @@ export class ServiceInterceptor implements Startable {
         const again = new UnavailableError(`member ${this.options.self} caught up by state transfer; attach again`);
         for (const l of [...this.links]) {
           if (l.state !== 'attached' && l.state !== 'pending') continue;
-          this.log.info({ session: l.session }, 'client sent to attach again after a state transfer');
+          this.log.info(
+            { session: l.session && shortSessionId(l.session) },
+            'client sent to attach again after a state transfer',
+          );
           this.send(l, { type: 'error', code: again.code, message: again.message, fatal: false });
           l.link.close();
           this.forget(l);
@@ -1016,7 +1060,7 @@ export class ServiceInterceptor implements Startable {
     const served = this.servedFor(r.substrate);
     if (!served)
       this.log.error(
-        { session: r.id, substrate: r.substrate },
+        { session: shortSessionId(r.id), substrate: r.substrate },
         'ordered session names a substrate this member does not serve (do the members share one stack?)',
       );
     const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
@@ -1050,7 +1094,7 @@ export class ServiceInterceptor implements Startable {
       return this.refuse(
         l,
         new UnknownSubstrateError(
-          `session ${r.id} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
+          `session ${shortSessionId(r.id)} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
         ),
         true,
       );
@@ -1073,10 +1117,10 @@ export class ServiceInterceptor implements Startable {
         type: 'failover.served',
         member: this.options.self,
         principal: r.principal,
-        details: { session: r.id },
+        details: { session: shortSessionId(r.id) },
       });
       this.log.info(
-        { session: r.id, lastInSeq: r.lastInSeq, resentFrom: l.sentOut, cached: s.cache.produced },
+        { session: shortSessionId(r.id), lastInSeq: r.lastInSeq, resentFrom: l.sentOut, cached: s.cache.produced },
         'fail-over served',
       );
     }
@@ -1144,7 +1188,9 @@ class LocalSession {
     this.framer = rr ? served.substrate.responseFramer() : undefined;
     (served
       ? served.backend.open(id, this.abort.signal)
-      : Promise.reject(new UnknownSubstrateError(`session ${id}: this member does not serve its substrate`))
+      : Promise.reject(
+          new UnknownSubstrateError(`session ${shortSessionId(id)}: this member does not serve its substrate`),
+        )
     ).then(
       (c) => this.ready(c),
       (error: unknown) => this.fail(error as Error),
@@ -1249,7 +1295,7 @@ class LocalSession {
       if (error) this.fail(error);
       else if (this.endedAt === undefined && !this.closed) {
         this.endedAt = this.cache.produced;
-        this.log.info({ session: this.id, outSeq: this.endedAt }, 'service ended the conversation');
+        this.log.info({ session: shortSessionId(this.id), outSeq: this.endedAt }, 'service ended the conversation');
         this.events.ended(this.endedAt);
         this.dispatcher.gone(this);
       }
@@ -1277,7 +1323,7 @@ class LocalSession {
     if (this.failed || this.closed) return;
     this.failed = true;
     this.log.error(
-      { session: this.id, err: error.message },
+      { session: shortSessionId(this.id), err: error.message },
       'service conversation failed; this replica no longer serves the session',
     );
     this.conversation?.destroy();
