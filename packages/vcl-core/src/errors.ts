@@ -123,6 +123,11 @@ export class SessionHijackError extends VclError {
   override readonly code = 'VCL_SESSION_HIJACK';
 }
 
+/** A connection, frame or handshake refused at a resource limit (`limits:` in the stack file). */
+export class LimitExceededError extends VclError {
+  override readonly code = 'VCL_LIMIT';
+}
+
 /** A session that existed but was closed or expired. */
 export class ExpiredSessionError extends UnknownSessionError {
   override readonly code = 'VCL_EXPIRED_SESSION';

@@ -11,7 +11,14 @@ const port = z
     if (value < 1 || value > 65535)
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a port number 1..65535, got ${value}` });
   });
-const positiveMs = z.number().int().positive();
+/** Node's timers take at most 2^31-1 ms; a larger value would silently become 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Every timeout of the stack: a whole number of ms that a Node timer can hold. */
+const positiveMs = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (2^31-1, the longest timer Node keeps)`);
 const nonEmpty = z.string().min(1);
 const argv = z.array(nonEmpty).min(1);
 const pluginOptions = z.record(z.unknown());
@@ -255,6 +262,37 @@ const timeouts = z
       });
   });
 
+const limits = z
+  .object({
+    preAuthFrameBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
+    frameBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
+    maxConnections: z.number().int().positive().default(1024),
+    maxConnectionsPerAddress: z.number().int().positive().default(64),
+    handshakeTimeoutMs: positiveMs.default(10_000),
+    partialRequestTimeoutMs: positiveMs.default(10_000),
+    adminMaxConnections: z.number().int().positive().default(16),
+    adminRequestTimeoutMs: positiveMs.default(5_000),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.preAuthFrameBytes > l.frameBytes)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['preAuthFrameBytes'],
+        message: `preAuthFrameBytes (${l.preAuthFrameBytes}) must not exceed frameBytes (${l.frameBytes})`,
+      });
+  });
+
 const admin = z.object({ host: nonEmpty.default(LOOPBACK), enabled: z.boolean().default(true) }).strict();
 
 const dependency = z
@@ -319,6 +357,7 @@ export const stackSchema = z
     aaa: aaa.optional(),
     timeouts: timeouts.default({}),
     admin: admin.default({}),
+    limits: limits.default({}),
     onDivergence: z.enum(['report', 'evict', 'off']).default('report'),
     dependencies: z.array(dependency).optional(),
   })

@@ -12,7 +12,7 @@ export interface RateLimitedLogOptions {
 }
 
 interface Window {
-  readonly level: 'warn' | 'error';
+  readonly level: 'info' | 'warn' | 'error';
   readonly msg: string;
   written: number;
   suppressed: number;
@@ -51,6 +51,11 @@ export class RateLimitedLog {
     this.clock = options.clock ?? processClock;
   }
 
+  /** An info line of kind `msg` that a peer can cause (a client link dropped). */
+  info(fields: object, msg: string): void {
+    this.write('info', fields, msg);
+  }
+
   /** A warning of kind `msg` (the kind is the message; fields vary freely). */
   warn(fields: object, msg: string): void {
     this.write('warn', fields, msg);
@@ -69,7 +74,7 @@ export class RateLimitedLog {
     }
   }
 
-  private write(level: 'warn' | 'error', fields: object, msg: string): void {
+  private write(level: 'info' | 'warn' | 'error', fields: object, msg: string): void {
     const key = `${level}\u0000${msg}`;
     let w = this.windows.get(key);
     if (!w) {

@@ -26,6 +26,7 @@ import type { Stack, SubstrateSection } from '../config/stack';
 import { ConfigError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { realClock, realRandom } from '../runtime/real-clock';
 import { TcpNetwork } from '../link/tcp-network';
 import { AdminEndpoint } from './admin';
@@ -215,9 +216,27 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const auditor = optional(AUDITOR);
   // A client-side interceptor that fails the interceptor link's security never reaches the
   // interceptor: log and audit it here.
+  // Rate-limited: an unauthenticated peer can trigger these as fast as it can connect.
+  const peerLog = new RateLimitedLog(log);
   const refusedClientLink = (remote: string, error: Error): void => {
-    log.warn({ remote, err: error.message }, 'client link authentication failed');
+    peerLog.warn({ remote, err: error.message }, 'client link authentication failed');
     auditor?.audit({ type: 'auth.failure', member: member.id, reason: error.message, details: { remote } });
+  };
+  const limits = stack.limits;
+  // Sockets still in their security set-up count against the same bound (a little above the
+  // interceptor's own, which refuses with a typed error frame first).
+  const droppedClientLink = (remote: string): void => {
+    interceptor.counters.limitRefusals++;
+    peerLog.warn(
+      { remote, limit: limits.maxConnections },
+      'client connection dropped at accept: too many sockets open',
+    );
+    auditor?.audit({
+      type: 'limit.refused',
+      member: member.id,
+      reason: 'too many sockets open on the client port',
+      details: { remote },
+    });
   };
   const interceptor = new ServiceInterceptor({
     self: member.id,
@@ -228,6 +247,11 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       localId: member.id,
       ...optionalField('security', optional(INTERCEPTOR_LINK_SECURITY)),
       onRefused: (remote, error) => refusedClientLink(remote, error),
+      maxFrameBytes: limits.frameBytes,
+      preAuthFrameBytes: limits.preAuthFrameBytes,
+      maxSockets: limits.maxConnections + 64,
+      onDropped: droppedClientLink,
+      onAcceptError: (error) => peerLog.error({ err: error.message }, 'client port: accept failed'),
     }),
     listen: { host: member.host, port: member.clientPort },
     members: memberAddresses(stack),
@@ -236,6 +260,13 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
     recovery,
+    limits: {
+      preAuthFrameBytes: limits.preAuthFrameBytes,
+      frameBytes: limits.frameBytes,
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    },
     ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
     ...(stateDigest ? { stateDigest } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
@@ -268,6 +299,8 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
         interceptor,
         ordering,
         logger: log,
+        maxConnections: limits.adminMaxConnections,
+        requestTimeoutMs: limits.adminRequestTimeoutMs,
       })
     : undefined;
   await network.start();
@@ -542,6 +575,11 @@ function clientInterceptor(
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
     newSessionId,
+    limits: {
+      maxConnections: stack.limits.maxConnections,
+      maxConnectionsPerAddress: stack.limits.maxConnectionsPerAddress,
+      partialRequestTimeoutMs: stack.limits.partialRequestTimeoutMs,
+    },
     ...(listen ? { listen } : {}),
     ...(credentials ? { credentials } : {}),
   });

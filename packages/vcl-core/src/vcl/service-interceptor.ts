@@ -9,6 +9,8 @@ import type { Conversation, Framer, Substrate } from '../contracts/substrate';
 import {
   AuthorizationError,
   ExpiredSessionError,
+  FrameTooLargeError,
+  LimitExceededError,
   MalformedFrameError,
   SessionHijackError,
   StoppedError,
@@ -30,6 +32,8 @@ import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFr
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
 import { shortSessionId } from './session-id';
+import { ConnectionLimiter, DEFAULT_LIMITS, LimitReport } from './connection-limits';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { SessionTable, type Applied, type SessionRecord } from './session-table';
 import type { Recovery, RecoveryHost, RecoveryStatus } from './recovery/recovery';
 import type { CacheState, LoggedEvent, TableState } from './recovery/recovery-state';
@@ -106,11 +110,27 @@ export interface ServiceInterceptorOptions {
   readonly recovery?: Recovery;
   /** Divergence detection (hash every output unit, compare in the total order). Default off. */
   readonly divergence?: DivergenceOptions;
+  /** Limits of the client port (the stack's `limits:`); each field defaults to `DEFAULT_LIMITS`. */
+  readonly limits?: ClientPortLimits;
   /**
    * The service's state digest, compared like output every `every` requests of the group (needs
    * `divergence` and request-response substrates only). Default none.
    */
   readonly stateDigest?: StateDigestOptions;
+}
+
+/** Limits of a member's client port. */
+export interface ClientPortLimits {
+  /** Largest frame before the session is open (needs a link that supports `setMaxFrameBytes`). Default 64 KiB. */
+  readonly preAuthFrameBytes?: number;
+  /** Largest frame once the session is open. Default 16 MiB. */
+  readonly frameBytes?: number;
+  /** Client links at once. Default 1024. */
+  readonly maxConnections?: number;
+  /** Client links at once from one remote address. Default 64. */
+  readonly maxConnectionsPerAddress?: number;
+  /** A link whose session is not open this long after it connected is refused. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** Options of state digests (`ServiceInterceptorOptions.stateDigest`). */
@@ -160,6 +180,8 @@ export interface ServiceInterceptorCounters {
   duplicatesDropped: number;
   /** Bad frames or events refused. */
   badInput: number;
+  /** Client links and frames refused at a limit (connections, frame size, handshake time). */
+  limitRefusals: number;
 }
 
 /** What `status()` reports. */
@@ -196,6 +218,10 @@ interface ClientLink {
   sentOut: number;
   lastRecv: number;
   lastSend: number;
+  /** When it connected (handshake timeout). */
+  readonly acceptedAt: number;
+  /** Counted by the connection limiter (released when it goes). */
+  admitted: boolean;
   /** Frames waiting behind an asynchronous authorization, so they reach the total order in order. */
   queue?: Promise<void>;
 }
@@ -218,6 +244,7 @@ export class ServiceInterceptor implements Startable {
     requests: 0,
     duplicatesDropped: 0,
     badInput: 0,
+    limitRefusals: 0,
   };
 
   private readonly table = new SessionTable();
@@ -236,6 +263,13 @@ export class ServiceInterceptor implements Startable {
   private readonly heartbeatMs: number;
   private readonly linkTimeoutMs: number;
   private readonly sessionTimeoutMs: number;
+  /** Warnings a client can trigger, rate-limited. */
+  private readonly peerLog: RateLimitedLog;
+  private readonly limitReport: LimitReport;
+  private readonly limiter: ConnectionLimiter;
+  private readonly preAuthFrameBytes: number;
+  private readonly frameBytes: number;
+  private readonly handshakeTimeoutMs: number;
   private listener: LinkListener | undefined;
   private ticker: Timer | undefined;
   private currentView: View | undefined;
@@ -265,6 +299,20 @@ export class ServiceInterceptor implements Startable {
     this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
     this.dispatcher = new Dispatcher(this.log);
+    this.peerLog = new RateLimitedLog(this.log, { clock: options.clock });
+    this.limitReport = new LimitReport(this.peerLog, options.self, this.auditor);
+    const limits = options.limits ?? {};
+    this.preAuthFrameBytes = limits.preAuthFrameBytes ?? DEFAULT_LIMITS.preAuthFrameBytes;
+    this.frameBytes = limits.frameBytes ?? DEFAULT_LIMITS.frameBytes;
+    this.handshakeTimeoutMs = limits.handshakeTimeoutMs ?? DEFAULT_LIMITS.handshakeTimeoutMs;
+    this.limiter = new ConnectionLimiter(
+      {
+        maxConnections: limits.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress ?? DEFAULT_LIMITS.maxConnectionsPerAddress,
+      },
+      `member ${options.self} client port`,
+      this.limitReport,
+    );
     if (options.stateDigest) {
       const every = options.stateDigest.every;
       if (!Number.isSafeInteger(every) || every < 1)
@@ -332,6 +380,7 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker?.cancel();
+    this.peerLog.flush();
     this.divergence?.stop();
     for (const l of [...this.links]) this.dropLink(l);
     await this.listener?.close();
@@ -393,10 +442,35 @@ export class ServiceInterceptor implements Startable {
       return;
     }
     const now = this.options.clock.now();
-    const l: ClientLink = { link, state: 'handshake', attempt: 0, sentOut: 0, lastRecv: now, lastSend: now };
+    const l: ClientLink = {
+      link,
+      state: 'handshake',
+      attempt: 0,
+      sentOut: 0,
+      lastRecv: now,
+      lastSend: now,
+      acceptedAt: now,
+      admitted: false,
+    };
     this.links.add(l);
+    const over = this.limiter.admit(link.remote);
+    if (over) {
+      // Refused with a typed error frame (retryable: another member may have room), never a silent reset.
+      this.counters.limitRefusals++;
+      this.refuse(l, over, false, false);
+      return;
+    }
+    l.admitted = true;
+    // Until the session is open the peer is unproven: a small frame is all it may send.
+    link.setMaxFrameBytes?.(this.preAuthFrameBytes);
     link.onFrame((frame) => this.onFrame(l, frame));
-    link.onInvalid((error) => this.refuse(l, error, true));
+    link.onInvalid((error) => {
+      if (error instanceof FrameTooLargeError) {
+        this.counters.limitRefusals++;
+        this.limitReport.refused(link.remote, error);
+      }
+      this.refuse(l, error, true);
+    });
     link.onClose((error) => {
       if (error) this.log.debug({ remote: link.remote, err: error.message }, 'client link broke');
       this.forget(l);
@@ -667,15 +741,19 @@ export class ServiceInterceptor implements Startable {
     );
   }
 
-  /** Sends a typed error frame, logs it and closes the link; the member goes on serving the rest. */
-  private refuse(l: ClientLink, error: VclError | Error, fatal: boolean): void {
+  /**
+   * Sends a typed error frame, logs it (rate-limited: a client can trigger it) and closes the link;
+   * the member goes on serving the rest. `logged`: already reported (a limit).
+   */
+  private refuse(l: ClientLink, error: VclError | Error, fatal: boolean, log = true): void {
     if (l.state === 'closed') return;
     this.counters.badInput++;
     const code = error instanceof VclError ? error.code : 'VCL_ERROR';
-    this.log.warn(
-      { remote: l.link.remote, session: l.session && shortSessionId(l.session), code, err: error.message },
-      'client link refused',
-    );
+    if (log)
+      this.peerLog.warn(
+        { remote: l.link.remote, session: l.session && shortSessionId(l.session), code, err: error.message },
+        'client link refused',
+      );
     this.send(l, { type: 'error', code, message: error.message, fatal });
     l.link.close();
     this.forget(l);
@@ -691,6 +769,7 @@ export class ServiceInterceptor implements Startable {
     if (l.state === 'closed') return;
     l.state = 'closed';
     this.links.delete(l);
+    if (l.admitted) this.limiter.release(l.link.remote);
     if (l.session !== undefined) {
       if (this.pending.get(l.session) === l) this.pending.delete(l.session);
       if (this.attachedLinks.get(l.session) === l) this.attachedLinks.delete(l.session);
@@ -707,8 +786,15 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     const now = this.options.clock.now();
     for (const l of [...this.links]) {
-      if (now - l.lastRecv > this.linkTimeoutMs) {
-        this.log.info(
+      if ((l.state === 'handshake' || l.state === 'pending') && now - l.acceptedAt > this.handshakeTimeoutMs) {
+        const error = new LimitExceededError(
+          `client link from ${l.link.remote}: no session open within ${this.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`,
+        );
+        this.counters.limitRefusals++;
+        this.limitReport.refused(l.link.remote, error);
+        this.refuse(l, error, false, false);
+      } else if (now - l.lastRecv > this.linkTimeoutMs) {
+        this.peerLog.info(
           { remote: l.link.remote, session: l.session && shortSessionId(l.session) },
           'client link silent, dropped',
         );
@@ -1100,6 +1186,8 @@ export class ServiceInterceptor implements Startable {
       );
     this.pending.delete(r.id);
     l.state = 'attached';
+    // Authenticated and open: frames up to the stack's message bound from now on.
+    l.link.setMaxFrameBytes?.(this.frameBytes);
     this.attachedLinks.set(r.id, l);
     this.send(l, {
       type: 'welcome',
