@@ -10,6 +10,7 @@ import {
   AuthorizationError,
   ExpiredSessionError,
   FrameTooLargeError,
+  IntegrityError,
   LimitExceededError,
   MalformedFrameError,
   SessionHijackError,
@@ -468,6 +469,18 @@ export class ServiceInterceptor implements Startable {
       if (error instanceof FrameTooLargeError) {
         this.counters.limitRefusals++;
         this.limitReport.refused(link.remote, error);
+      }
+      if (error instanceof IntegrityError) {
+        // A frame that fails its integrity check condemns the link, not the session: whoever
+        // tampered with it is on the path, not (necessarily) the client. Not fatal, so the
+        // client-side interceptor reconnects (here or elsewhere) and resumes with a HELLO.
+        this.auditor.audit({
+          type: 'auth.failure',
+          member: this.options.self,
+          reason: `client link integrity: ${error.message}`,
+          details: { remote: link.remote, ...(l.session !== undefined ? { session: shortSessionId(l.session) } : {}) },
+        });
+        return this.refuse(l, error, false);
       }
       this.refuse(l, error, true);
     });
