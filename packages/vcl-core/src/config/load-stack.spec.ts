@@ -91,7 +91,7 @@ describe('parseStack: valid stacks', () => {
     expect(stack.aaa).toEqual({
       link: { mode: 'hmac', keyFile: 'group.key' },
       clients: { mode: 'token', tokensFile: 'tokens.txt' },
-      policy: [{ principal: '*', allow: ['connect', 'request'] }],
+      policy: [{ principal: '*', tcp: true }],
       audit: { file: 'audit.log', maxBytes: 1048576 },
     });
     expect(stack.timeouts).toEqual({ heartbeatMs: 50, suspectMs: 500, connectMs: 1000, requestMs: 10000 });

@@ -25,11 +25,16 @@ const pluginOptions = z.record(z.unknown());
 
 const hostPort = z.object({ host: nonEmpty, port }).strict();
 
-const member = z.object({ id: nonEmpty, host: nonEmpty, port, clientPort: port, adminPort: port.optional() }).strict();
+/** Longest id the wire format carries (session events, link hellos): 256 characters. */
+const MAX_ID = 256;
+const id = nonEmpty.max(MAX_ID, `expected at most ${MAX_ID} characters (the wire format's limit for ids)`);
+
+const member = z.object({ id, host: nonEmpty, port, clientPort: port, adminPort: port.optional() }).strict();
 
 const group = z
   .object({
-    name: nonEmpty,
+    // Part of derived session ids (`vcl-dep:<group>:<dependency>:<n>`), which are ids too.
+    name: nonEmpty.max(100, 'expected at most 100 characters'),
     members: z.array(member).min(1),
     partition: z.enum(['primary-component', 'fail-stop']).default('primary-component'),
   })
@@ -225,9 +230,17 @@ const aaa = z
       .optional(),
     policy: z.union([nonEmpty, z.array(z.unknown())]).optional(),
     audit: z.object({ file: nonEmpty, maxBytes: z.number().int().positive().optional() }).strict().optional(),
+    allowInsecureNetwork: z.boolean().optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
+    if (a.allowInsecureNetwork === true && a.link.mode !== 'none')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['allowInsecureNetwork'],
+        message: `allowInsecureNetwork only applies with link.mode: none (it is ${a.link.mode})`,
+        params: { atKey: true },
+      });
     if (a.link.mode === 'hmac')
       requireFields(ctx, a.link, ['keyFile'], 'link mode hmac needs keyFile (the shared group key)', ['link']);
     if (a.link.mode === 'tls')
@@ -297,7 +310,9 @@ const admin = z.object({ host: nonEmpty.default(LOOPBACK), enabled: z.boolean().
 
 const dependency = z
   .object({
-    name: nonEmpty.regex(/^[^:]+$/, 'a dependency name must not contain ":"'),
+    name: nonEmpty
+      .max(100, 'expected at most 100 characters')
+      .regex(/^[^:]+$/, 'a dependency name must not contain ":"'),
     mode: z.enum(['replicated', 'exclusive']),
     stack: nonEmpty.optional(),
     members: z

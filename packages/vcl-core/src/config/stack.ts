@@ -226,6 +226,11 @@ export interface AaaSection {
   readonly policy?: readonly unknown[] | string;
   /** Audit trail; default none. */
   readonly audit?: AuditSection;
+  /**
+   * With `link.mode: none` given explicitly: members or clients may listen off loopback without
+   * link security (a fully trusted network). Default false: such a stack is refused.
+   */
+  readonly allowInsecureNetwork?: boolean;
 }
 
 /** `timeouts:` failure detection and I/O limits, in milliseconds. */

@@ -645,3 +645,28 @@ export async function startClientInterceptors(options: ClientOptions): Promise<C
   }
   return new ClientInterceptors(started);
 }
+
+/**
+ * Everything `vcl service` (every member) and `vcl client` check at start-up, with nothing
+ * started: plugins and their options, AAA files (keys, tokens, certificates, policy), each
+ * substrate against its service target, and the client side's substrates, listen addresses and
+ * credentials. Throws the first `ConfigError` found (the one a start would have thrown).
+ */
+export async function checkStack(
+  stack: Stack,
+  source: string,
+  registry: PluginRegistry = pluginRegistry,
+): Promise<void> {
+  const silent: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
+  for (const m of stack.group.members) {
+    const assembly = await assembleStack(stack, m.id, { source, logger: silent, registry });
+    servedSubstrates(stack, resolveAll(assembly.container, SUBSTRATE), { stack, member: m.id, source });
+    await resolveDependencies(stack, m.id, source);
+  }
+  const options: ClientOptions = { stack, registry, source };
+  const all = await clientSubstrates(options);
+  listenAddresses(all, all, options);
+  await clientLinkSetup(options);
+}
+
+function noop(): void {}
