@@ -128,6 +128,14 @@ export class LimitExceededError extends VclError {
   override readonly code = 'VCL_LIMIT';
 }
 
+/**
+ * This member's id is in use by another, newer incarnation (a restarted copy of it, or an
+ * impostor on a network without link security): the member must step out of the group.
+ */
+export class IdTakenError extends VclError {
+  override readonly code = 'VCL_ID_TAKEN';
+}
+
 /** A session that existed but was closed or expired. */
 export class ExpiredSessionError extends UnknownSessionError {
   override readonly code = 'VCL_EXPIRED_SESSION';

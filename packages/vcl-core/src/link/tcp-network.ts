@@ -6,6 +6,7 @@ import type { MemberId, Network } from '../contracts/network';
 import type { Random } from '../contracts/random';
 import {
   AuthenticationError,
+  IdTakenError,
   ConfigError,
   ListenError,
   MalformedFrameError,
@@ -76,6 +77,11 @@ export interface TcpNetworkOptions {
   readonly unreachableDropMs?: number;
   /** Link authentication and integrity; default `noLinkSecurity()`. */
   readonly security?: LinkSecurity;
+  /**
+   * Told (once) when a peer refuses this member because it already saw a newer incarnation of
+   * this member's id: another process holds the id. The owner must step out of the group.
+   */
+  readonly onIdTaken?: (error: IdTakenError) => void;
 }
 
 /** One peer as `TcpNetwork.status()` reports it. */
@@ -102,6 +108,8 @@ const SLAB_BYTES = 64 * 1024;
 const MAX_UNREAD_HANDSHAKE_MESSAGES = 16;
 /** A closing link that says why waits at most this long for its error frame to flush. */
 const CLOSE_GRACE_MS = 1000;
+/** How a refusal of a stale incarnation starts (its peer recognises it by its code and this). */
+const STALE_INCARNATION = 'stale incarnation';
 
 /**
  * The real `Network`: TCP links carrying length-prefixed link frames.
@@ -166,6 +174,7 @@ export class TcpNetwork implements Network {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.unreachableDropMs = options.unreachableDropMs ?? 5000;
+    this.onIdTaken = options.onIdTaken;
     this.listenAt = options.members.find((m) => m.id === options.self)!;
     for (const m of options.members)
       if (m.id !== options.self) this.peers.set(m.id, new Peer(m, options.self, this.clock.now()));
@@ -409,6 +418,7 @@ export class TcpNetwork implements Network {
     track: (link) => this.links.add(link),
     untrack: (link) => this.links.delete(link),
     checkHello: (link, hello) => this.checkHello(link, hello),
+    idTaken: (by, reason) => this.idTaken(by, reason),
     opened: (link) => this.linkOpened(link),
     closed: (link, wasOpen) => this.linkClosed(link, wasOpen),
     deliver: (from, bytes) => this.deliver(from, bytes),
@@ -433,8 +443,22 @@ export class TcpNetwork implements Network {
     if (hello.from > this.self)
       return `${hello.from} dialled ${this.self}, but of two members the one with the smaller id dials`;
     if (peer.incarnation !== undefined && hello.incarnation < peer.incarnation)
-      return `stale incarnation ${hello.incarnation} of ${hello.from} (already saw ${peer.incarnation})`;
+      return `${STALE_INCARNATION} ${hello.incarnation} of ${hello.from} (already saw ${peer.incarnation}): another process is member ${hello.from}`;
     return undefined;
+  }
+
+  private idTakenTold = false;
+  private readonly onIdTaken: ((error: IdTakenError) => void) | undefined;
+
+  /** A peer refused this member as a stale incarnation of its own id. */
+  private idTaken(by: MemberId, reason: string): void {
+    if (this.idTakenTold) return;
+    this.idTakenTold = true;
+    const error = new IdTakenError(
+      `member id ${this.self} is taken by another incarnation (${by} says: ${reason}); this member steps out of the group`,
+    );
+    this.log.error({ by, incarnation: this.incarnation, err: error.message }, 'member id taken by another incarnation');
+    this.onIdTaken?.(error);
   }
 
   private linkOpened(link: Link): void {
@@ -578,6 +602,7 @@ interface LinkContext {
   track(link: Link): void;
   untrack(link: Link): void;
   checkHello(link: Link, hello: MemberHello): string | undefined;
+  idTaken(by: MemberId, reason: string): void;
   opened(link: Link): void;
   closed(link: Link, wasOpen: boolean): void;
   deliver(from: MemberId, bytes: Uint8Array): void;
@@ -772,7 +797,7 @@ class Link {
       this.ctx
         .log()
         .warn({ peer: hello.from, address: this.address, role: this.role, reason: refusal }, 'link refused');
-      this.close(new AuthenticationError(refusal));
+      this.close(refusal.startsWith(STALE_INCARNATION) ? new IdTakenError(refusal) : new AuthenticationError(refusal));
       return;
     }
     if (this.role === 'acceptor') this.sendHello(hello.from);
@@ -863,6 +888,8 @@ class Link {
       },
       'peer closed the link',
     );
+    // A peer that saw a newer incarnation of this member's id: another process is this member.
+    if (info.code === 'VCL_ID_TAKEN' && this.role === 'dialer') this.ctx.idTaken(this.peer?.id ?? '?', info.message);
     this.close();
   }
 

@@ -176,6 +176,9 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       random: resolve(c, RANDOM),
       connectTimeoutMs: stack.timeouts.connectMs,
       ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
+      // Another process holds this member's id: step out of the group (the member stops) rather
+      // than go on believing it is in a primary view it no longer is.
+      onIdTaken: (error) => fatal(error),
     });
   c.register(NETWORK, { useValue: network });
   const baseOrdering = resolveSingle(c, ORDERING, 'ordering');
