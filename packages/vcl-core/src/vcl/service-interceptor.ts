@@ -15,6 +15,7 @@ import {
   MalformedFrameError,
   SessionHijackError,
   StoppedError,
+  TimeoutError,
   UnavailableError,
   UnknownSessionError,
   UnknownSubstrateError,
@@ -802,6 +803,14 @@ export class ServiceInterceptor implements Startable {
       if ((l.state === 'handshake' || l.state === 'pending') && now - l.acceptedAt > this.handshakeTimeoutMs) {
         const error = new LimitExceededError(
           `client link from ${l.link.remote}: no session open within ${this.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`,
+        );
+        this.counters.limitRefusals++;
+        this.limitReport.refused(l.link.remote, error);
+        this.refuse(l, error, false, false);
+      } else if (now - l.lastRecv > this.linkTimeoutMs && l.state === 'handshake') {
+        // Not one whole frame yet (a trickle, or nothing): refused with a reason, not reset.
+        const error = new TimeoutError(
+          `client link from ${l.link.remote}: no whole frame within ${this.linkTimeoutMs} ms (timeouts.suspectMs)`,
         );
         this.counters.limitRefusals++;
         this.limitReport.refused(l.link.remote, error);
