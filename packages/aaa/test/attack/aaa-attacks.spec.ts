@@ -13,7 +13,10 @@ import {
   type MemberFrame,
 } from '@vcl/core';
 import { LineClient } from '@vcl/core/testing';
+// The multi-process harness lives with vcl-core's own e2e and attack suites (not a published API).
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { buildForProcesses, Deployment, httpGet, logLine } from '../../../vcl-core/test/e2e/harness';
+// eslint-disable-next-line @nx/enforce-module-boundaries
 import { audited } from '../../../vcl-core/test/attack/attacks';
 import { hmacLinkSecurity } from '../../src/hmac';
 
