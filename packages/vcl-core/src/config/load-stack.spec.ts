@@ -59,8 +59,8 @@ describe('parseStack: valid stacks', () => {
       limits: {
         preAuthFrameBytes: 65536,
         frameBytes: 16777216,
-        maxConnections: 1024,
-        maxConnectionsPerAddress: 64,
+        maxConnections: 2048,
+        maxConnectionsPerAddress: 512,
         handshakeTimeoutMs: 10000,
         partialRequestTimeoutMs: 10000,
         adminMaxConnections: 16,

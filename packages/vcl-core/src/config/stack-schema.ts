@@ -289,8 +289,8 @@ const limits = z
       .min(1024)
       .max(16 * 1024 * 1024)
       .default(16 * 1024 * 1024),
-    maxConnections: z.number().int().positive().default(1024),
-    maxConnectionsPerAddress: z.number().int().positive().default(64),
+    maxConnections: z.number().int().positive().default(2048),
+    maxConnectionsPerAddress: z.number().int().positive().default(512),
     handshakeTimeoutMs: positiveMs.default(10_000),
     partialRequestTimeoutMs: positiveMs.default(10_000),
     adminMaxConnections: z.number().int().positive().default(16),

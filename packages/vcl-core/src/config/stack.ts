@@ -255,9 +255,9 @@ export interface LimitsSection {
   readonly preAuthFrameBytes: number;
   /** Largest client-link frame once the session is open; default 16777216 (16 MiB). */
   readonly frameBytes: number;
-  /** Connections at once per listening port (member client port, `vcl client` port); default 1024. */
+  /** Connections at once per listening port (member client port, `vcl client` port); default 2048. */
   readonly maxConnections: number;
-  /** Connections at once from one remote address, per listening port; default 64. */
+  /** Connections at once from one remote address, per listening port; default 512 (every session of one `vcl client` host reaches a member from one address). */
   readonly maxConnectionsPerAddress: number;
   /** A client link whose session is not open this long after connecting is refused; default 10000 ms. */
   readonly handshakeTimeoutMs: number;

@@ -81,9 +81,9 @@ export interface ClientInterceptorCounters {
 
 /** Limits of the listening port (external mode); each field defaults to `DEFAULT_LIMITS`. */
 export interface ClientPortLimitOptions {
-  /** Client connections at once. Default 1024. */
+  /** Client connections at once. Default 2048. */
   readonly maxConnections?: number;
-  /** Client connections at once from one remote address. Default 64. */
+  /** Client connections at once from one remote address. Default 512. */
   readonly maxConnectionsPerAddress?: number;
   /** A request still incomplete this long drops its connection (slowloris). Default 10 s. */
   readonly partialRequestTimeoutMs?: number;

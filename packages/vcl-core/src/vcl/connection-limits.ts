@@ -18,9 +18,9 @@ export const DEFAULT_LIMITS = {
   /** Largest client-link frame after: the link codec's 16 MiB. */
   frameBytes: 16 * 1024 * 1024,
   /** Connections per listening port. */
-  maxConnections: 1024,
+  maxConnections: 2048,
   /** Connections per remote address per listening port. */
-  maxConnectionsPerAddress: 64,
+  maxConnectionsPerAddress: 512,
   /** A client link must have its session open within this long (slow handshakes hold resources). */
   handshakeTimeoutMs: 10_000,
   /** `vcl client`: a request that stays incomplete this long drops its connection (slowloris). */

@@ -127,9 +127,9 @@ export interface ClientPortLimits {
   readonly preAuthFrameBytes?: number;
   /** Largest frame once the session is open. Default 16 MiB. */
   readonly frameBytes?: number;
-  /** Client links at once. Default 1024. */
+  /** Client links at once. Default 2048. */
   readonly maxConnections?: number;
-  /** Client links at once from one remote address. Default 64. */
+  /** Client links at once from one remote address. Default 512. */
   readonly maxConnectionsPerAddress?: number;
   /** A link whose session is not open this long after it connected is refused. Default 10 s. */
   readonly handshakeTimeoutMs?: number;

@@ -1,5 +1,6 @@
+import * as net from 'node:net';
 import * as path from 'node:path';
-import { Deployment, httpGet, logLine } from '../e2e/harness';
+import { buildForProcesses, Deployment, httpGet, logLine } from '../e2e/harness';
 import { announce, attack, lineClient, percentile, rssMiB } from './attacks';
 
 // The floods of issue #19, measured side by side on two builds (not part of the test suite):
@@ -11,6 +12,8 @@ import { announce, attack, lineClient, percentile, rssMiB } from './attacks';
 // 40 such connections.
 
 jest.setTimeout(600_000);
+
+beforeAll(() => buildForProcesses(), 240_000);
 
 const builds: [string, string | undefined][] = [
   ['this build', undefined],
@@ -42,12 +45,16 @@ function flood(port: number, conns: number): Promise<unknown> {
   );
 }
 
+/** Per member: views installed after its first full view, and the smallest of them (a member left?). */
 function views(d: Deployment): string {
   return d.members
     .map((m) => {
-      const installed = m.proc!.lines.map(logLine).filter((f) => f?.['msg'] === 'view installed');
-      const smallest = Math.min(...installed.map((f) => (f!['members'] as unknown[]).length));
-      return `${m.id}: ${installed.length} views, smallest ${smallest}${m.proc!.dead ? ', EXITED' : ''}`;
+      const installed = m
+        .proc!.lines.map(logLine)
+        .filter((f) => f?.['msg'] === 'view installed')
+        .map((f) => (f!['members'] as unknown[]).length);
+      const after = installed.slice(installed.indexOf(3) + 1);
+      return `${m.id}: ${after.length} view changes after the full view${after.length ? `, smallest ${Math.min(...after)}` : ''}${m.proc!.dead ? ', EXITED' : ''}`;
     })
     .join('; ');
 }
@@ -102,8 +109,37 @@ it.each(builds)('floods of issue #19 (%s)', async (label, cli) => {
       );
     }
     lines.push(`${label}: views: ${views(d)}`);
+    for (const m of d.members)
+      if (m.proc!.dead) lines.push(`${label}: ${m.id} exited: ${m.proc!.errors} ${m.proc!.lines.slice(-5).join('\n')}`);
     console.log(lines.join('\n'));
   } finally {
+    await d.stop();
+  }
+});
+
+it.each(builds)('vcl client memory per idle connection (%s)', async (label, cli) => {
+  const d = new Deployment({ mode: 'external', members: 3, ...(cli ? { cli } : {}) });
+  const sockets: net.Socket[] = [];
+  try {
+    await d.start();
+    const pid = d.client!.child.pid!;
+    await latencies(d.clientPort, 20, 'warm');
+    const n = 300;
+    const before = rssMiB(pid);
+    for (let i = 0; i < n; i++) {
+      const s = net.connect(d.clientPort, '127.0.0.1');
+      s.on('error', () => undefined);
+      sockets.push(s);
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const after = rssMiB(pid);
+    // Every idle connection is a session at the group (it was not refused).
+    const status = JSON.parse(await httpGet(d.members[0]!.adminPort, '/status')) as { sessions: unknown[] };
+    console.log(
+      `${label}: vcl client RSS ${before.toFixed(1)} -> ${after.toFixed(1)} MiB with ${n} idle connections (${status.sessions.length} sessions open at the group): ${(((after - before) * 1024) / n).toFixed(1)} KiB each`,
+    );
+  } finally {
+    for (const s of sockets) s.destroy();
     await d.stop();
   }
 });
