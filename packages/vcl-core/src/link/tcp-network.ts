@@ -15,6 +15,7 @@ import {
   VclError,
   type ConfigIssue,
 } from '../errors';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { realClock, realRandom } from '../runtime/real-clock';
 import { checkFrameLength, DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, writeFrameHeader } from './frame';
 import {
@@ -165,6 +166,7 @@ export class TcpNetwork implements Network {
     this.incarnation = options.incarnation ?? Date.now();
     this.members = options.members.map((m) => m.id);
     this.log = options.logger.child({ component: 'tcp-network', member: options.self });
+    this.peerLog = new RateLimitedLog(this.log);
     this.clock = options.clock ?? realClock();
     this.random = options.random ?? realRandom();
     this.security = options.security ?? noLinkSecurity();
@@ -233,6 +235,7 @@ export class TcpNetwork implements Network {
 
   /** Closes every link and the listener; resolves once all sockets are closed. Safe to call twice. */
   stop(): Promise<void> {
+    this.peerLog.flush();
     this.stopping ??= this.doStop();
     return this.stopping;
   }
@@ -413,6 +416,7 @@ export class TcpNetwork implements Network {
     security: () => this.security,
     clock: () => this.clock,
     log: () => this.log,
+    peerLog: () => this.peerLog,
     connectTimeoutMs: () => this.connectTimeoutMs,
     maxFrameBytes: () => this.maxFrameBytes,
     track: (link) => this.links.add(link),
@@ -448,6 +452,7 @@ export class TcpNetwork implements Network {
   }
 
   private idTakenTold = false;
+  private readonly peerLog: RateLimitedLog;
   private readonly onIdTaken: ((error: IdTakenError) => void) | undefined;
 
   /** A peer refused this member as a stale incarnation of its own id. */
@@ -597,6 +602,8 @@ interface LinkContext {
   security(): LinkSecurity;
   clock(): Clock;
   log(): Logger;
+  /** Warnings a remote peer can trigger, rate-limited. */
+  peerLog(): RateLimitedLog;
   connectTimeoutMs(): number;
   maxFrameBytes(): number;
   track(link: Link): void;
@@ -795,7 +802,7 @@ class Link {
     const refusal = this.ctx.checkHello(this, hello);
     if (refusal) {
       this.ctx
-        .log()
+        .peerLog()
         .warn({ peer: hello.from, address: this.address, role: this.role, reason: refusal }, 'link refused');
       this.close(refusal.startsWith(STALE_INCARNATION) ? new IdTakenError(refusal) : new AuthenticationError(refusal));
       return;
@@ -866,7 +873,7 @@ class Link {
     if (this.phase === 'closed') return;
     const reason = errorText(err);
     this.ctx
-      .log()
+      .peerLog()
       .warn({ peer: this.peerId, address: this.address, role: this.role, err: reason }, 'link authentication failed');
     this.close(new AuthenticationError('link authentication failed'));
   }
@@ -878,7 +885,7 @@ class Link {
     } catch {
       info = { code: 'VCL_MALFORMED_FRAME', message: '(unreadable error frame)' };
     }
-    this.ctx.log().warn(
+    this.ctx.peerLog().warn(
       {
         peer: this.peerId ?? this.peer?.id,
         address: this.address,

@@ -423,7 +423,10 @@ class ClientSession {
       messages = this.framer.push(bytes);
     } catch (error) {
       // Bad input from the real client: answer in the protocol's own way if it has one, then close.
-      this.log.warn({ err: (error as Error).message }, 'malformed request from the client');
+      this.owner.peerLog.warn(
+        { remote: this.client.remote, err: (error as Error).message },
+        'malformed request from the client',
+      );
       const answer = this.owner.options.substrate.errorResponse?.(error as Error);
       if (answer) this.client.write(answer);
       this.client.end();

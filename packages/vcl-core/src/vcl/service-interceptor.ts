@@ -722,7 +722,7 @@ export class ServiceInterceptor implements Startable {
       reason: verdict.reason,
       details: { session, inSeq },
     });
-    this.log.warn({ session, inSeq, reason: verdict.reason }, 'request denied');
+    this.peerLog.warn({ session: shortSessionId(session), inSeq, reason: verdict.reason }, 'request denied');
     const substrate = l.served!.substrate;
     const canAnswer =
       substrate.pattern === 'request-response' &&
