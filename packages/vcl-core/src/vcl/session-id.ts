@@ -14,10 +14,13 @@ export function newSessionId(): SessionId {
 }
 
 /**
- * A session id as it may be printed at info level: its first 8 characters and `…` when longer
- * than 12. Short ids (older clients, named outbound sessions) are shown whole; they name a
- * session, they do not grant it.
+ * A session id as it may be printed at info level: a random id (16 or more hex digits, or a UUID)
+ * becomes its first 8 characters and `…`. Other ids (short ones from older clients, named
+ * outbound sessions such as `vcl-dep:a:b:1`) are shown whole: they name a session, they are not
+ * the unguessable secret a client resumes its session with.
  */
 export function shortSessionId(id: SessionId): string {
-  return id.length > SHOWN + 4 ? `${id.slice(0, SHOWN)}…` : id;
+  return RANDOM_ID.test(id) ? `${id.slice(0, SHOWN)}…` : id;
 }
+
+const RANDOM_ID = /^[0-9a-f-]{16,}$/i;
