@@ -4,6 +4,7 @@ import {
   AUTHORIZER,
   CLIENT_LINK_SECURITY,
   ConfigError,
+  joinConfigPath,
   INTERCEPTOR_LINK_SECURITY,
   LINK_SECURITY,
   type AaaSection,
@@ -35,6 +36,27 @@ function section(options: unknown): AaaInput {
   return options as AaaInput;
 }
 
+/**
+ * Runs `make`, re-throwing a `ConfigError` with its issues placed under `at` in the `aaa` section
+ * (`policy[1].cli`, `link.keyFile`), so the stack error names the field and its line.
+ */
+function under<T>(at: string, make: () => T): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    throw new ConfigError(
+      'aaa',
+      e.issues.map((i) => ({
+        ...i,
+        // Paths already relative to the aaa section (`link.keyFile`) stay; others go under `at`.
+        path: i.path.startsWith(`${at.split('.')[0]!}.`) ? i.path : joinConfigPath(at, i.path),
+      })),
+      { cause: e },
+    );
+  }
+}
+
 function plugin(name: string, register: (c: DependencyContainer) => void): Plugin {
   return { kind: 'aaa', name, register };
 }
@@ -46,7 +68,7 @@ function plugin(name: string, register: (c: DependencyContainer) => void): Plugi
  * client-side interceptors hold the group key as well.
  */
 export function hmacPlugin(aaa: AaaInput): Plugin {
-  const security: LinkSecurity = hmacLinkSecurity({ keyFile: aaa.link?.keyFile });
+  const security: LinkSecurity = under('link.keyFile', () => hmacLinkSecurity({ keyFile: aaa.link?.keyFile }));
   const interceptorLinks = aaa.clients?.mode !== 'tls';
   if (aaa.side === 'client')
     return plugin('hmac', (c) => {
@@ -103,18 +125,19 @@ export function tlsPlugin(aaa: AaaInput): Plugin {
 
 /** The `token` plugin: registers `tokenAuthenticator({ tokensFile: aaa.clients.tokensFile })` as `AUTHENTICATOR`. */
 export function tokenPlugin(aaa: AaaInput): Plugin {
-  const auth = tokenAuthenticator({ tokensFile: aaa.clients?.tokensFile });
+  const auth = under('clients.tokensFile', () => tokenAuthenticator({ tokensFile: aaa.clients?.tokensFile }));
   return plugin('token', (c) => c.register(AUTHENTICATOR, { useValue: auth }));
 }
 
 /** The `policy` plugin: registers `policyAuthorizer` over `aaa.policy` (rules, or a policy file path) as `AUTHORIZER`. */
 export function policyPlugin(aaa: AaaInput): Plugin {
+  const policy = aaa.policy;
   const rules =
-    aaa.policy === undefined
+    policy === undefined
       ? undefined
-      : typeof aaa.policy === 'string'
-        ? readPolicyFile(aaa.policy)
-        : parsePolicy(aaa.policy);
+      : typeof policy === 'string'
+        ? under('policy', () => readPolicyFile(policy))
+        : under('policy', () => parsePolicy(policy));
   const authz: Authorizer = policyAuthorizer(rules);
   return plugin('policy', (c) => c.register(AUTHORIZER, { useValue: authz }));
 }

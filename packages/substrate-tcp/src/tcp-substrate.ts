@@ -85,8 +85,12 @@ export class TcpSubstrate implements Substrate {
       });
     });
     const address = server.address() as net.AddressInfo;
+    // An accept error (EMFILE) after listening must reach the owner's log, not vanish.
+    let acceptError: (error: Error) => void = () => undefined;
+    server.on('error', (error) => acceptError(error));
     return {
       endpoint: { host: address.address, port: address.port },
+      onAcceptError: (handler) => void (acceptError = handler),
       close: () =>
         new Promise<void>((resolve) => {
           for (const s of sockets) s.destroy();

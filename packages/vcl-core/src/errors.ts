@@ -115,6 +115,27 @@ export class UnknownSessionError extends VclError {
   override readonly code: string = 'VCL_UNKNOWN_SESSION';
 }
 
+/**
+ * A HELLO (or OPEN) naming a session that another principal opened: refused before anything is
+ * ordered, and again in the total order, so nobody can resume a session that is not theirs.
+ */
+export class SessionHijackError extends VclError {
+  override readonly code = 'VCL_SESSION_HIJACK';
+}
+
+/** A connection, frame or handshake refused at a resource limit (`limits:` in the stack file). */
+export class LimitExceededError extends VclError {
+  override readonly code = 'VCL_LIMIT';
+}
+
+/**
+ * This member's id is in use by another, newer incarnation (a restarted copy of it, or an
+ * impostor on a network without link security): the member must step out of the group.
+ */
+export class IdTakenError extends VclError {
+  override readonly code = 'VCL_ID_TAKEN';
+}
+
 /** A session that existed but was closed or expired. */
 export class ExpiredSessionError extends UnknownSessionError {
   override readonly code = 'VCL_EXPIRED_SESSION';

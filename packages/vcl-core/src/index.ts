@@ -22,6 +22,7 @@ export * from './assembly';
 export * from './registry';
 export * from './config';
 export * from './runtime/logger';
+export * from './runtime/rate-limited-log';
 export * from './runtime/socket-conversation';
 export * from './link';
 export * from './vcl';

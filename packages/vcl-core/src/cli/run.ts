@@ -1,12 +1,12 @@
+import { readFile } from 'node:fs/promises';
 import * as http from 'node:http';
-import { assembleStack } from '../assembly/assemble-stack';
-import { loadStack } from '../config/load-stack';
+import { loadStack, locateIssues } from '../config/load-stack';
 import type { Stack } from '../config/stack';
 import type { Logger } from '../contracts/logger';
-import { VclError } from '../errors';
+import { ConfigError, VclError } from '../errors';
 import { createLogger, type LogLevel } from '../runtime/logger';
 import type { MemberStatus } from '../vcl/admin';
-import { startClientInterceptors, startServiceMember } from '../vcl/deployment';
+import { checkStack, startClientInterceptors, startServiceMember } from '../vcl/deployment';
 import { divergencePoint } from '../vcl/divergence';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
 
@@ -99,8 +99,14 @@ function stringFlag(args: ParsedArgs, name: string): string | undefined {
 
 async function check(config: string, io: CliIo): Promise<number> {
   const stack = await loadStack(config);
-  // Assembling each member loads every plugin and validates its options; nothing is started.
-  for (const m of stack.group.members) await assembleStack(stack, m.id, { source: config, logger: silent });
+  // Every check `vcl service` (each member) and `vcl client` run at start, nothing started; the
+  // problems found past the schema get their line in the file too.
+  try {
+    await checkStack(stack, config);
+  } catch (error) {
+    if (error instanceof ConfigError) throw locateIssues(error, await readFile(config, 'utf8'), config);
+    throw error;
+  }
   io.out(
     `${config}: ok: group ${stack.group.name}, ${stack.group.members.length} members (${stack.group.members.map((m) => m.id).join(', ')}), ` +
       `ordering ${stack.ordering.plugin}, substrate ${stack.substrates.map((s) => s.plugin).join(', ')}\n`,

@@ -56,6 +56,16 @@ describe('parseStack: valid stacks', () => {
       client: { listen: { host: '127.0.0.1', port: 9100 }, failoverTimeoutMs: 10000 },
       timeouts: { heartbeatMs: 100, suspectMs: 1000, connectMs: 2000, requestMs: 30000 },
       admin: { host: '127.0.0.1', enabled: true },
+      limits: {
+        preAuthFrameBytes: 65536,
+        frameBytes: 16777216,
+        maxConnections: 2048,
+        maxConnectionsPerAddress: 512,
+        handshakeTimeoutMs: 10000,
+        partialRequestTimeoutMs: 10000,
+        adminMaxConnections: 16,
+        adminRequestTimeoutMs: 5000,
+      },
       onDivergence: 'report',
     });
   });
@@ -81,7 +91,7 @@ describe('parseStack: valid stacks', () => {
     expect(stack.aaa).toEqual({
       link: { mode: 'hmac', keyFile: 'group.key' },
       clients: { mode: 'token', tokensFile: 'tokens.txt' },
-      policy: [{ principal: '*', allow: ['connect', 'request'] }],
+      policy: [{ principal: '*', tcp: true }],
       audit: { file: 'audit.log', maxBytes: 1048576 },
     });
     expect(stack.timeouts).toEqual({ heartbeatMs: 50, suspectMs: 500, connectMs: 1000, requestMs: 10000 });
@@ -138,7 +148,7 @@ describe('parseStack: bad input, one ConfigError naming path, expectation and li
       {
         path: 'colour',
         message: 'unknown key "colour" (line 21:1)',
-        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, onDivergence, dependencies',
+        hint: 'known keys: group, ordering, substrate, substrates, service, client, aaa, timeouts, admin, limits, onDivergence, dependencies',
         line: 21,
         column: 1,
       },

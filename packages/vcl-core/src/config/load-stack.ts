@@ -49,6 +49,13 @@ function located(issue: RawIssue, doc: Document, lines: LineCounter): ConfigIssu
  * YAML syntax errors are reported the same way. `source` names the file in the error.
  */
 export function parseStack(text: string, source: string): Stack {
+  if (text.length > MAX_STACK_BYTES)
+    throw new ConfigError(source, [
+      {
+        path: '(root)',
+        message: `the stack file has ${text.length} characters, more than the ${MAX_STACK_BYTES} allowed`,
+      },
+    ]);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length)
@@ -62,20 +69,37 @@ export function parseStack(text: string, source: string): Stack {
     );
   let input: unknown;
   try {
-    // The yaml library throws plain errors here (an alias before its anchor, or past the alias
-    // limit that stops a "billion laughs" document): they are problems of the file, not crashes.
-    input = doc.toJS({ maxAliasCount: 100 });
-  } catch (error) {
-    throw new ConfigError(source, [
-      { path: '(root)', message: `YAML error: ${(error as Error).message.split('\n')[0]!.trim()}` },
-    ]);
+    input = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The yaml library throws plain errors here: past the alias limit that stops a document whose
+    // aliases expand exponentially ("billion laughs"), or for an alias before its anchor. Both are
+    // problems of the file, not crashes.
+    const what = (e as Error).message.split('\n')[0]!.trim();
+    const bomb = /alias count/i.test(what);
+    throw new ConfigError(
+      source,
+      [
+        bomb
+          ? {
+              path: '(root)',
+              message: `YAML resource limit: ${what} (at most ${MAX_ALIAS_COUNT} alias expansions)`,
+              hint: 'write the values out instead of nesting aliases',
+            }
+          : { path: '(root)', message: `YAML error: ${what}` },
+      ],
+      { cause: e },
+    );
   }
   if (input === null || input === undefined)
     throw new ConfigError(source, [
       { path: '(root)', message: 'the stack file is empty; expected group, service, client, substrates' },
     ]);
   const result = stackSchema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    const insecure = insecureNetwork(result.data, input);
+    if (insecure) throw new ConfigError(source, [located(insecure, doc, lines)]);
+    return result.data;
+  }
   // In file order, so the list reads top to bottom like the file.
   const issues = fromZodError(result.error, stackSchema, input)
     .map((i) => located(i, doc, lines))
@@ -88,6 +112,71 @@ export function parseStack(text: string, source: string): Stack {
     )
     .map((x) => x.issue);
   throw new ConfigError(source, issues, { cause: result.error });
+}
+
+/** Largest stack file read, in characters: a stack is a page of YAML, not a data set. */
+const MAX_STACK_BYTES = 1024 * 1024;
+/** Alias expansions allowed when reading a stack file (the yaml library's guard against alias bombs). */
+const MAX_ALIAS_COUNT = 100;
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost|\[::1\])$/i;
+
+/** Whether `host` is a loopback address (only this machine can reach it). */
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/**
+ * Secure by default: a stack whose members or client listen off loopback must protect its links,
+ * or say explicitly, twice, that it does not (`aaa.link.mode: none` and `aaa.allowInsecureNetwork:
+ * true`). Without link security anyone on the network can join as a member and order requests.
+ */
+function insecureNetwork(stack: Stack, input: unknown): RawIssue | undefined {
+  const exposed = [
+    ...stack.group.members.filter((m) => !isLoopback(m.host)).map((m) => `member ${m.id} at ${m.host}`),
+    ...(isLoopback(stack.client.listen.host) ? [] : [`client.listen at ${stack.client.listen.host}`]),
+  ];
+  if (exposed.length === 0 || (stack.aaa?.link.mode ?? 'none') !== 'none') return undefined;
+  const raw = (input as { aaa?: { link?: { mode?: unknown } } }).aaa;
+  if (stack.aaa?.allowInsecureNetwork === true && raw?.link?.mode === 'none') return undefined;
+  return {
+    path: stack.aaa ? ['aaa', 'link'] : ['group', 'members'],
+    message: `links without integrity or authentication on a network (${exposed.join(', ')}): anyone who can reach a member port can join the group as a member`,
+    hint: 'set aaa.link.mode: hmac (or tls); or, on a network you fully trust, say aaa.link.mode: none and aaa.allowInsecureNetwork: true',
+  };
+}
+
+/**
+ * Adds the line and column of each issue's path in the stack file's `text` (for problems found
+ * after the schema: plugin options, AAA files, substrate targets); issues with a line keep theirs.
+ */
+export function locateIssues(error: ConfigError, text: string, source: string): ConfigError {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const issues = error.issues.map((issue) => {
+    if (issue.line !== undefined || issue.path === '(root)') return issue;
+    const raw: RawIssue = {
+      path: inFile(parseConfigPath(issue.path), doc),
+      message: issue.message,
+      ...(issue.hint ? { hint: issue.hint } : {}),
+    };
+    return { ...located(raw, doc, lines), path: issue.path };
+  });
+  return new ConfigError(source, issues, { cause: error });
+}
+
+/** A single `substrate:` is `substrates[0]` once loaded: point back at what the file says. */
+function inFile(path: PathSegment[], doc: Document): PathSegment[] {
+  if (path[0] === 'substrates' && path[1] === 0 && !doc.has('substrates') && doc.has('substrate'))
+    return ['substrate', ...path.slice(2)];
+  return path;
+}
+
+/** `aaa.policy[1].cli` → `['aaa', 'policy', 1, 'cli']`. */
+function parseConfigPath(path: string): PathSegment[] {
+  const segments: PathSegment[] = [];
+  for (const m of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) segments.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return segments;
 }
 
 /** Reads and validates a stack file; every problem (including an unreadable file) is a `ConfigError`. */

@@ -11,18 +11,30 @@ const port = z
     if (value < 1 || value > 65535)
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a port number 1..65535, got ${value}` });
   });
-const positiveMs = z.number().int().positive();
+/** Node's timers take at most 2^31-1 ms; a larger value would silently become 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Every timeout of the stack: a whole number of ms that a Node timer can hold. */
+const positiveMs = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TIMER_MS, `expected at most ${MAX_TIMER_MS} ms (2^31-1, the longest timer Node keeps)`);
 const nonEmpty = z.string().min(1);
 const argv = z.array(nonEmpty).min(1);
 const pluginOptions = z.record(z.unknown());
 
 const hostPort = z.object({ host: nonEmpty, port }).strict();
 
-const member = z.object({ id: nonEmpty, host: nonEmpty, port, clientPort: port, adminPort: port.optional() }).strict();
+/** Longest id the wire format carries (session events, link hellos): 256 characters. */
+const MAX_ID = 256;
+const id = nonEmpty.max(MAX_ID, `expected at most ${MAX_ID} characters (the wire format's limit for ids)`);
+
+const member = z.object({ id, host: nonEmpty, port, clientPort: port, adminPort: port.optional() }).strict();
 
 const group = z
   .object({
-    name: nonEmpty,
+    // Part of derived session ids (`vcl-dep:<group>:<dependency>:<n>`), which are ids too.
+    name: nonEmpty.max(100, 'expected at most 100 characters'),
     members: z.array(member).min(1),
     partition: z.enum(['primary-component', 'fail-stop']).default('primary-component'),
   })
@@ -218,9 +230,17 @@ const aaa = z
       .optional(),
     policy: z.union([nonEmpty, z.array(z.unknown())]).optional(),
     audit: z.object({ file: nonEmpty, maxBytes: z.number().int().positive().optional() }).strict().optional(),
+    allowInsecureNetwork: z.boolean().optional(),
   })
   .strict()
   .superRefine((a, ctx) => {
+    if (a.allowInsecureNetwork === true && a.link.mode !== 'none')
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['allowInsecureNetwork'],
+        message: `allowInsecureNetwork only applies with link.mode: none (it is ${a.link.mode})`,
+        params: { atKey: true },
+      });
     if (a.link.mode === 'hmac')
       requireFields(ctx, a.link, ['keyFile'], 'link mode hmac needs keyFile (the shared group key)', ['link']);
     if (a.link.mode === 'tls')
@@ -255,11 +275,44 @@ const timeouts = z
       });
   });
 
+const limits = z
+  .object({
+    preAuthFrameBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(64 * 1024),
+    frameBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
+    maxConnections: z.number().int().positive().default(2048),
+    maxConnectionsPerAddress: z.number().int().positive().default(512),
+    handshakeTimeoutMs: positiveMs.default(10_000),
+    partialRequestTimeoutMs: positiveMs.default(10_000),
+    adminMaxConnections: z.number().int().positive().default(16),
+    adminRequestTimeoutMs: positiveMs.default(5_000),
+  })
+  .strict()
+  .superRefine((l, ctx) => {
+    if (l.preAuthFrameBytes > l.frameBytes)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['preAuthFrameBytes'],
+        message: `preAuthFrameBytes (${l.preAuthFrameBytes}) must not exceed frameBytes (${l.frameBytes})`,
+      });
+  });
+
 const admin = z.object({ host: nonEmpty.default(LOOPBACK), enabled: z.boolean().default(true) }).strict();
 
 const dependency = z
   .object({
-    name: nonEmpty.regex(/^[^:]+$/, 'a dependency name must not contain ":"'),
+    name: nonEmpty
+      .max(100, 'expected at most 100 characters')
+      .regex(/^[^:]+$/, 'a dependency name must not contain ":"'),
     mode: z.enum(['replicated', 'exclusive']),
     stack: nonEmpty.optional(),
     members: z
@@ -319,6 +372,7 @@ export const stackSchema = z
     aaa: aaa.optional(),
     timeouts: timeouts.default({}),
     admin: admin.default({}),
+    limits: limits.default({}),
     onDivergence: z.enum(['report', 'evict', 'off']).default('report'),
     dependencies: z.array(dependency).optional(),
   })

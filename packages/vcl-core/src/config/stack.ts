@@ -226,6 +226,11 @@ export interface AaaSection {
   readonly policy?: readonly unknown[] | string;
   /** Audit trail; default none. */
   readonly audit?: AuditSection;
+  /**
+   * With `link.mode: none` given explicitly: members or clients may listen off loopback without
+   * link security (a fully trusted network). Default false: such a stack is refused.
+   */
+  readonly allowInsecureNetwork?: boolean;
 }
 
 /** `timeouts:` failure detection and I/O limits, in milliseconds. */
@@ -238,6 +243,30 @@ export interface TimeoutsSection {
   readonly connectMs: number;
   /** Limit for one request to the service; default 30000. */
   readonly requestMs: number;
+}
+
+/**
+ * `limits:` what one peer may hold on a listening port (member client port, `vcl client` listen
+ * port, admin port). At a limit the peer is refused with a typed error, a rate-limited warning, a
+ * metric and an audit event (`limit.refused`). Every field has a default.
+ */
+export interface LimitsSection {
+  /** Largest client-link frame before the session is open (authenticated, welcomed); default 65536. */
+  readonly preAuthFrameBytes: number;
+  /** Largest client-link frame once the session is open; default 16777216 (16 MiB). */
+  readonly frameBytes: number;
+  /** Connections at once per listening port (member client port, `vcl client` port); default 2048. */
+  readonly maxConnections: number;
+  /** Connections at once from one remote address, per listening port; default 512 (every session of one `vcl client` host reaches a member from one address). */
+  readonly maxConnectionsPerAddress: number;
+  /** A client link whose session is not open this long after connecting is refused; default 10000 ms. */
+  readonly handshakeTimeoutMs: number;
+  /** `vcl client`: a request still incomplete after this long drops its connection (slowloris); default 10000 ms. */
+  readonly partialRequestTimeoutMs: number;
+  /** Admin port: connections at once; default 16. */
+  readonly adminMaxConnections: number;
+  /** Admin port: a request must arrive whole within this long, and an idle connection is closed after it; default 5000 ms. */
+  readonly adminRequestTimeoutMs: number;
 }
 
 /** `admin:` the per-member admin/metrics endpoint (port: `group.members[].adminPort`). */
@@ -275,6 +304,8 @@ export interface Stack {
   readonly timeouts: TimeoutsSection;
   /** Admin endpoint settings; every field has a default. */
   readonly admin: AdminSection;
+  /** Resource limits of the listening ports; every field has a default. */
+  readonly limits: LimitsSection;
   /** Divergence policy; default `report`. */
   readonly onDivergence: DivergencePolicy;
   /** Services the replicated service itself calls (dependent services); absent means none. */

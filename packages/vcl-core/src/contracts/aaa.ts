@@ -60,6 +60,10 @@ export interface AuditEvent {
     | 'failover.served'
     | 'session.open'
     | 'session.close'
+    /** A HELLO or OPEN for a session that another principal opened (refused). */
+    | 'session.hijack'
+    /** A connection or frame refused at a resource limit (size, count, timeout). */
+    | 'limit.refused'
     | 'divergence';
   /** The member that saw it. */
   readonly member: MemberId;

@@ -109,6 +109,11 @@ export interface Listener {
   readonly endpoint: Endpoint;
   /** Stops accepting and closes the listener. */
   close(): Promise<void>;
+  /**
+   * Optional: sets the handler told when accepting a connection fails (`EMFILE`: out of file
+   * descriptors) while the listener goes on, so the owner can log it rather than lose it.
+   */
+  onAcceptError?(handler: (error: Error) => void): void;
 }
 
 /**

@@ -357,8 +357,51 @@ describe('TcpNetwork', () => {
     raw.write(hello('n1', 'n2', 4));
     await raw.closed;
     const refused = logger.warnings('n2').find((w) => w.msg === 'link refused');
-    expect(refused?.fields['reason']).toBe('stale incarnation 4 of n1 (already saw 5)');
+    expect(refused?.fields['reason']).toBe('stale incarnation 4 of n1 (already saw 5): another process is member n1');
     expect(nets.get('n2')!.status()[0]!.link).toBe('open');
+    // The refused end is told why, with a code it acts on.
+    const error = raw.frames.find((f) => f.type === MemberFrameType.ERROR);
+    expect(error && decodeLinkError(error.body).code).toBe('VCL_ID_TAKEN');
+  });
+
+  it('a member whose id another (newer) incarnation took is told so once, loudly, and can step out', async () => {
+    // The real n1 (incarnation 1) and n2; an impostor claiming n1 with a newer incarnation, from
+    // another port, dials n2 (no link security: it only needs to reach the port).
+    const portList = await freePorts(3);
+    const members = [
+      { id: 'n1', host: '127.0.0.1', port: portList[0]! },
+      { id: 'n2', host: '127.0.0.1', port: portList[1]! },
+    ];
+    const taken: string[] = [];
+    const real = tcpNetwork({
+      self: 'n1',
+      members,
+      logger: logger.child({ who: 'real' }),
+      incarnation: 1,
+      reconnect: { initialMs: 10, maxMs: 50 },
+      onIdTaken: (e) => taken.push(e.code),
+    });
+    const n2 = tcpNetwork({ self: 'n2', members, logger, incarnation: 1, reconnect: { initialMs: 10, maxMs: 50 } });
+    networks.push(real, n2);
+    await Promise.all([real.start(), n2.start()]);
+    await waitFor('real link', () => n2.status()[0]!.link === 'open');
+    const impostor = tcpNetwork({
+      self: 'n1',
+      members: [{ id: 'n1', host: '127.0.0.1', port: portList[2]! }, members[1]!],
+      logger: logger.child({ who: 'impostor' }),
+      incarnation: 2,
+      reconnect: { initialMs: 10, maxMs: 50 },
+    });
+    networks.push(impostor);
+    await impostor.start();
+    await waitFor('the real member told', () => taken.length > 0);
+    await sleep(200);
+    expect(taken).toEqual(['VCL_ID_TAKEN']);
+    const loud = logger.entries.filter(
+      (e) => e.level === 'error' && e.msg === 'member id taken by another incarnation',
+    );
+    expect(loud).toHaveLength(1);
+    expect(loud[0]!.fields['who']).toBe('real');
   });
 
   it('tells onPeerDown when a peer process is killed', async () => {

@@ -6,6 +6,7 @@ import type { MemberId, Network } from '../contracts/network';
 import type { Random } from '../contracts/random';
 import {
   AuthenticationError,
+  IdTakenError,
   ConfigError,
   ListenError,
   MalformedFrameError,
@@ -14,6 +15,7 @@ import {
   VclError,
   type ConfigIssue,
 } from '../errors';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { realClock, realRandom } from '../runtime/real-clock';
 import { checkFrameLength, DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, writeFrameHeader } from './frame';
 import {
@@ -76,6 +78,11 @@ export interface TcpNetworkOptions {
   readonly unreachableDropMs?: number;
   /** Link authentication and integrity; default `noLinkSecurity()`. */
   readonly security?: LinkSecurity;
+  /**
+   * Told (once) when a peer refuses this member because it already saw a newer incarnation of
+   * this member's id: another process holds the id. The owner must step out of the group.
+   */
+  readonly onIdTaken?: (error: IdTakenError) => void;
 }
 
 /** One peer as `TcpNetwork.status()` reports it. */
@@ -102,6 +109,8 @@ const SLAB_BYTES = 64 * 1024;
 const MAX_UNREAD_HANDSHAKE_MESSAGES = 16;
 /** A closing link that says why waits at most this long for its error frame to flush. */
 const CLOSE_GRACE_MS = 1000;
+/** How a refusal of a stale incarnation starts (its peer recognises it by its code and this). */
+const STALE_INCARNATION = 'stale incarnation';
 
 /**
  * The real `Network`: TCP links carrying length-prefixed link frames.
@@ -157,6 +166,7 @@ export class TcpNetwork implements Network {
     this.incarnation = options.incarnation ?? Date.now();
     this.members = options.members.map((m) => m.id);
     this.log = options.logger.child({ component: 'tcp-network', member: options.self });
+    this.peerLog = new RateLimitedLog(this.log);
     this.clock = options.clock ?? realClock();
     this.random = options.random ?? realRandom();
     this.security = options.security ?? noLinkSecurity();
@@ -166,6 +176,7 @@ export class TcpNetwork implements Network {
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
     this.unreachableDropMs = options.unreachableDropMs ?? 5000;
+    this.onIdTaken = options.onIdTaken;
     this.listenAt = options.members.find((m) => m.id === options.self)!;
     for (const m of options.members)
       if (m.id !== options.self) this.peers.set(m.id, new Peer(m, options.self, this.clock.now()));
@@ -224,6 +235,7 @@ export class TcpNetwork implements Network {
 
   /** Closes every link and the listener; resolves once all sockets are closed. Safe to call twice. */
   stop(): Promise<void> {
+    this.peerLog.flush();
     this.stopping ??= this.doStop();
     return this.stopping;
   }
@@ -404,11 +416,13 @@ export class TcpNetwork implements Network {
     security: () => this.security,
     clock: () => this.clock,
     log: () => this.log,
+    peerLog: () => this.peerLog,
     connectTimeoutMs: () => this.connectTimeoutMs,
     maxFrameBytes: () => this.maxFrameBytes,
     track: (link) => this.links.add(link),
     untrack: (link) => this.links.delete(link),
     checkHello: (link, hello) => this.checkHello(link, hello),
+    idTaken: (by, reason) => this.idTaken(by, reason),
     opened: (link) => this.linkOpened(link),
     closed: (link, wasOpen) => this.linkClosed(link, wasOpen),
     deliver: (from, bytes) => this.deliver(from, bytes),
@@ -433,8 +447,23 @@ export class TcpNetwork implements Network {
     if (hello.from > this.self)
       return `${hello.from} dialled ${this.self}, but of two members the one with the smaller id dials`;
     if (peer.incarnation !== undefined && hello.incarnation < peer.incarnation)
-      return `stale incarnation ${hello.incarnation} of ${hello.from} (already saw ${peer.incarnation})`;
+      return `${STALE_INCARNATION} ${hello.incarnation} of ${hello.from} (already saw ${peer.incarnation}): another process is member ${hello.from}`;
     return undefined;
+  }
+
+  private idTakenTold = false;
+  private readonly peerLog: RateLimitedLog;
+  private readonly onIdTaken: ((error: IdTakenError) => void) | undefined;
+
+  /** A peer refused this member as a stale incarnation of its own id. */
+  private idTaken(by: MemberId, reason: string): void {
+    if (this.idTakenTold) return;
+    this.idTakenTold = true;
+    const error = new IdTakenError(
+      `member id ${this.self} is taken by another incarnation (${by} says: ${reason}); this member steps out of the group`,
+    );
+    this.log.error({ by, incarnation: this.incarnation, err: error.message }, 'member id taken by another incarnation');
+    this.onIdTaken?.(error);
   }
 
   private linkOpened(link: Link): void {
@@ -573,11 +602,14 @@ interface LinkContext {
   security(): LinkSecurity;
   clock(): Clock;
   log(): Logger;
+  /** Warnings a remote peer can trigger, rate-limited. */
+  peerLog(): RateLimitedLog;
   connectTimeoutMs(): number;
   maxFrameBytes(): number;
   track(link: Link): void;
   untrack(link: Link): void;
   checkHello(link: Link, hello: MemberHello): string | undefined;
+  idTaken(by: MemberId, reason: string): void;
   opened(link: Link): void;
   closed(link: Link, wasOpen: boolean): void;
   deliver(from: MemberId, bytes: Uint8Array): void;
@@ -770,9 +802,9 @@ class Link {
     const refusal = this.ctx.checkHello(this, hello);
     if (refusal) {
       this.ctx
-        .log()
+        .peerLog()
         .warn({ peer: hello.from, address: this.address, role: this.role, reason: refusal }, 'link refused');
-      this.close(new AuthenticationError(refusal));
+      this.close(refusal.startsWith(STALE_INCARNATION) ? new IdTakenError(refusal) : new AuthenticationError(refusal));
       return;
     }
     if (this.role === 'acceptor') this.sendHello(hello.from);
@@ -841,7 +873,7 @@ class Link {
     if (this.phase === 'closed') return;
     const reason = errorText(err);
     this.ctx
-      .log()
+      .peerLog()
       .warn({ peer: this.peerId, address: this.address, role: this.role, err: reason }, 'link authentication failed');
     this.close(new AuthenticationError('link authentication failed'));
   }
@@ -853,7 +885,7 @@ class Link {
     } catch {
       info = { code: 'VCL_MALFORMED_FRAME', message: '(unreadable error frame)' };
     }
-    this.ctx.log().warn(
+    this.ctx.peerLog().warn(
       {
         peer: this.peerId ?? this.peer?.id,
         address: this.address,
@@ -863,6 +895,8 @@ class Link {
       },
       'peer closed the link',
     );
+    // A peer that saw a newer incarnation of this member's id: another process is this member.
+    if (info.code === 'VCL_ID_TAKEN' && this.role === 'dialer') this.ctx.idTaken(this.peer?.id ?? '?', info.message);
     this.close();
   }
 

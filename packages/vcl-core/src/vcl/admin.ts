@@ -6,6 +6,9 @@ import type { OrderingProtocol, OrderingStatus } from '../contracts/ordering';
 import type { DivergenceStatus } from './divergence';
 import type { ServiceInterceptor, ServiceInterceptorStatus } from './service-interceptor';
 import type { RecoveryStatus } from './recovery/recovery';
+import { shortSessionId } from './session-id';
+import { DEFAULT_LIMITS } from './connection-limits';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 
 /** What a member's `/status` returns. */
 export interface MemberStatus extends ServiceInterceptorStatus {
@@ -29,11 +32,22 @@ export interface AdminEndpointOptions {
   readonly ordering: OrderingProtocol;
   /** Where it logs. */
   readonly logger: Logger;
+  /** Connections at once; more are closed at accept (logged, counted). Default 16. */
+  readonly maxConnections?: number;
+  /** A request must arrive whole within this long; an idle connection is closed after it. Default 5000 ms. */
+  readonly requestTimeoutMs?: number;
 }
 
 /** The status of one member: interceptor and ordering together. */
 export function memberStatus(group: string, interceptor: ServiceInterceptor, ordering: OrderingProtocol): MemberStatus {
-  return { group, ...interceptor.status(), ordering: ordering.status() };
+  const status = interceptor.status();
+  // Session ids are capabilities: `/status` shows a prefix (enough to tell sessions apart).
+  const sessions = status.sessions.map((x) => ({ ...x, id: shortSessionId(x.id) }));
+  const divergence = status.divergence && {
+    ...status.divergence,
+    diverged: status.divergence.diverged.map((d) => ({ ...d, session: shortSessionId(d.session) })),
+  };
+  return { group, ...status, sessions, ...(divergence ? { divergence } : {}), ordering: ordering.status() };
 }
 
 /**
@@ -44,9 +58,13 @@ export class AdminEndpoint {
   /** This endpoint's metrics (a registry of its own, so several members can share a process). */
   readonly registry = new Registry();
   private server: http.Server | undefined;
+  /** Admin connections refused at `maxConnections`. */
+  private refusedHere = 0;
+  private readonly peerLog: RateLimitedLog;
 
   constructor(private readonly options: AdminEndpointOptions) {
     const { interceptor, ordering } = options;
+    this.peerLog = new RateLimitedLog(options.logger);
     const reg = [this.registry];
     const counter = (name: string, help: string, value: () => number): void =>
       void new Counter({
@@ -79,6 +97,11 @@ export class AdminEndpoint {
       () => c.duplicatesDropped,
     );
     counter('vcl_bad_input_total', 'Client links refused for bad frames, unknown sessions or policy', () => c.badInput);
+    counter(
+      'vcl_limit_refusals_total',
+      'Connections and frames refused at a limit (client port and admin port: connections, frame size, timeouts)',
+      () => c.limitRefusals + this.refusedHere,
+    );
     gauge(
       'vcl_cache_bytes',
       'Output cached for unacknowledged client output, all sessions',
@@ -160,11 +183,29 @@ export class AdminEndpoint {
 
   /** Starts serving. */
   async start(): Promise<void> {
-    const server = http.createServer((req, res) => void this.handle(req, res));
+    const timeoutMs = this.options.requestTimeoutMs ?? DEFAULT_LIMITS.adminRequestTimeoutMs;
+    // Slow clients (slowloris: a byte every few seconds) are cut at `timeoutMs`, checked every
+    // second rather than Node's default 30 s.
+    const server = http.createServer(
+      { requestTimeout: timeoutMs, headersTimeout: timeoutMs, connectionsCheckingInterval: Math.min(1000, timeoutMs) },
+      (req, res) => void this.handle(req, res),
+    );
+    server.keepAliveTimeout = Math.min(5000, timeoutMs);
+    server.setTimeout(timeoutMs, (socket) => socket.destroy());
+    server.maxConnections = this.options.maxConnections ?? DEFAULT_LIMITS.adminMaxConnections;
+    server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
+      this.refusedHere++;
+      this.peerLog.warn(
+        { remote: `${d?.remoteAddress ?? '?'}:${d?.remotePort ?? '?'}`, limit: server.maxConnections },
+        'admin connection refused at limits.adminMaxConnections',
+      );
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port, this.options.host, () => {
         server.off('error', reject);
+        // From now on an accept error (EMFILE) is logged and the endpoint keeps listening.
+        server.on('error', (error) => this.peerLog.error({ err: error.message }, 'admin endpoint: accept failed'));
         resolve();
       });
     });
@@ -176,6 +217,7 @@ export class AdminEndpoint {
   async stop(): Promise<void> {
     const s = this.server;
     this.server = undefined;
+    this.peerLog.flush();
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));

@@ -4,7 +4,9 @@ import type { Startable } from '../contracts/lifecycle';
 import type { Logger } from '../contracts/logger';
 import type { Random } from '../contracts/random';
 import type { Conversation, Endpoint, Framer, Listener, Substrate } from '../contracts/substrate';
-import { UnavailableError, VclError } from '../errors';
+import { LimitExceededError, UnavailableError, VclError } from '../errors';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
+import { ConnectionLimiter, DEFAULT_LIMITS } from './connection-limits';
 import { conversationPair } from './conversation-pair';
 import type { LinkConnection, LinkTransport } from './link';
 import {
@@ -15,6 +17,7 @@ import {
   type MemberFrame,
 } from './link-frames';
 import type { SessionId } from './session-events';
+import { newSessionId, shortSessionId } from './session-id';
 
 /** Options of a `ClientInterceptor`. */
 export interface ClientInterceptorOptions {
@@ -54,7 +57,9 @@ export interface ClientInterceptorOptions {
   readonly maxUnorderedBytes?: number;
   /** Pause between attempts when no member answers. Default 50 ms. */
   readonly retryDelayMs?: number;
-  /** Makes session ids. Default: 128 random bits from `random`, as hex. */
+  /** Limits of the listening port (the stack's `limits:`). */
+  readonly limits?: ClientPortLimitOptions;
+  /** Makes session ids. Default: 128 bits from the system CSPRNG, as hex (`newSessionId`): an id must not be guessable. */
   readonly newSessionId?: () => SessionId;
 }
 
@@ -70,6 +75,18 @@ export interface ClientInterceptorCounters {
   resent: number;
   /** Duplicate output dropped. */
   duplicatesDropped: number;
+  /** Client connections refused or dropped at a limit (connections, incomplete request too slow). */
+  limitRefusals: number;
+}
+
+/** Limits of the listening port (external mode); each field defaults to `DEFAULT_LIMITS`. */
+export interface ClientPortLimitOptions {
+  /** Client connections at once. Default 2048. */
+  readonly maxConnections?: number;
+  /** Client connections at once from one remote address. Default 512. */
+  readonly maxConnectionsPerAddress?: number;
+  /** A request still incomplete this long drops its connection (slowloris). Default 10 s. */
+  readonly partialRequestTimeoutMs?: number;
 }
 
 /** One completed fail-over, for logs and measurements. */
@@ -104,12 +121,18 @@ export class ClientInterceptor implements Startable {
     unavailable: 0,
     resent: 0,
     duplicatesDropped: 0,
+    limitRefusals: 0,
   };
   /** Told after every completed fail-over. */
   onFailover: ((record: FailoverRecord) => void) | undefined;
 
   private readonly sessions = new Set<ClientSession>();
   private readonly log: Logger;
+  /** Warnings a real client can trigger, rate-limited. */
+  readonly peerLog: RateLimitedLog;
+  private readonly limiter: ConnectionLimiter;
+  /** @internal A partial request older than this drops its connection. */
+  readonly partialRequestTimeoutMs: number;
   /** The options in force, defaults filled in. */
   readonly config: Required<
     Pick<
@@ -131,6 +154,20 @@ export class ClientInterceptor implements Startable {
   constructor(readonly options: ClientInterceptorOptions) {
     if (options.members.length === 0) throw new VclError('a client-side interceptor needs at least one member address');
     this.log = options.logger.child({ component: 'client-interceptor' });
+    this.peerLog = new RateLimitedLog(this.log, { clock: options.clock });
+    const limits = options.limits ?? {};
+    this.partialRequestTimeoutMs = limits.partialRequestTimeoutMs ?? DEFAULT_LIMITS.partialRequestTimeoutMs;
+    this.limiter = new ConnectionLimiter(
+      {
+        maxConnections: limits.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress ?? DEFAULT_LIMITS.maxConnectionsPerAddress,
+      },
+      'client port',
+      {
+        refused: (remote, error) =>
+          this.peerLog.warn({ remote, code: 'VCL_LIMIT', err: error.message }, 'refused at a limit'),
+      },
+    );
     this.members = options.members;
     this.config = {
       failoverTimeoutMs: options.failoverTimeoutMs ?? 10_000,
@@ -159,7 +196,10 @@ export class ClientInterceptor implements Startable {
     this.scheduleTick();
     if (this.options.listen && !this.listener) {
       if (!this.options.substrate.listen) throw new VclError(`substrate ${this.options.substrate.name} cannot listen`);
-      this.listener = await this.options.substrate.listen(this.options.listen, (c) => this.serve(c));
+      this.listener = await this.options.substrate.listen(this.options.listen, (c) => this.admit(c));
+      this.listener.onAcceptError?.((error) =>
+        this.peerLog.error({ err: error.message }, 'accepting a client connection failed (out of file descriptors?)'),
+      );
       this.log.info(
         { endpoint: this.listener.endpoint, substrate: this.options.substrateName ?? this.options.substrate.name },
         'client interceptor listening',
@@ -171,6 +211,7 @@ export class ClientInterceptor implements Startable {
   async stop(): Promise<void> {
     this.stopped = true;
     this.ticker?.cancel();
+    this.peerLog.flush();
     await this.listener?.close();
     this.listener = undefined;
     for (const s of [...this.sessions]) s.abandon(new UnavailableError('client interceptor stopped'));
@@ -183,15 +224,39 @@ export class ClientInterceptor implements Startable {
     return appSide;
   }
 
+  /**
+   * A real client's connection on the listening port: served, or refused over a connection limit
+   * with the protocol's own error response (when it has one), a rate-limited warning and a count.
+   */
+  private admit(conversation: Conversation): void {
+    const over = this.limiter.admit(conversation.remote);
+    if (over) {
+      this.counters.limitRefusals++;
+      this.refuseClient(conversation, over);
+      return;
+    }
+    const id = this.serve(conversation);
+    const s = [...this.sessions].find((x) => x.id === id);
+    if (s) s.admitted = true;
+    else this.limiter.release(conversation.remote);
+  }
+
+  /** @internal Answers the real client with `error` in its protocol when it can, then closes. */
+  refuseClient(conversation: Conversation, error: Error): void {
+    const answer = this.options.substrate.errorResponse?.(error);
+    if (answer) conversation.write(answer);
+    conversation.end();
+  }
+
   /** Carries one client conversation as one session. */
   serve(conversation: Conversation): SessionId {
     if (this.stopped) {
       conversation.destroy(new UnavailableError('client interceptor stopped'));
       return '';
     }
-    const id = this.options.newSessionId?.() ?? randomId(this.options.random);
+    const id = this.options.newSessionId?.() ?? newSessionId();
     const start = Math.floor(this.options.random.next() * this.members.length);
-    const s = new ClientSession(id, conversation, this, this.log.child({ session: id }), start);
+    const s = new ClientSession(id, conversation, this, this.log.child({ session: shortSessionId(id) }), start);
     this.sessions.add(s);
     this.counters.sessions++;
     s.begin();
@@ -210,7 +275,8 @@ export class ClientInterceptor implements Startable {
 
   /** @internal */
   forget(s: ClientSession): void {
-    this.sessions.delete(s);
+    if (!this.sessions.delete(s)) return;
+    if (s.admitted) this.limiter.release(s.remote);
   }
 
   private scheduleTick(): void {
@@ -261,6 +327,10 @@ class ClientSession {
   private connectAbort: AbortController | undefined;
   private readonly framer: Framer | undefined;
   private readonly rr: boolean;
+  /** Counted by the listening port's connection limiter. */
+  admitted = false;
+  /** Since when the framer holds an incomplete request (slowloris guard). */
+  private partialSince: number | undefined;
 
   constructor(
     readonly id: SessionId,
@@ -299,7 +369,31 @@ class ClientSession {
     this.connect();
   }
 
+  /** The real client's address. */
+  get remote(): string {
+    return this.client.remote;
+  }
+
   tick(now: number): void {
+    if (
+      this.partialSince !== undefined &&
+      !this.clientEnded &&
+      now - this.partialSince > this.owner.partialRequestTimeoutMs
+    ) {
+      // A request trickling in (slowloris) holds a session at every member: drop the connection.
+      const error = new LimitExceededError(
+        `request incomplete for ${Math.round(now - this.partialSince)} ms (limits.partialRequestTimeoutMs ${this.owner.partialRequestTimeoutMs})`,
+      );
+      this.partialSince = undefined;
+      this.owner.counters.limitRefusals++;
+      this.owner.peerLog.warn(
+        { remote: this.client.remote, err: error.message },
+        'client connection dropped at a limit',
+      );
+      this.owner.refuseClient(this.client, error);
+      this.clientGone(error);
+      return;
+    }
     if (this.state === 'closed' || !this.link) return;
     if (now - this.lastRecv > this.owner.config.linkTimeoutMs) {
       this.failover(`member ${this.member?.id} silent for ${Math.round(now - this.lastRecv)} ms`);
@@ -329,12 +423,18 @@ class ClientSession {
       messages = this.framer.push(bytes);
     } catch (error) {
       // Bad input from the real client: answer in the protocol's own way if it has one, then close.
-      this.log.warn({ err: (error as Error).message }, 'malformed request from the client');
+      this.owner.peerLog.warn(
+        { remote: this.client.remote, err: (error as Error).message },
+        'malformed request from the client',
+      );
       const answer = this.owner.options.substrate.errorResponse?.(error as Error);
       if (answer) this.client.write(answer);
       this.client.end();
       return;
     }
+    // The clock restarts with each request that begins incomplete: only one request's trickle counts.
+    if (this.framer.buffered === 0) this.partialSince = undefined;
+    else if (messages.length > 0 || this.partialSince === undefined) this.partialSince = this.clock.now();
     for (const m of messages) this.request(m);
   }
 
@@ -634,13 +734,4 @@ class ClientSession {
     else this.client.end();
     this.owner.forget(this);
   }
-}
-
-function randomId(random: Random): string {
-  let id = '';
-  for (let i = 0; i < 4; i++)
-    id += Math.floor(random.next() * 0x1_0000_0000)
-      .toString(16)
-      .padStart(8, '0');
-  return id;
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
 import type { LinkSecurity } from '../contracts/link-security';
@@ -27,6 +26,7 @@ import type { Stack, SubstrateSection } from '../config/stack';
 import { ConfigError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { realClock, realRandom } from '../runtime/real-clock';
 import { TcpNetwork } from '../link/tcp-network';
 import { AdminEndpoint } from './admin';
@@ -35,6 +35,7 @@ import { ClientInterceptor } from './client-interceptor';
 import type { DivergenceReport } from './divergence';
 import type { MemberAddress } from './link-frames';
 import { ServiceInterceptor, type ServedSubstrate } from './service-interceptor';
+import { newSessionId } from './session-id';
 import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
@@ -175,6 +176,9 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       random: resolve(c, RANDOM),
       connectTimeoutMs: stack.timeouts.connectMs,
       ...(c.isRegistered(LINK_SECURITY, true) ? { security: resolve(c, LINK_SECURITY) } : {}),
+      // Another process holds this member's id: step out of the group (the member stops) rather
+      // than go on believing it is in a primary view it no longer is.
+      onIdTaken: (error) => fatal(error),
     });
   c.register(NETWORK, { useValue: network });
   const baseOrdering = resolveSingle(c, ORDERING, 'ordering');
@@ -215,9 +219,27 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const auditor = optional(AUDITOR);
   // A client-side interceptor that fails the interceptor link's security never reaches the
   // interceptor: log and audit it here.
+  // Rate-limited: an unauthenticated peer can trigger these as fast as it can connect.
+  const peerLog = new RateLimitedLog(log);
   const refusedClientLink = (remote: string, error: Error): void => {
-    log.warn({ remote, err: error.message }, 'client link authentication failed');
+    peerLog.warn({ remote, err: error.message }, 'client link authentication failed');
     auditor?.audit({ type: 'auth.failure', member: member.id, reason: error.message, details: { remote } });
+  };
+  const limits = stack.limits;
+  // Sockets still in their security set-up count against the same bound (a little above the
+  // interceptor's own, which refuses with a typed error frame first).
+  const droppedClientLink = (remote: string): void => {
+    interceptor.counters.limitRefusals++;
+    peerLog.warn(
+      { remote, limit: limits.maxConnections },
+      'client connection dropped at accept: too many sockets open',
+    );
+    auditor?.audit({
+      type: 'limit.refused',
+      member: member.id,
+      reason: 'too many sockets open on the client port',
+      details: { remote },
+    });
   };
   const interceptor = new ServiceInterceptor({
     self: member.id,
@@ -228,6 +250,11 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
       localId: member.id,
       ...optionalField('security', optional(INTERCEPTOR_LINK_SECURITY)),
       onRefused: (remote, error) => refusedClientLink(remote, error),
+      maxFrameBytes: limits.frameBytes,
+      preAuthFrameBytes: limits.preAuthFrameBytes,
+      maxSockets: limits.maxConnections + 64,
+      onDropped: droppedClientLink,
+      onAcceptError: (error) => peerLog.error({ err: error.message }, 'client port: accept failed'),
     }),
     listen: { host: member.host, port: member.clientPort },
     members: memberAddresses(stack),
@@ -236,6 +263,13 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
     recovery,
+    limits: {
+      preAuthFrameBytes: limits.preAuthFrameBytes,
+      frameBytes: limits.frameBytes,
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
+    },
     ...(stack.onDivergence !== 'off' ? { divergence: { policy: stack.onDivergence } } : {}),
     ...(stateDigest ? { stateDigest } : {}),
     ...optionalField('authenticator', optional(AUTHENTICATOR)),
@@ -268,6 +302,8 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
         interceptor,
         ordering,
         logger: log,
+        maxConnections: limits.adminMaxConnections,
+        requestTimeoutMs: limits.adminRequestTimeoutMs,
       })
     : undefined;
   await network.start();
@@ -541,7 +577,12 @@ function clientInterceptor(
     failoverTimeoutMs: stack.client.failoverTimeoutMs,
     heartbeatMs: stack.timeouts.heartbeatMs,
     linkTimeoutMs: stack.timeouts.suspectMs,
-    newSessionId: () => randomUUID(),
+    newSessionId,
+    limits: {
+      maxConnections: stack.limits.maxConnections,
+      maxConnectionsPerAddress: stack.limits.maxConnectionsPerAddress,
+      partialRequestTimeoutMs: stack.limits.partialRequestTimeoutMs,
+    },
     ...(listen ? { listen } : {}),
     ...(credentials ? { credentials } : {}),
   });
@@ -607,3 +648,28 @@ export async function startClientInterceptors(options: ClientOptions): Promise<C
   }
   return new ClientInterceptors(started);
 }
+
+/**
+ * Everything `vcl service` (every member) and `vcl client` check at start-up, with nothing
+ * started: plugins and their options, AAA files (keys, tokens, certificates, policy), each
+ * substrate against its service target, and the client side's substrates, listen addresses and
+ * credentials. Throws the first `ConfigError` found (the one a start would have thrown).
+ */
+export async function checkStack(
+  stack: Stack,
+  source: string,
+  registry: PluginRegistry = pluginRegistry,
+): Promise<void> {
+  const silent: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
+  for (const m of stack.group.members) {
+    const assembly = await assembleStack(stack, m.id, { source, logger: silent, registry });
+    servedSubstrates(stack, resolveAll(assembly.container, SUBSTRATE), { stack, member: m.id, source });
+    await resolveDependencies(stack, m.id, source);
+  }
+  const options: ClientOptions = { stack, registry, source };
+  const all = await clientSubstrates(options);
+  listenAddresses(all, all, options);
+  await clientLinkSetup(options);
+}
+
+function noop(): void {}

@@ -7,6 +7,8 @@ export * from './output-cache';
 export * from './service-interceptor';
 export * from './session-events';
 export * from './session-table';
+export * from './session-id';
+export * from './connection-limits';
 export * from './tcp-link';
 export * from './admin';
 export * from './deployment';

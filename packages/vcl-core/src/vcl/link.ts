@@ -26,6 +26,11 @@ export interface LinkConnection {
   onInvalid(handler: (error: VclError) => void): void;
   /** Sets the handler told once when the link is gone (`error` set if it broke). */
   onClose(handler: (error?: Error) => void): void;
+  /**
+   * Optional: sets the largest frame accepted from now on (a small limit until the peer is
+   * authenticated and its session open, the full one after); a larger announcement is invalid.
+   */
+  setMaxFrameBytes?(bytes: number): void;
   /** Closes after the frames already sent are flushed. */
   close(): void;
   /** Closes at once. */

@@ -11,6 +11,7 @@ import { handlerBackend } from './backend';
 import { decodeMemberFrame, encodeClientFrame, type MemberFrame } from './link-frames';
 import { ClientInterceptor } from './client-interceptor';
 import { ServiceInterceptor } from './service-interceptor';
+import { shortSessionId } from './session-id';
 
 // Several substrates in one stack, on the simulator: every member serves a `plain` and an `ops`
 // substrate in front of the same replica (the ops backend marks its answers), two client-side
@@ -186,7 +187,7 @@ describe('one member group serving two substrates (simulator)', () => {
     await settle();
     await w.sim.runUntil(() => bogus.ended && ok.responses.length === 1, 10_000);
     expect(bogus.error?.message).toMatch(
-      /^VCL_UNKNOWN_SUBSTRATE: session \w+: unknown substrate "bogus"; member n\d serves plain, ops$/,
+      /^VCL_UNKNOWN_SUBSTRATE: session \w+…?: unknown substrate "bogus"; member n\d serves plain, ops$/,
     );
     expect(ok.responses).toEqual(['ops:y 2']);
     expect(w.replicas.get('n1')!.applied).toEqual(['y']);
@@ -225,7 +226,7 @@ describe('one member group serving two substrates (simulator)', () => {
       {
         type: 'error',
         code: 'VCL_UNKNOWN_SUBSTRATE',
-        message: `session ${session!.id} belongs to substrate "ops", not "plain"`,
+        message: `session ${shortSessionId(session!.id)} belongs to substrate "ops", not "plain"`,
         fatal: true,
       },
     ]);

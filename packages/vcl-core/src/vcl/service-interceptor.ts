@@ -9,8 +9,13 @@ import type { Conversation, Framer, Substrate } from '../contracts/substrate';
 import {
   AuthorizationError,
   ExpiredSessionError,
+  FrameTooLargeError,
+  IntegrityError,
+  LimitExceededError,
   MalformedFrameError,
+  SessionHijackError,
   StoppedError,
+  TimeoutError,
   UnavailableError,
   UnknownSessionError,
   UnknownSubstrateError,
@@ -28,6 +33,9 @@ import {
 import { decodeClientFrame, encodeMemberFrame, type MemberAddress, type MemberFrame } from './link-frames';
 import { OutputCache, type OutputChunk } from './output-cache';
 import { decodeSessionEvent, encodeSessionEvent, type SessionEvent, type SessionId } from './session-events';
+import { shortSessionId } from './session-id';
+import { ConnectionLimiter, DEFAULT_LIMITS, LimitReport } from './connection-limits';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { SessionTable, type Applied, type SessionRecord } from './session-table';
 import type { Recovery, RecoveryHost, RecoveryStatus } from './recovery/recovery';
 import type { CacheState, LoggedEvent, TableState } from './recovery/recovery-state';
@@ -104,11 +112,27 @@ export interface ServiceInterceptorOptions {
   readonly recovery?: Recovery;
   /** Divergence detection (hash every output unit, compare in the total order). Default off. */
   readonly divergence?: DivergenceOptions;
+  /** Limits of the client port (the stack's `limits:`); each field defaults to `DEFAULT_LIMITS`. */
+  readonly limits?: ClientPortLimits;
   /**
    * The service's state digest, compared like output every `every` requests of the group (needs
    * `divergence` and request-response substrates only). Default none.
    */
   readonly stateDigest?: StateDigestOptions;
+}
+
+/** Limits of a member's client port. */
+export interface ClientPortLimits {
+  /** Largest frame before the session is open (needs a link that supports `setMaxFrameBytes`). Default 64 KiB. */
+  readonly preAuthFrameBytes?: number;
+  /** Largest frame once the session is open. Default 16 MiB. */
+  readonly frameBytes?: number;
+  /** Client links at once. Default 2048. */
+  readonly maxConnections?: number;
+  /** Client links at once from one remote address. Default 512. */
+  readonly maxConnectionsPerAddress?: number;
+  /** A link whose session is not open this long after it connected is refused. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** Options of state digests (`ServiceInterceptorOptions.stateDigest`). */
@@ -161,6 +185,8 @@ export interface ServiceInterceptorCounters {
   duplicatesDropped: number;
   /** Bad frames or events refused. */
   badInput: number;
+  /** Client links and frames refused at a limit (connections, frame size, handshake time). */
+  limitRefusals: number;
 }
 
 /** What `status()` reports. */
@@ -197,6 +223,10 @@ interface ClientLink {
   sentOut: number;
   lastRecv: number;
   lastSend: number;
+  /** When it connected (handshake timeout). */
+  readonly acceptedAt: number;
+  /** Counted by the connection limiter (released when it goes). */
+  admitted: boolean;
   /** Frames waiting behind an asynchronous authorization, so they reach the total order in order. */
   queue?: Promise<void>;
 }
@@ -219,6 +249,7 @@ export class ServiceInterceptor implements Startable {
     requests: 0,
     duplicatesDropped: 0,
     badInput: 0,
+    limitRefusals: 0,
   };
 
   private readonly table = new SessionTable();
@@ -237,6 +268,13 @@ export class ServiceInterceptor implements Startable {
   private readonly heartbeatMs: number;
   private readonly linkTimeoutMs: number;
   private readonly sessionTimeoutMs: number;
+  /** Warnings a client can trigger, rate-limited. */
+  private readonly peerLog: RateLimitedLog;
+  private readonly limitReport: LimitReport;
+  private readonly limiter: ConnectionLimiter;
+  private readonly preAuthFrameBytes: number;
+  private readonly frameBytes: number;
+  private readonly handshakeTimeoutMs: number;
   private listener: LinkListener | undefined;
   private ticker: Timer | undefined;
   private currentView: View | undefined;
@@ -266,6 +304,20 @@ export class ServiceInterceptor implements Startable {
     this.linkTimeoutMs = options.linkTimeoutMs ?? 1000;
     this.sessionTimeoutMs = options.sessionTimeoutMs ?? 60_000;
     this.dispatcher = new Dispatcher(this.log);
+    this.peerLog = new RateLimitedLog(this.log, { clock: options.clock });
+    this.limitReport = new LimitReport(this.peerLog, options.self, this.auditor);
+    const limits = options.limits ?? {};
+    this.preAuthFrameBytes = limits.preAuthFrameBytes ?? DEFAULT_LIMITS.preAuthFrameBytes;
+    this.frameBytes = limits.frameBytes ?? DEFAULT_LIMITS.frameBytes;
+    this.handshakeTimeoutMs = limits.handshakeTimeoutMs ?? DEFAULT_LIMITS.handshakeTimeoutMs;
+    this.limiter = new ConnectionLimiter(
+      {
+        maxConnections: limits.maxConnections ?? DEFAULT_LIMITS.maxConnections,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress ?? DEFAULT_LIMITS.maxConnectionsPerAddress,
+      },
+      `member ${options.self} client port`,
+      this.limitReport,
+    );
     if (options.stateDigest) {
       const every = options.stateDigest.every;
       if (!Number.isSafeInteger(every) || every < 1)
@@ -333,6 +385,7 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     this.stopped = true;
     this.ticker?.cancel();
+    this.peerLog.flush();
     this.divergence?.stop();
     for (const l of [...this.links]) this.dropLink(l);
     await this.listener?.close();
@@ -394,10 +447,47 @@ export class ServiceInterceptor implements Startable {
       return;
     }
     const now = this.options.clock.now();
-    const l: ClientLink = { link, state: 'handshake', attempt: 0, sentOut: 0, lastRecv: now, lastSend: now };
+    const l: ClientLink = {
+      link,
+      state: 'handshake',
+      attempt: 0,
+      sentOut: 0,
+      lastRecv: now,
+      lastSend: now,
+      acceptedAt: now,
+      admitted: false,
+    };
     this.links.add(l);
+    const over = this.limiter.admit(link.remote);
+    if (over) {
+      // Refused with a typed error frame (retryable: another member may have room), never a silent reset.
+      this.counters.limitRefusals++;
+      this.refuse(l, over, false, false);
+      return;
+    }
+    l.admitted = true;
+    // Until the session is open the peer is unproven: a small frame is all it may send.
+    link.setMaxFrameBytes?.(this.preAuthFrameBytes);
     link.onFrame((frame) => this.onFrame(l, frame));
-    link.onInvalid((error) => this.refuse(l, error, true));
+    link.onInvalid((error) => {
+      if (error instanceof FrameTooLargeError) {
+        this.counters.limitRefusals++;
+        this.limitReport.refused(link.remote, error);
+      }
+      if (error instanceof IntegrityError) {
+        // A frame that fails its integrity check condemns the link, not the session: whoever
+        // tampered with it is on the path, not (necessarily) the client. Not fatal, so the
+        // client-side interceptor reconnects (here or elsewhere) and resumes with a HELLO.
+        this.auditor.audit({
+          type: 'auth.failure',
+          member: this.options.self,
+          reason: `client link integrity: ${error.message}`,
+          details: { remote: link.remote, ...(l.session !== undefined ? { session: shortSessionId(l.session) } : {}) },
+        });
+        return this.refuse(l, error, false);
+      }
+      this.refuse(l, error, true);
+    });
     link.onClose((error) => {
       if (error) this.log.debug({ remote: link.remote, err: error.message }, 'client link broke');
       this.forget(l);
@@ -437,7 +527,7 @@ export class ServiceInterceptor implements Startable {
           return this.refuse(
             l,
             new UnknownSubstrateError(
-              `session ${frame.session}: unknown substrate "${frame.substrate}"; member ${this.options.self} serves ${this.served.map((x) => x.name).join(', ')}`,
+              `session ${shortSessionId(frame.session)}: unknown substrate "${frame.substrate}"; member ${this.options.self} serves ${this.served.map((x) => x.name).join(', ')}`,
             ),
             true,
           );
@@ -488,7 +578,11 @@ export class ServiceInterceptor implements Startable {
           principal: principal.id,
           reason: decision.reason,
         });
-        return this.refuse(l, new AuthorizationError(`session ${session}: connect denied: ${decision.reason}`), true);
+        return this.refuse(
+          l,
+          new AuthorizationError(`session ${shortSessionId(session)}: connect denied: ${decision.reason}`),
+          true,
+        );
       }
       this.auditor.audit({ type: 'auth.success', member: this.options.self, principal: principal.id });
       l.principal = principal;
@@ -506,13 +600,16 @@ export class ServiceInterceptor implements Startable {
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
     const known = this.table.get(session);
+    if (known && known.principal !== l.principal!.id)
+      // Refused before anything is ordered: the owner's link and the session are left alone.
+      return this.hijack(l, session, l.principal!.id, known.principal, false);
     if (kind === 'hello' && known && this.servedFor(known.substrate) !== l.served)
       // Refused before the attach is ordered, so the session's own link is left alone (the check
       // in `welcome` covers a session this member has not seen opened yet).
       return this.refuse(
         l,
         new UnknownSubstrateError(
-          `session ${session} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
+          `session ${shortSessionId(session)} belongs to substrate "${known.substrate ?? this.served[0]!.name}", not "${l.served!.name}"`,
         ),
         true,
       );
@@ -536,8 +633,30 @@ export class ServiceInterceptor implements Startable {
             principal: l.principal!.id,
             substrate: l.served!.name,
           }
-        : { type: 'attach', session, origin: this.options.self, attempt: l.attempt },
+        : { type: 'attach', session, origin: this.options.self, attempt: l.attempt, principal: l.principal!.id },
     );
+  }
+
+  /**
+   * A HELLO or OPEN by `principal` for a session `owner` opened: refused (fatal) and audited.
+   * `ordered`: found by the total order (every member records it) rather than before ordering.
+   */
+  private hijack(
+    l: ClientLink | undefined,
+    session: SessionId,
+    principal: string,
+    owner: string,
+    ordered: boolean,
+  ): void {
+    const shown = shortSessionId(session);
+    this.auditOrdered({
+      type: 'session.hijack',
+      member: this.options.self,
+      principal,
+      reason: `session ${shown} belongs to another principal`,
+      details: { session: shown, owner, ordered, ...(l ? { remote: l.link.remote } : {}) },
+    });
+    if (l) this.refuse(l, new SessionHijackError(`session ${shown} belongs to another principal`), true);
   }
 
   /**
@@ -606,7 +725,7 @@ export class ServiceInterceptor implements Startable {
       reason: verdict.reason,
       details: { session, inSeq },
     });
-    this.log.warn({ session, inSeq, reason: verdict.reason }, 'request denied');
+    this.peerLog.warn({ session: shortSessionId(session), inSeq, reason: verdict.reason }, 'request denied');
     const substrate = l.served!.substrate;
     const canAnswer =
       substrate.pattern === 'request-response' &&
@@ -625,7 +744,10 @@ export class ServiceInterceptor implements Startable {
       () => void this.counters.ordered++,
       (error: unknown) => {
         if (this.stopped) return;
-        this.log.warn({ session: event.session, event: event.type, err: (error as Error).message }, 'broadcast failed');
+        this.log.warn(
+          { session: shortSessionId(event.session), event: event.type, err: (error as Error).message },
+          'broadcast failed',
+        );
         if (l)
           this.refuse(
             l,
@@ -636,12 +758,19 @@ export class ServiceInterceptor implements Startable {
     );
   }
 
-  /** Sends a typed error frame, logs it and closes the link; the member goes on serving the rest. */
-  private refuse(l: ClientLink, error: VclError | Error, fatal: boolean): void {
+  /**
+   * Sends a typed error frame, logs it (rate-limited: a client can trigger it) and closes the link;
+   * the member goes on serving the rest. `logged`: already reported (a limit).
+   */
+  private refuse(l: ClientLink, error: VclError | Error, fatal: boolean, log = true): void {
     if (l.state === 'closed') return;
     this.counters.badInput++;
     const code = error instanceof VclError ? error.code : 'VCL_ERROR';
-    this.log.warn({ remote: l.link.remote, session: l.session, code, err: error.message }, 'client link refused');
+    if (log)
+      this.peerLog.warn(
+        { remote: l.link.remote, session: l.session && shortSessionId(l.session), code, err: error.message },
+        'client link refused',
+      );
     this.send(l, { type: 'error', code, message: error.message, fatal });
     l.link.close();
     this.forget(l);
@@ -657,6 +786,7 @@ export class ServiceInterceptor implements Startable {
     if (l.state === 'closed') return;
     l.state = 'closed';
     this.links.delete(l);
+    if (l.admitted) this.limiter.release(l.link.remote);
     if (l.session !== undefined) {
       if (this.pending.get(l.session) === l) this.pending.delete(l.session);
       if (this.attachedLinks.get(l.session) === l) this.attachedLinks.delete(l.session);
@@ -673,8 +803,26 @@ export class ServiceInterceptor implements Startable {
     if (this.stopped) return;
     const now = this.options.clock.now();
     for (const l of [...this.links]) {
-      if (now - l.lastRecv > this.linkTimeoutMs) {
-        this.log.info({ remote: l.link.remote, session: l.session }, 'client link silent, dropped');
+      if ((l.state === 'handshake' || l.state === 'pending') && now - l.acceptedAt > this.handshakeTimeoutMs) {
+        const error = new LimitExceededError(
+          `client link from ${l.link.remote}: no session open within ${this.handshakeTimeoutMs} ms (limits.handshakeTimeoutMs)`,
+        );
+        this.counters.limitRefusals++;
+        this.limitReport.refused(l.link.remote, error);
+        this.refuse(l, error, false, false);
+      } else if (now - l.lastRecv > this.linkTimeoutMs && l.state === 'handshake') {
+        // Not one whole frame yet (a trickle, or nothing): refused with a reason, not reset.
+        const error = new TimeoutError(
+          `client link from ${l.link.remote}: no whole frame within ${this.linkTimeoutMs} ms (timeouts.suspectMs)`,
+        );
+        this.counters.limitRefusals++;
+        this.limitReport.refused(l.link.remote, error);
+        this.refuse(l, error, false, false);
+      } else if (now - l.lastRecv > this.linkTimeoutMs) {
+        this.peerLog.info(
+          { remote: l.link.remote, session: l.session && shortSessionId(l.session) },
+          'client link silent, dropped',
+        );
         this.dropLink(l);
       } else if (now - l.lastSend >= this.heartbeatMs * 0.9) this.send(l, { type: 'ping' });
     }
@@ -700,7 +848,7 @@ export class ServiceInterceptor implements Startable {
       if (!s || now - s.lastActivity < this.sessionTimeoutMs) continue;
       if (this.expiring.get(r.id) === r.lastEventAt) continue;
       this.expiring.set(r.id, r.lastEventAt);
-      this.log.info({ session: r.id, idleMs: Math.round(now - s.lastActivity) }, 'session expired');
+      this.log.info({ session: shortSessionId(r.id), idleMs: Math.round(now - s.lastActivity) }, 'session expired');
       this.submit(undefined, { type: 'close', session: r.id, reason: 'expired', ifLastEvent: r.lastEventAt });
     }
   }
@@ -810,9 +958,9 @@ export class ServiceInterceptor implements Startable {
           type: 'session.open',
           member: this.options.self,
           principal: a.session.principal,
-          details: { session: a.session.id },
+          details: { session: shortSessionId(a.session.id) },
         });
-        this.log.info({ session: a.session.id, origin: a.origin }, 'session opened');
+        this.log.info({ session: shortSessionId(a.session.id), origin: a.origin }, 'session opened');
         if (a.origin === this.options.self) this.welcome(s, a.session, a.attempt, false);
         return;
       }
@@ -829,14 +977,15 @@ export class ServiceInterceptor implements Startable {
         return;
       }
       case 'refused': {
-        if (a.origin !== this.options.self) return;
-        const l = this.pending.get(a.id);
-        if (!l || l.attempt !== a.attempt) return;
+        const mine = a.origin === this.options.self ? this.pending.get(a.id) : undefined;
+        const l = mine && mine.attempt === a.attempt ? mine : undefined;
+        if (a.why === 'hijack') return this.hijack(l, a.id, a.principal ?? '?', a.owner ?? '?', true);
+        if (!l) return;
         this.refuse(
           l,
           a.why === 'expired'
-            ? new ExpiredSessionError(`session ${a.id} is closed or expired`)
-            : new UnknownSessionError(`session ${a.id} is not known to the group`),
+            ? new ExpiredSessionError(`session ${shortSessionId(a.id)} is closed or expired`)
+            : new UnknownSessionError(`session ${shortSessionId(a.id)} is not known to the group`),
           true,
         );
         return;
@@ -879,9 +1028,9 @@ export class ServiceInterceptor implements Startable {
           member: this.options.self,
           principal: a.session.principal,
           reason: a.reason,
-          details: { session: a.session.id },
+          details: { session: shortSessionId(a.session.id) },
         });
-        this.log.info({ session: a.session.id, reason: a.reason }, 'session closed');
+        this.log.info({ session: shortSessionId(a.session.id), reason: a.reason }, 'session closed');
         const l = this.attachedLinks.get(a.session.id) ?? this.pending.get(a.session.id);
         if (l) {
           this.send(
@@ -977,7 +1126,10 @@ export class ServiceInterceptor implements Startable {
         const again = new UnavailableError(`member ${this.options.self} caught up by state transfer; attach again`);
         for (const l of [...this.links]) {
           if (l.state !== 'attached' && l.state !== 'pending') continue;
-          this.log.info({ session: l.session }, 'client sent to attach again after a state transfer');
+          this.log.info(
+            { session: l.session && shortSessionId(l.session) },
+            'client sent to attach again after a state transfer',
+          );
           this.send(l, { type: 'error', code: again.code, message: again.message, fatal: false });
           l.link.close();
           this.forget(l);
@@ -1027,7 +1179,7 @@ export class ServiceInterceptor implements Startable {
     const served = this.servedFor(r.substrate);
     if (!served)
       this.log.error(
-        { session: r.id, substrate: r.substrate },
+        { session: shortSessionId(r.id), substrate: r.substrate },
         'ordered session names a substrate this member does not serve (do the members share one stack?)',
       );
     const s = new LocalSession(r.id, served, this.maxCacheBytes, this.dispatcher, this.log, {
@@ -1061,12 +1213,14 @@ export class ServiceInterceptor implements Startable {
       return this.refuse(
         l,
         new UnknownSubstrateError(
-          `session ${r.id} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
+          `session ${shortSessionId(r.id)} belongs to substrate "${own?.name ?? r.substrate}", not "${l.served?.name}"`,
         ),
         true,
       );
     this.pending.delete(r.id);
     l.state = 'attached';
+    // Authenticated and open: frames up to the stack's message bound from now on.
+    l.link.setMaxFrameBytes?.(this.frameBytes);
     this.attachedLinks.set(r.id, l);
     this.send(l, {
       type: 'welcome',
@@ -1084,10 +1238,10 @@ export class ServiceInterceptor implements Startable {
         type: 'failover.served',
         member: this.options.self,
         principal: r.principal,
-        details: { session: r.id },
+        details: { session: shortSessionId(r.id) },
       });
       this.log.info(
-        { session: r.id, lastInSeq: r.lastInSeq, resentFrom: l.sentOut, cached: s.cache.produced },
+        { session: shortSessionId(r.id), lastInSeq: r.lastInSeq, resentFrom: l.sentOut, cached: s.cache.produced },
         'fail-over served',
       );
     }
@@ -1155,7 +1309,9 @@ class LocalSession {
     this.framer = rr ? served.substrate.responseFramer() : undefined;
     (served
       ? served.backend.open(id, this.abort.signal)
-      : Promise.reject(new UnknownSubstrateError(`session ${id}: this member does not serve its substrate`))
+      : Promise.reject(
+          new UnknownSubstrateError(`session ${shortSessionId(id)}: this member does not serve its substrate`),
+        )
     ).then(
       (c) => this.ready(c),
       (error: unknown) => this.fail(error as Error),
@@ -1260,7 +1416,7 @@ class LocalSession {
       if (error) this.fail(error);
       else if (this.endedAt === undefined && !this.closed) {
         this.endedAt = this.cache.produced;
-        this.log.info({ session: this.id, outSeq: this.endedAt }, 'service ended the conversation');
+        this.log.info({ session: shortSessionId(this.id), outSeq: this.endedAt }, 'service ended the conversation');
         this.events.ended(this.endedAt);
         this.dispatcher.gone(this);
       }
@@ -1288,7 +1444,7 @@ class LocalSession {
     if (this.failed || this.closed) return;
     this.failed = true;
     this.log.error(
-      { session: this.id, err: error.message },
+      { session: shortSessionId(this.id), err: error.message },
       'service conversation failed; this replica no longer serves the session',
     );
     this.conversation?.destroy();

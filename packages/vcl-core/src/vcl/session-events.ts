@@ -31,7 +31,18 @@ export type SessionEvent =
       readonly substrate?: string;
     }
   /** Attaches an existing session to `origin` after a fail-over (the ordered half of HELLO). */
-  | { readonly type: 'attach'; readonly session: SessionId; readonly origin: MemberId; readonly attempt: number }
+  | {
+      readonly type: 'attach';
+      readonly session: SessionId;
+      readonly origin: MemberId;
+      readonly attempt: number;
+      /**
+       * The principal `origin` authenticated: every member refuses the attach alike when the session
+       * belongs to another one (even if `origin` failed to check). An optional trailing field:
+       * attaches from older members carry none and are not checked.
+       */
+      readonly principal?: string;
+    }
   /** A client request (framed substrates) or chunk (streams), numbered by the client. */
   | {
       readonly type: 'data';
@@ -108,6 +119,7 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
       break;
     case 'attach':
       w.string(event.origin).varint(event.attempt);
+      if (event.principal !== undefined) w.string(event.principal);
       break;
     case 'data':
       w.varint(event.inSeq).varint(event.ackOutSeq).bytes(event.bytes);
@@ -158,6 +170,7 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
       break;
     case 'attach':
       event = { type, session, origin: id(r, 'origin'), attempt: r.varint('attempt') };
+      if (r.remaining > 0) event = { ...event, principal: id(r, 'principal') };
       break;
     case 'data':
       event = { type, session, inSeq: r.varint('inSeq'), ackOutSeq: r.varint('ackOutSeq'), bytes: r.bytes('bytes') };

@@ -37,8 +37,14 @@ export type Applied =
       readonly id: SessionId;
       readonly origin: MemberId;
       readonly attempt: number;
-      /** `expired`: the session existed and was closed; `unknown`: never seen. */
-      readonly why: 'unknown' | 'expired';
+      /**
+       * `expired`: the session existed and was closed; `unknown`: never seen; `hijack`: it belongs
+       * to another principal than the one that asked to open or attach it.
+       */
+      readonly why: 'unknown' | 'expired' | 'hijack';
+      /** For `hijack`: the principal that asked, and the session's owner. */
+      readonly principal?: string;
+      readonly owner?: string;
     }
   | {
       readonly kind: 'request';
@@ -144,7 +150,7 @@ export class SessionTable {
     const s = this.sessions.get(event.session);
     switch (event.type) {
       case 'open': {
-        if (s) return this.attach(s, event.origin, event.attempt, seq);
+        if (s) return this.attach(s, event.origin, event.attempt, seq, event.principal);
         if (this.closed.has(event.session))
           return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'expired' };
         const created: SessionRecord = {
@@ -161,7 +167,7 @@ export class SessionTable {
         return { kind: 'opened', session: created, origin: event.origin, attempt: event.attempt };
       }
       case 'attach': {
-        if (s) return this.attach(s, event.origin, event.attempt, seq);
+        if (s) return this.attach(s, event.origin, event.attempt, seq, event.principal);
         return {
           kind: 'refused',
           id: event.session,
@@ -241,7 +247,12 @@ export class SessionTable {
     }
   }
 
-  private attach(s: SessionRecord, origin: MemberId, attempt: number, seq: number): Applied {
+  private attach(s: SessionRecord, origin: MemberId, attempt: number, seq: number, principal?: string): Applied {
+    // A session belongs to the principal that opened it. Decided here, in the total order, so every
+    // member refuses alike even when the member that accepted the HELLO did not check (old or wrong);
+    // the refused attach leaves the session, its attachment and its activity untouched.
+    if (principal !== undefined && principal !== s.principal)
+      return { kind: 'refused', id: s.id, origin, attempt, why: 'hijack', principal, owner: s.principal };
     const previous = s.attached;
     s.attached = origin;
     s.lastEventAt = seq;

@@ -22,6 +22,20 @@ export interface TcpLinkOptions {
   readonly localId?: string;
   /** Told about each accepted link that failed its security set-up (it is already closed). */
   readonly onRefused?: (remote: string, error: Error) => void;
+  /**
+   * Listening: sockets open at once, counting those still in their security set-up; the kernel
+   * accepts and Node closes any beyond (`onDropped` is told). Default unlimited.
+   */
+  readonly maxSockets?: number;
+  /**
+   * Listening: the largest frame an accepted link takes until its owner raises the limit with
+   * `setMaxFrameBytes` (the peer is authenticated and its session open). Default `maxFrameBytes`.
+   */
+  readonly preAuthFrameBytes?: number;
+  /** Told about each connection closed at once because `maxSockets` were open. */
+  readonly onDropped?: (remote: string) => void;
+  /** Told when accepting fails (`EMFILE`: out of file descriptors); the listener goes on. */
+  readonly onAcceptError?: (error: Error) => void;
 }
 
 /** Interceptor links over TCP, in the link codec's frames (`encodeFrame` / `FrameDecoder`). */
@@ -58,13 +72,14 @@ export class TcpLinkTransport implements LinkTransport {
     const server = net.createServer({ noDelay: true }, (socket) => {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
-      if (!this.options.security) return onLink(new TcpLink(socket, this.maxFrameBytes));
+      const first = this.options.preAuthFrameBytes;
+      if (!this.options.security) return onLink(new TcpLink(socket, this.maxFrameBytes, undefined, first));
       // Until the handshake succeeds the peer is unproven: nothing it sends reaches the interceptor.
       socket.on('error', () => undefined);
       this.secure(socket, 'acceptor').then(
         (established) => {
           if (socket.destroyed) return;
-          onLink(new TcpLink(established!.socket, this.maxFrameBytes, established));
+          onLink(new TcpLink(established!.socket, this.maxFrameBytes, established, first));
         },
         (error: Error) => {
           this.options.onRefused?.(`${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, error);
@@ -79,6 +94,13 @@ export class TcpLinkTransport implements LinkTransport {
         resolve();
       });
     });
+    if (this.options.maxSockets !== undefined) server.maxConnections = this.options.maxSockets;
+    server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) =>
+      this.options.onDropped?.(`${d?.remoteAddress ?? '?'}:${d?.remotePort ?? '?'}`),
+    );
+    // Without a handler an accept error (EMFILE) would be thrown; with one, it is told and the
+    // server keeps listening (libuv retries the accept).
+    server.on('error', (error) => this.options.onAcceptError?.(error));
     const address = server.address() as net.AddressInfo;
     return {
       host: address.address,
@@ -150,10 +172,11 @@ class TcpLink implements LinkConnection {
     private readonly socket: net.Socket,
     private readonly maxFrameBytes: number,
     established?: EstablishedLink,
+    firstMaxFrameBytes = maxFrameBytes,
   ) {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.decoder = established?.decoder ?? new FrameDecoder({ maxFrameBytes });
-    this.decoder.maxFrameBytes = maxFrameBytes;
+    this.decoder.maxFrameBytes = Math.min(firstMaxFrameBytes, maxFrameBytes);
     this.secured = established?.secured;
     this.identity = established
       ? {
@@ -202,6 +225,10 @@ class TcpLink implements LinkConnection {
 
   onClose(handler: (error?: Error) => void): void {
     this.closeHandler = handler;
+  }
+
+  setMaxFrameBytes(bytes: number): void {
+    this.decoder.maxFrameBytes = Math.min(bytes, this.maxFrameBytes);
   }
 
   close(): void {

@@ -107,6 +107,10 @@ export interface DeploymentOptions {
    * as its command; internal-replica.cjs then passes its counter's digest as the callback. Default none.
    */
   readonly stateDigest?: { readonly script?: string; readonly every: number };
+  /** YAML appended to the stack file (`limits:`, `aaa:`); `$DIR` becomes the deployment's directory. Default none. */
+  readonly extraYaml?: string;
+  /** The `vcl` command line's main.js (another build, to measure it side by side). Default this repository's. */
+  readonly cli?: string;
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -121,7 +125,8 @@ export class Deployment {
   clientPort = 0;
   /** The generated stack file. */
   stackFile = '';
-  private dir = '';
+  /** The deployment's directory (stack file, audit files). */
+  dir = '';
 
   constructor(readonly options: DeploymentOptions) {}
 
@@ -158,7 +163,7 @@ export class Deployment {
       m.proc = this.track(
         internal
           ? spawnNode(m.id, [path.join(fixtures, 'internal-replica.cjs'), this.stackFile, m.id, String(m.servicePort)])
-          : spawnNode(m.id, vclServiceArgs(cli, this.stackFile, m.id, m.servicePort)),
+          : spawnNode(m.id, vclServiceArgs(this.options.cli ?? cli, this.stackFile, m.id, m.servicePort)),
       );
     }
     // Ready once every member has installed a view holding all of them.
@@ -175,7 +180,9 @@ export class Deployment {
       ),
     );
     if (!internal) {
-      this.client = this.track(spawnNode('vcl-client', [cli, 'client', '--config', this.stackFile]));
+      this.client = this.track(
+        spawnNode('vcl-client', [this.options.cli ?? cli, 'client', '--config', this.stackFile]),
+      );
       await this.client.waitFor(
         (l) => logLine(l)?.['msg'] === 'client interceptor listening',
         10_000,
@@ -275,7 +282,7 @@ client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }
   failoverTimeoutMs: 15000
 timeouts: { heartbeatMs: 50, suspectMs: 400, connectMs: 1000 }
-${this.options.onDivergence ? `onDivergence: ${this.options.onDivergence}\n` : ''}`;
+${this.options.onDivergence ? `onDivergence: ${this.options.onDivergence}\n` : ''}${(this.options.extraYaml ?? '').replaceAll('$DIR', this.dir)}`;
   }
 }
 
