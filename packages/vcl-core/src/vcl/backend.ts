@@ -52,6 +52,8 @@ export function handlerBackend(
         });
       chain = chain.catch((error: unknown) => conversation.destroy(error as Error));
     });
+    // Like a typical server: once the client stops sending, answer what it sent, then close.
+    conversation.onInputEnd?.(() => void chain.then(() => conversation.end()));
     conversation.onEnd(() => undefined);
   });
 }

@@ -446,6 +446,7 @@ export class ServiceInterceptor implements Startable {
       case 'data':
       case 'ack':
       case 'close':
+      case 'shutdown':
         if (l.state !== 'attached' || l.session === undefined)
           return this.refuse(l, new MalformedFrameError(`${frame.type} before the session is open`), true);
         const session = l.session;
@@ -455,7 +456,9 @@ export class ServiceInterceptor implements Startable {
             ? () => this.request(l, session, frame.inSeq, frame.ackOutSeq, frame.bytes)
             : frame.type === 'ack'
               ? () => this.submit(l, { type: 'ack', session, outSeq: frame.outSeq })
-              : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
+              : frame.type === 'shutdown'
+                ? () => this.submit(l, { type: 'shutdown', session, inSeq: frame.inSeq })
+                : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
         );
         return;
     }
@@ -865,6 +868,10 @@ export class ServiceInterceptor implements Startable {
       case 'acked':
         this.localFor(a.session).trim(a.outSeq);
         return;
+      case 'input-ended':
+        this.log.debug({ session: a.session.id, inSeq: a.session.lastInSeq }, 'client half-closed');
+        this.localFor(a.session).endInput();
+        return;
       case 'closed': {
         const s = this.local.get(a.session.id);
         this.local.delete(a.session.id);
@@ -1129,6 +1136,11 @@ class LocalSession {
   private readonly early: Uint8Array[] = [];
   private readonly waiters: (() => void)[] = [];
   private closed = false;
+  /** The ordered half-close was applied (the service's input ends after what precedes it). */
+  private inputEnding = false;
+  /** The conversation's input ended for the session's close; its output is dropped. */
+  private finished = false;
+  private disposed = false;
   private readonly abort = new AbortController();
 
   constructor(
@@ -1217,30 +1229,52 @@ class LocalSession {
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 
-  /** The ordered CLOSE: ends the service conversation after any queued request, frees the cache. */
+  /**
+   * The ordered half-close: ends the service conversation's input after every request or chunk
+   * ordered before it; the service's output is still read, cached and forwarded until it ends.
+   */
+  endInput(): void {
+    if (this.closed || this.inputEnding) return;
+    this.inputEnding = true;
+    if (this.requestResponse) this.dispatcher.enqueue({ session: this, endInput: true });
+    else this.conversation?.end(); // not open yet: `ready` writes what came early, then ends
+  }
+
+  /**
+   * The ordered CLOSE: ends the service conversation after any queued request or chunk (a stream's
+   * chunks that came before the conversation opened included: the dial is never aborted for a
+   * close, so a client that sends and closes at once loses nothing), and frees the cache.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.requestResponse) this.dispatcher.enqueue({ session: this, close: true });
-    else this.finish();
+    else if (this.conversation) this.finish();
   }
 
+  /** Ends the service's input after what was written; later output is read and dropped. */
   finish(): void {
+    this.finished = true;
     this.cache.clear();
-    this.abort.abort();
+    this.conversation?.end();
+  }
+
+  /** The dispatcher reached this session's ordered half-close: the service has every earlier request. */
+  endServiceInput(): void {
     this.conversation?.end();
   }
 
   dispose(): void {
     this.closed = true;
+    this.disposed = true;
     this.abort.abort();
     this.conversation?.destroy();
     this.cache.clear();
   }
 
   private ready(c: Conversation): void {
-    if (this.closed && !this.requestResponse) {
-      c.end();
+    if (this.disposed) {
+      c.destroy();
       return;
     }
     this.conversation = c;
@@ -1255,10 +1289,13 @@ class LocalSession {
       }
     });
     for (const b of this.early.splice(0)) c.write(b);
+    if (!this.requestResponse && this.closed) this.finish();
+    else if (!this.requestResponse && this.inputEnding) c.end();
     for (const w of this.waiters.splice(0)) w();
   }
 
   private read(bytes: Uint8Array): void {
+    if (this.finished) return;
     if (!this.framer) {
       this.output(bytes);
       return;
@@ -1292,6 +1329,8 @@ interface DispatchItem {
   readonly request?: Uint8Array;
   readonly synthetic?: Uint8Array;
   readonly close?: true;
+  /** The session's ordered half-close: end the service's input here. */
+  readonly endInput?: true;
   /** The request number it answers. */
   readonly inSeq?: number;
 }
@@ -1384,6 +1423,19 @@ class Dispatcher {
       if (item.close) {
         this.shift();
         s.finish();
+        continue;
+      }
+      if (item.endInput) {
+        if (!s.isReady) {
+          this.waitingReady = true;
+          s.whenReady(() => {
+            this.waitingReady = false;
+            this.kick();
+          });
+          return;
+        }
+        this.shift();
+        s.endServiceInput();
         continue;
       }
       if (!s.isReady) {

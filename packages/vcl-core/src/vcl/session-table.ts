@@ -19,6 +19,8 @@ export interface SessionRecord {
   readonly openedAt: number;
   /** Delivery sequence number of its latest event. */
   lastEventAt: number;
+  /** The client half-closed (an ordered `shutdown`): no request follows. */
+  inputEnded?: boolean;
 }
 
 /** What applying one ordered event did; the same at every member for the same delivery. */
@@ -59,6 +61,7 @@ export type Applied =
       readonly ack?: number;
     }
   | { readonly kind: 'acked'; readonly session: SessionRecord; readonly outSeq: number }
+  | { readonly kind: 'input-ended'; readonly session: SessionRecord }
   | { readonly kind: 'closed'; readonly session: SessionRecord; readonly reason: CloseReason }
   | { readonly kind: 'ignored'; readonly id: SessionId; readonly why: string };
 
@@ -176,8 +179,9 @@ export class SessionTable {
         const ack = this.ack(s, event.ackOutSeq);
         // The first ordered copy of each inSeq wins at every member alike; a copy that would leave a
         // hole (a resend from a stale member ordered before the current member's) is dropped too,
-        // because the attached member's own contiguous stream always fills the hole later.
-        if (event.inSeq !== s.lastInSeq + 1)
+        // because the attached member's own contiguous stream always fills the hole later. After
+        // the client's half-close nothing follows: a later number can only be bad input.
+        if (event.inSeq !== s.lastInSeq + 1 || s.inputEnded)
           return {
             kind: 'dropped',
             session: s,
@@ -216,8 +220,25 @@ export class SessionTable {
           ? { kind: 'ignored', id: s.id, why: `stale ack ${event.outSeq} <= ${s.ackedOut}` }
           : { kind: 'acked', session: s, outSeq: ack };
       }
+      case 'shutdown': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'shutdown for a session that is not open' };
+        // Only right after its last request: a copy sent before a fail-over's resends were ordered
+        // is early (the client sends it again after them), a second copy is stale.
+        if (s.inputEnded) return { kind: 'ignored', id: s.id, why: 'input already ended' };
+        if (event.inSeq !== s.lastInSeq)
+          return { kind: 'ignored', id: s.id, why: `shutdown after ${event.inSeq}, applied ${s.lastInSeq}` };
+        s.inputEnded = true;
+        s.lastEventAt = seq;
+        return { kind: 'input-ended', session: s };
+      }
       case 'close': {
         if (!s) return { kind: 'ignored', id: event.session, why: 'close for a session that is not open' };
+        if (event.ifAcked !== undefined && event.ifAcked !== s.ackedOut)
+          return {
+            kind: 'ignored',
+            id: s.id,
+            why: `conditional close at ack ${event.ifAcked}, client acknowledged ${s.ackedOut}`,
+          };
         if (event.ifLastEvent !== 0 && event.ifLastEvent !== s.lastEventAt)
           return {
             kind: 'ignored',

@@ -1,5 +1,6 @@
 import type { MemberId } from '../../contracts/network';
 import type { Conversation, ExchangePattern } from '../../contracts/substrate';
+import type { ServiceBackend } from '../../vcl/backend';
 import { ClientInterceptor, type ClientInterceptorOptions } from '../../vcl/client-interceptor';
 import type { MemberAddress } from '../../vcl/link-frames';
 import { ServiceInterceptor, type ServiceInterceptorOptions } from '../../vcl/service-interceptor';
@@ -32,6 +33,11 @@ export interface VclHarnessOptions {
   readonly logger?: RecordingLogger;
   /** The service replica for a member (default: a new `CounterService`), e.g. a non-deterministic one. */
   readonly replica?: (member: MemberId) => CounterService;
+  /**
+   * Virtual time a member takes to open its conversation with the service (a slow dial), drawn
+   * per session from `[0, openDelayMs]`. Default 0.
+   */
+  readonly openDelayMs?: number;
 }
 
 /**
@@ -78,13 +84,25 @@ export class VclHarness {
     for (const [i, id] of this.members.entries()) {
       const replica = options.replica?.(id) ?? new CounterService();
       this.replicas.set(id, replica);
+      const node = this.sim.node(id);
+      const direct = replica.backend(substrate);
+      const delay = options.openDelayMs ?? 0;
+      const backend: ServiceBackend =
+        delay > 0
+          ? {
+              open: (session, signal) =>
+                new Promise<void>((resolve) =>
+                  node.clock.setTimer(Math.floor(node.random.next() * delay), resolve),
+                ).then(() => direct.open(session, signal)),
+            }
+          : direct;
       this.services.set(
         id,
         new ServiceInterceptor({
           self: id,
           ordering: this.order.member(id),
           substrate,
-          backend: replica.backend(substrate),
+          backend,
           transport: this.links,
           listen: { host: id, port: 7000 + i },
           members: this.addresses,
