@@ -565,8 +565,9 @@ class ClientSession {
 
   private maybeEnd(): void {
     if (this.endAt === undefined || this.received < this.endAt) return;
-    // The service ended the conversation: end the client's, then close the session everywhere.
-    this.client.end();
+    // The service ended the conversation: close the session everywhere, and end the client's
+    // connection once the close is ordered ('closed'), so a client that connects again right after
+    // opens its next session behind this one's close in the total order (sessions: one-at-a-time).
     this.clientEnded = true;
     this.maybeClose();
   }

@@ -90,6 +90,7 @@ class ManualOrder implements OrderingProtocol {
   viewTo: ((v: View) => void) | undefined;
   hook: StateTransfer | undefined;
   installed: View | undefined;
+  constructor(readonly self: MemberId) {}
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   broadcast(): Promise<Ordered> {
@@ -140,7 +141,7 @@ describe('a rejoined member of a stream stack (replay)', () => {
                 direct.open(session, signal),
               ),
           };
-          const order = new ManualOrder();
+          const order = new ManualOrder(id);
           const recovery = new Recovery({
             self: id,
             mode: 'replay',
@@ -200,6 +201,40 @@ describe('a rejoined member of a stream stack (replay)', () => {
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
+    },
+  );
+});
+
+describe('a stream substrate with sessions: one-at-a-time (simulator)', () => {
+  it.each(Array.from({ length: 10 }, (_, i) => i + 70))(
+    'refuses a second concurrent session at every member alike, in the total order, and serves the next one after the first closed (seed %i)',
+    async (seed) => {
+      const h = new VclHarness({ seed, pattern: 'stream', sessions: 'one-at-a-time' });
+      await h.start();
+      const first = new LineClient(h.client.connect());
+      first.send('a', 1);
+      await h.settle();
+      expect(await h.sim.runUntil(() => first.responses.length === 1, 5000)).toBe(true);
+      const second = new LineClient(h.client.connect());
+      second.send('b', 10);
+      await h.settle();
+      expect(await h.sim.runUntil(() => second.ended, 5000)).toBe(true);
+      expect(second.error?.message).toMatch(/VCL_SESSION_LIMIT.*one session at a time/);
+      first.send('a2', 1);
+      first.conversation.end();
+      await h.settle();
+      expect(await h.sim.runUntil(() => first.ended, 5000)).toBe(true);
+      expect(first.responses).toEqual(['a 1', 'a2 2']);
+      const third = new LineClient(h.client.connect());
+      third.send('c', 100);
+      third.conversation.end();
+      await h.settle();
+      expect(await h.sim.runUntil(() => third.ended, 5000)).toBe(true);
+      expect(third.error).toBeUndefined();
+      expect(third.responses).toEqual(['c 102']);
+      await h.sim.runFor(100);
+      for (const m of h.members) expect(h.replicas.get(m)!.applied).toEqual(['a', 'a2', 'c']);
+      expect(new Set(h.digests()).size).toBe(1);
     },
   );
 });

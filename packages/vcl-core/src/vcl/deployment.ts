@@ -318,7 +318,8 @@ function servedSubstrates(
         hint: 'give each substrate its own name:',
       });
     seen.set(name, i);
-    if (options.backend) return { name, substrate, backend: options.backend };
+    const sessions = section.sessions !== undefined ? { sessions: section.sessions } : {};
+    if (options.backend) return { name, substrate, backend: options.backend, ...sessions };
     const target = serviceTarget(stack, section, options);
     const problem = targetProblem(substrate, target);
     if (problem)
@@ -331,7 +332,7 @@ function servedSubstrates(
             : `give it its own target: substrates[${i}].service: { endpoint: { host, port } }`,
       });
     // (Without a target the member does not start: the issue above is thrown below.)
-    return { name, substrate, backend: dialBackend(substrate, target ?? {}) };
+    return { name, substrate, backend: dialBackend(substrate, target ?? {}), ...sessions };
   });
   if (issues.length) throw new ConfigError(source, issues);
   return served;

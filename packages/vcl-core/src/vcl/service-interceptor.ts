@@ -5,11 +5,13 @@ import type { Startable } from '../contracts/lifecycle';
 import type { Logger } from '../contracts/logger';
 import type { MemberId } from '../contracts/network';
 import type { Delivery, OrderingProtocol, View } from '../contracts/ordering';
+import type { SessionsPolicy } from '../config/stack';
 import type { Conversation, Framer, Substrate } from '../contracts/substrate';
 import {
   AuthorizationError,
   ExpiredSessionError,
   MalformedFrameError,
+  SessionLimitError,
   StoppedError,
   UnavailableError,
   UnknownSessionError,
@@ -55,6 +57,11 @@ export interface ServedSubstrate {
   readonly substrate: ServiceSideSubstrate;
   /** Where this substrate's ordered requests are applied (its own service target). */
   readonly backend: ServiceBackend;
+  /**
+   * A stream substrate's sessions policy (the stack's `substrates[].sessions`): `one-at-a-time`
+   * makes the group refuse an OPEN while another session of it is open. Default none.
+   */
+  readonly sessions?: SessionsPolicy;
 }
 
 /** Options of a `ServiceInterceptor`. */
@@ -218,7 +225,12 @@ export class ServiceInterceptor implements Startable {
     badInput: 0,
   };
 
-  private readonly table = new SessionTable();
+  private readonly table = new SessionTable({
+    oneAtATime: (name) => {
+      const x = this.servedFor(name);
+      return x?.substrate.pattern === 'stream' && x.sessions === 'one-at-a-time';
+    },
+  });
   private readonly local = new Map<SessionId, LocalSession>();
   private readonly links = new Set<ClientLink>();
   private readonly attachedLinks = new Map<SessionId, ClientLink>();
@@ -836,7 +848,11 @@ export class ServiceInterceptor implements Startable {
           l,
           a.why === 'expired'
             ? new ExpiredSessionError(`session ${a.id} is closed or expired`)
-            : new UnknownSessionError(`session ${a.id} is not known to the group`),
+            : a.why === 'busy'
+              ? new SessionLimitError(
+                  `session ${a.id} refused: substrate "${l.served?.name}" runs one session at a time (sessions: one-at-a-time) and another one is open`,
+                )
+              : new UnknownSessionError(`session ${a.id} is not known to the group`),
           true,
         );
         return;

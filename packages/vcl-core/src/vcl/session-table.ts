@@ -39,8 +39,11 @@ export type Applied =
       readonly id: SessionId;
       readonly origin: MemberId;
       readonly attempt: number;
-      /** `expired`: the session existed and was closed; `unknown`: never seen. */
-      readonly why: 'unknown' | 'expired';
+      /**
+       * `expired`: the session existed and was closed; `unknown`: never seen; `busy`: its substrate
+       * runs one session at a time and another one is open.
+       */
+      readonly why: 'unknown' | 'expired' | 'busy';
     }
   | {
       readonly kind: 'request';
@@ -69,6 +72,12 @@ export type Applied =
 export interface SessionTableOptions {
   /** How many closed session ids to remember, so a late HELLO gets "expired" rather than "unknown". Default 10000. */
   readonly closedMemory?: number;
+  /**
+   * Whether sessions of a substrate (the name an OPEN carries; undefined: the first substrate)
+   * run one at a time: an OPEN while another session of it is open is refused (`busy`). Must be
+   * the same function at every member (it comes from the stack). Default: none is.
+   */
+  readonly oneAtATime?: (substrate: string | undefined) => boolean;
 }
 
 /**
@@ -82,8 +91,11 @@ export class SessionTable {
   private readonly closedMemory: number;
   private requests = 0;
 
+  private readonly oneAtATime: (substrate: string | undefined) => boolean;
+
   constructor(options: SessionTableOptions = {}) {
     this.closedMemory = options.closedMemory ?? 10_000;
+    this.oneAtATime = options.oneAtATime ?? (() => false);
   }
 
   /** The open sessions, in the order they were opened. */
@@ -150,6 +162,8 @@ export class SessionTable {
         if (s) return this.attach(s, event.origin, event.attempt, seq);
         if (this.closed.has(event.session))
           return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'expired' };
+        if (this.oneAtATime(event.substrate) && this.list().some((o) => o.substrate === event.substrate))
+          return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'busy' };
         const created: SessionRecord = {
           id: event.session,
           principal: event.principal,

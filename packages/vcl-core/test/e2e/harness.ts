@@ -107,6 +107,8 @@ export interface DeploymentOptions {
    * as its command; internal-replica.cjs then passes its counter's digest as the callback. Default none.
    */
   readonly stateDigest?: { readonly script?: string; readonly every: number };
+  /** The stack's `substrate:` value (flow YAML). Default `{ plugin: tcp, options: { framing: line } }`. */
+  readonly substrate?: string;
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -269,7 +271,7 @@ ${members}
 ordering:
   plugin: sequencer
   options: { heartbeatMs: 50, suspectTimeoutMs: 300 }
-substrate: { plugin: tcp, options: { framing: line } }
+substrate: ${this.options.substrate ?? '{ plugin: tcp, options: { framing: line } }'}
 service: { endpoint: { host: 127.0.0.1, port: ${this.members[0]!.servicePort} }${this.stateDigestYaml()} }
 client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }

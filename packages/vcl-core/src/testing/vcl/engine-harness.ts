@@ -1,3 +1,4 @@
+import type { SessionsPolicy } from '../../config/stack';
 import type { MemberId } from '../../contracts/network';
 import type { Conversation, ExchangePattern } from '../../contracts/substrate';
 import type { ServiceBackend } from '../../vcl/backend';
@@ -38,6 +39,8 @@ export interface VclHarnessOptions {
    * per session from `[0, openDelayMs]`. Default 0.
    */
   readonly openDelayMs?: number;
+  /** The substrate's sessions policy (`substrates[].sessions`). Default none. */
+  readonly sessions?: SessionsPolicy;
 }
 
 /**
@@ -101,8 +104,9 @@ export class VclHarness {
         new ServiceInterceptor({
           self: id,
           ordering: this.order.member(id),
-          substrate,
-          backend,
+          ...(options.sessions
+            ? { substrates: [{ name: substrate.name, substrate, backend, sessions: options.sessions }] }
+            : { substrate, backend }),
           transport: this.links,
           listen: { host: id, port: 7000 + i },
           members: this.addresses,
