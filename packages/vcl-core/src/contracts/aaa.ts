@@ -60,6 +60,10 @@ export interface AuditEvent {
     | 'failover.served'
     | 'session.open'
     | 'session.close'
+    /** A session closed because its client left more unacknowledged output than the cache bound. */
+    | 'session.overflow'
+    /** This member's service is gone; the member leaves the group. */
+    | 'service.failed'
     | 'divergence';
   /** The member that saw it. */
   readonly member: MemberId;

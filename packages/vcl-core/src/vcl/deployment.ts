@@ -24,7 +24,7 @@ import {
 import { assembleStack } from '../assembly/assemble-stack';
 import { resolveSingle } from '../assembly/resolve-single';
 import type { Stack, SubstrateSection } from '../config/stack';
-import { ConfigError, VclError } from '../errors';
+import { ConfigError, type ServiceFailedError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
 import { realClock, realRandom } from '../runtime/real-clock';
@@ -99,6 +99,12 @@ export class ServiceMember {
    * diverged under `onDivergence: evict` (`vcl service` then exits non-zero). Never resolves otherwise.
    */
   readonly evicted: Promise<DivergenceReport>;
+  /**
+   * Resolves, after the member has stopped, when its service failed (the process behind it is
+   * gone): the replica cannot follow the order, so the member left the group (`vcl service` then
+   * exits non-zero). Never resolves otherwise.
+   */
+  readonly serviceFailed: Promise<ServiceFailedError>;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -129,6 +135,13 @@ export class ServiceMember {
       );
       await this.stop();
       return report;
+    });
+    // A member whose service is gone leaves likewise: its clients fail over, and the survivors,
+    // which applied everything, go on without it.
+    this.serviceFailed = interceptor.serviceFailed.then(async (failure) => {
+      this.log.error({ err: failure.message }, 'member leaves the group: its service failed; stopping');
+      await this.stop();
+      return failure;
     });
   }
 

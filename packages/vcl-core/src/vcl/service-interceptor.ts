@@ -11,6 +11,7 @@ import {
   AuthorizationError,
   ExpiredSessionError,
   MalformedFrameError,
+  ServiceFailedError,
   SessionLimitError,
   StoppedError,
   UnavailableError,
@@ -303,6 +304,7 @@ export class ServiceInterceptor implements Startable {
             session === STATE_DIGEST_SESSION ? this.table.requestsApplied : this.table.get(session)?.lastInSeq,
         })
       : undefined;
+    this.serviceFailed = new Promise((resolve) => (this.resolveServiceFailed = resolve));
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
@@ -319,6 +321,15 @@ export class ServiceInterceptor implements Startable {
   get evicted(): Promise<DivergenceReport> {
     return this.divergence?.evicted ?? new Promise<DivergenceReport>(() => undefined);
   }
+
+  /**
+   * Resolves once this member's service is gone (a conversation broke or ended unasked and a fresh
+   * dial is refused): the replica cannot follow the total order any more, so the owner stops the
+   * member and its clients fail over. Never resolves otherwise.
+   */
+  readonly serviceFailed: Promise<ServiceFailedError>;
+  private resolveServiceFailed: ((e: ServiceFailedError) => void) | undefined;
+  private serviceDown = false;
 
   /** The address client-side interceptors connect to (after `start`). */
   get address(): { host: string; port: number } | undefined {
@@ -517,6 +528,7 @@ export class ServiceInterceptor implements Startable {
     if (l.state !== 'pending') return;
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    if (this.serviceDown) return this.refuse(l, new UnavailableError(`service on ${this.options.self} failed`), false);
     const known = this.table.get(session);
     if (kind === 'hello' && known && this.servedFor(known.substrate) !== l.served)
       // Refused before the attach is ordered, so the session's own link is left alone (the check
@@ -1057,6 +1069,7 @@ export class ServiceInterceptor implements Startable {
         const l = this.attachedLinks.get(r.id);
         if (l) this.refuse(l, new UnavailableError(`service on ${this.options.self} failed: ${error.message}`), false);
       },
+      serviceGone: (error) => this.serviceGone(r.id, error),
     });
     s.lastActivity = this.options.clock.now();
     this.local.set(r.id, s);
@@ -1105,6 +1118,30 @@ export class ServiceInterceptor implements Startable {
     }
   }
 
+  /**
+   * This replica's service is gone: it can no longer apply what the group orders, so it must stop
+   * serving at once (its clients fail over to members whose replicas applied everything) and its
+   * owner takes it out of the group.
+   */
+  private serviceGone(session: SessionId, error: Error): void {
+    if (this.serviceDown || this.stopped) return;
+    this.serviceDown = true;
+    const failure = new ServiceFailedError(
+      `member ${this.options.self}: the service is gone (session ${session}: ${error.message}; a fresh dial is refused); this replica can no longer follow the total order`,
+      { cause: error },
+    );
+    this.log.error({ session, err: error.message }, 'service failed: this replica leaves the group');
+    this.auditor.audit({
+      type: 'service.failed',
+      member: this.options.self,
+      reason: error.message,
+      details: { session },
+    });
+    const away = new UnavailableError(`service on ${this.options.self} failed`);
+    for (const l of [...this.links]) this.refuse(l, away, false);
+    this.resolveServiceFailed?.(failure);
+  }
+
   /** The substrate a session named; none named means the first (clients from before the field). */
   private servedFor(name: string | undefined): ServedSubstrate | undefined {
     return name === undefined ? this.served[0] : this.servedByName.get(name);
@@ -1125,6 +1162,11 @@ export class ServiceInterceptor implements Startable {
 }
 
 interface LocalSessionEvents {
+  /**
+   * The service conversation broke or ended although the session did not end it, and a fresh
+   * dial of the service is refused: the service is gone.
+   */
+  serviceGone(error: Error): void;
   output(chunk: OutputChunk): void;
   /** `offset`: the output position of `bytes` (stream sessions: bytes since the session opened). */
   produced(inSeq: number | undefined, bytes: Uint8Array, offset: number): void;
@@ -1158,6 +1200,7 @@ class LocalSession {
   private finished = false;
   private disposed = false;
   private readonly abort = new AbortController();
+  private readonly probe: () => Promise<boolean>;
 
   constructor(
     readonly id: SessionId,
@@ -1168,6 +1211,7 @@ class LocalSession {
     private readonly events: LocalSessionEvents,
   ) {
     const rr = served?.substrate.pattern === 'request-response';
+    this.probe = () => served?.backend.probe?.() ?? Promise.resolve(true);
     this.cache = new OutputCache(rr ? 'message' : 'byte', maxCacheBytes);
     this.framer = rr ? served.substrate.responseFramer() : undefined;
     (served
@@ -1296,18 +1340,31 @@ class LocalSession {
     this.conversation = c;
     c.onData((bytes) => this.read(bytes));
     c.onEnd((error) => {
-      if (error) this.fail(error);
-      else if (this.endedAt === undefined && !this.closed) {
-        this.endedAt = this.cache.produced;
-        this.log.info({ session: this.id, outSeq: this.endedAt }, 'service ended the conversation');
-        this.events.ended(this.endedAt);
-        this.dispatcher.gone(this);
-      }
+      if (this.closed || this.failed || this.endedAt !== undefined) return;
+      // After the client's ordered half-close the service ending is the expected answer.
+      if (this.inputEnding && !error) return this.ended();
+      // Unasked: a service that closes a conversation on purpose still accepts new ones; one
+      // whose process is gone refuses them, and then this replica cannot follow the order.
+      void this.probe().then((alive) => {
+        if (this.closed || this.disposed) return;
+        if (!alive)
+          this.events.serviceGone(error ?? new Error('the service ended a conversation its client did not close'));
+        else if (error) this.fail(error);
+        else this.ended();
+      });
     });
     for (const b of this.early.splice(0)) c.write(b);
     if (!this.requestResponse && this.closed) this.finish();
     else if (!this.requestResponse && this.inputEnding) c.end();
     for (const w of this.waiters.splice(0)) w();
+  }
+
+  private ended(): void {
+    if (this.endedAt !== undefined) return;
+    this.endedAt = this.cache.produced;
+    this.log.info({ session: this.id, outSeq: this.endedAt }, 'service ended the conversation');
+    this.events.ended(this.endedAt);
+    this.dispatcher.gone(this);
   }
 
   private read(bytes: Uint8Array): void {

@@ -69,6 +69,8 @@ export class VclHarness {
   /** Everything logged. */
   readonly logger: RecordingLogger;
   private readonly down = new Set<MemberId>();
+  private readonly deadServices = new Set<MemberId>();
+  private readonly serviceConversations = new Map<MemberId, Set<Conversation>>();
 
   constructor(readonly options: VclHarnessOptions) {
     const n = options.members ?? 3;
@@ -90,15 +92,24 @@ export class VclHarness {
       const node = this.sim.node(id);
       const direct = replica.backend(substrate);
       const delay = options.openDelayMs ?? 0;
-      const backend: ServiceBackend =
-        delay > 0
-          ? {
-              open: (session, signal) =>
-                new Promise<void>((resolve) =>
-                  node.clock.setTimer(Math.floor(node.random.next() * delay), resolve),
-                ).then(() => direct.open(session, signal)),
-            }
-          : direct;
+      const opened = new Set<Conversation>();
+      this.serviceConversations.set(id, opened);
+      const open = (session: string, signal?: AbortSignal): Promise<Conversation> => {
+        if (this.deadServices.has(id)) return Promise.reject(new Error(`service of ${id} is gone`));
+        return direct.open(session, signal).then((c) => {
+          opened.add(c); // (a destroy of an ended conversation does nothing)
+          return c;
+        });
+      };
+      const backend: ServiceBackend = {
+        open: (session, signal) =>
+          delay > 0
+            ? new Promise<void>((resolve) => node.clock.setTimer(Math.floor(node.random.next() * delay), resolve)).then(
+                () => open(session, signal),
+              )
+            : open(session, signal),
+        probe: async () => !this.deadServices.has(id),
+      };
       this.services.set(
         id,
         new ServiceInterceptor({
@@ -155,6 +166,20 @@ export class VclHarness {
     this.links.crash(id, 7000 + i);
     this.order.crash(id);
     this.sim.crash(id);
+  }
+
+  /**
+   * Kills member `id`'s service process (not the member): every conversation with it ends as a
+   * dying process's sockets do, and new dials and probes are refused.
+   */
+  killService(id: MemberId): void {
+    this.deadServices.add(id);
+    for (const c of [...(this.serviceConversations.get(id) ?? [])]) c.destroy();
+  }
+
+  /** The conversations member `id` opened with its service (some may have ended). */
+  serviceConversationsOf(id: MemberId): Conversation[] {
+    return [...(this.serviceConversations.get(id) ?? [])];
   }
 
   /** Breaks member `id`'s client links (and refuses new ones) while it stays in the group. */
