@@ -13,6 +13,7 @@ import {
   MalformedFrameError,
   ServiceFailedError,
   SessionLimitError,
+  SessionOverflowError,
   StoppedError,
   UnavailableError,
   UnknownSessionError,
@@ -100,7 +101,13 @@ export interface ServiceInterceptorOptions {
   readonly authorizer?: Authorizer;
   /** Audit trail. Default: none. */
   readonly auditor?: Auditor;
-  /** Cached output per session at which the service connection stops being read. Default 1 MiB. */
+  /**
+   * Unacknowledged output per session that a client may leave (a slow consumer). Past it a
+   * request-response session is closed with reason `overflow`, decided in the total order (the
+   * dispatcher never waits for a full cache, so one client never stalls the others); its cache
+   * holds at most twice this bound meanwhile. A stream session's service is read no further until
+   * the client acknowledges (its conversation is its own). Default 1 MiB.
+   */
   readonly maxCacheBytes?: number;
   /** Keep-alive interval on client links. Default 200 ms. */
   readonly heartbeatMs?: number;
@@ -166,6 +173,8 @@ export interface ServiceInterceptorCounters {
   duplicatesDropped: number;
   /** Bad frames or events refused. */
   badInput: number;
+  /** Sessions closed because their client left more unacknowledged output than `maxCacheBytes`. */
+  overflows: number;
 }
 
 /** What `status()` reports. */
@@ -224,6 +233,7 @@ export class ServiceInterceptor implements Startable {
     requests: 0,
     duplicatesDropped: 0,
     badInput: 0,
+    overflows: 0,
   };
 
   private readonly table = new SessionTable({
@@ -237,6 +247,8 @@ export class ServiceInterceptor implements Startable {
   private readonly attachedLinks = new Map<SessionId, ClientLink>();
   private readonly pending = new Map<SessionId, ClientLink>();
   private readonly expiring = new Map<SessionId, number>();
+  /** Overflow closes proposed: the ack they were conditional on (-1: unconditional). */
+  private readonly overflowProposed = new Map<SessionId, number>();
   private readonly dispatcher: Dispatcher;
   private readonly divergence: DivergenceMonitor | undefined;
   private readonly log: Logger;
@@ -703,6 +715,8 @@ export class ServiceInterceptor implements Startable {
       } else if (now - l.lastSend >= this.heartbeatMs * 0.9) this.send(l, { type: 'ping' });
     }
     this.expireIdle(now);
+    // Responsibility moves with fail-overs and views: propose again where a cache is still over.
+    for (const [id, s] of this.local) if (s.requestResponse && s.cache.full) this.overflowing(id, s.truncated);
     this.ticker = this.options.clock.setTimer(this.heartbeatMs, () => this.tick());
   }
 
@@ -716,10 +730,7 @@ export class ServiceInterceptor implements Startable {
     if (!view?.primary) return;
     for (const r of this.table.list()) {
       if (this.attachedLinks.has(r.id) || this.pending.has(r.id)) continue;
-      const responsible =
-        r.attached === this.options.self ||
-        (!view.members.includes(r.attached) && view.members[0] === this.options.self);
-      if (!responsible) continue;
+      if (!this.responsibleFor(r)) continue;
       const s = this.local.get(r.id);
       if (!s || now - s.lastActivity < this.sessionTimeoutMs) continue;
       if (this.expiring.get(r.id) === r.lastEventAt) continue;
@@ -904,6 +915,17 @@ export class ServiceInterceptor implements Startable {
         const s = this.local.get(a.session.id);
         this.local.delete(a.session.id);
         this.expiring.delete(a.session.id);
+        this.overflowProposed.delete(a.session.id);
+        if (a.reason === 'overflow') {
+          this.counters.overflows++;
+          this.auditOrdered({
+            type: 'session.overflow',
+            member: this.options.self,
+            principal: a.session.principal,
+            reason: `more than ${this.maxCacheBytes} bytes of output unacknowledged`,
+            details: { session: a.session.id, ackedOut: a.session.ackedOut },
+          });
+        }
         this.divergence?.closed(a.session.id);
         s?.close();
         this.auditOrdered({
@@ -927,8 +949,13 @@ export class ServiceInterceptor implements Startable {
                       ? 'VCL_EXPIRED_SESSION'
                       : a.reason === 'denied'
                         ? 'VCL_AUTHORIZATION'
-                        : 'VCL_ERROR',
-                  message: `session closed: ${a.reason}`,
+                        : a.reason === 'overflow'
+                          ? new SessionOverflowError('').code
+                          : 'VCL_ERROR',
+                  message:
+                    a.reason === 'overflow'
+                      ? `session closed: its client left more than ${this.maxCacheBytes} bytes of output unread (a slow consumer)`
+                      : `session closed: ${a.reason}`,
                   fatal: true,
                 },
           );
@@ -1070,6 +1097,7 @@ export class ServiceInterceptor implements Startable {
         if (l) this.refuse(l, new UnavailableError(`service on ${this.options.self} failed: ${error.message}`), false);
       },
       serviceGone: (error) => this.serviceGone(r.id, error),
+      overflow: (truncated) => this.overflowing(r.id, truncated),
     });
     s.lastActivity = this.options.clock.now();
     this.local.set(r.id, s);
@@ -1142,6 +1170,44 @@ export class ServiceInterceptor implements Startable {
     this.resolveServiceFailed?.(failure);
   }
 
+  /**
+   * A session's cache passed its bound here. Caches fill at different times at different members,
+   * so the decision is made in the total order: the responsible member (as for expiry) proposes a
+   * close that applies only if the client acknowledged nothing since (`ifAcked`), so every member
+   * closes the session at the same point, or at none if the client read meanwhile. A member whose
+   * cache passed twice the bound kept no more output and can never serve the session again: it
+   * proposes an unconditional close.
+   */
+  private overflowing(id: SessionId, truncated: boolean): void {
+    if (this.replaying || this.stopped) return;
+    const r = this.table.get(id);
+    if (!r || (!truncated && !this.responsibleFor(r))) return;
+    const key = truncated ? -1 : r.ackedOut;
+    const proposed = this.overflowProposed.get(id);
+    if (proposed === key || proposed === -1) return;
+    this.overflowProposed.set(id, key);
+    this.log.warn(
+      { session: id, ackedOut: r.ackedOut, cacheBytes: this.local.get(id)?.cache.bytes, truncated },
+      'session output over its bound: closing it (ordered)',
+    );
+    this.submit(undefined, {
+      type: 'close',
+      session: id,
+      reason: 'overflow',
+      ifLastEvent: 0,
+      ...(truncated ? {} : { ifAcked: r.ackedOut }),
+    });
+  }
+
+  /** The member that proposes ordered decisions for a session: the one it is attached to, else the view's first. */
+  private responsibleFor(r: SessionRecord): boolean {
+    const view = this.currentView;
+    if (!view?.primary) return false;
+    return (
+      r.attached === this.options.self || (!view.members.includes(r.attached) && view.members[0] === this.options.self)
+    );
+  }
+
   /** The substrate a session named; none named means the first (clients from before the field). */
   private servedFor(name: string | undefined): ServedSubstrate | undefined {
     return name === undefined ? this.served[0] : this.servedByName.get(name);
@@ -1167,6 +1233,11 @@ interface LocalSessionEvents {
    * dial of the service is refused: the service is gone.
    */
   serviceGone(error: Error): void;
+  /**
+   * A request-response session's cache passed its bound (`truncated`: passed twice the bound, and
+   * this member stopped caching its output, so it can never serve the session again).
+   */
+  overflow(truncated: boolean): void;
   output(chunk: OutputChunk): void;
   /** `offset`: the output position of `bytes` (stream sessions: bytes since the session opened). */
   produced(inSeq: number | undefined, bytes: Uint8Array, offset: number): void;
@@ -1189,6 +1260,8 @@ class LocalSession {
   /** The request number of the request the service is answering now (request-response). */
   answering: number | undefined;
   failed = false;
+  /** The cache passed twice its bound: output is no longer kept (the session is being closed). */
+  truncated = false;
   private conversation: Conversation | undefined;
   private readonly framer: Framer | undefined;
   private readonly early: Uint8Array[] = [];
@@ -1253,15 +1326,7 @@ class LocalSession {
     if (!this.cache.full && this.paused) {
       this.paused = false;
       this.conversation?.resume();
-      this.dispatcher.kick();
     }
-  }
-
-  /** Reads the service again although the cache is full (a capture must see requests up to its cut answered). */
-  unpause(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.conversation?.resume();
   }
 
   /** Runs `fn` once the service conversation is open (or failed). */
@@ -1276,10 +1341,25 @@ class LocalSession {
   }
 
   output(bytes: Uint8Array, inSeq = this.answering): void {
+    if (this.requestResponse && (this.truncated || this.cache.bytes >= 2 * this.cache.maxBytes)) {
+      // Hard cap: the session is being closed for overflow; the service's answers are consumed
+      // (the dispatcher goes on) but no longer kept.
+      this.responses++;
+      if (!this.truncated) {
+        this.truncated = true;
+        this.events.overflow(true);
+      }
+      this.dispatcher.responded(this);
+      return;
+    }
     const chunk = this.cache.append(bytes);
-    if (this.requestResponse) this.responses++;
-    // Bounded cache: stop reading the service until the client's ack (ordered) trims it.
-    if (this.cache.full && !this.paused && this.conversation) {
+    if (this.requestResponse) {
+      this.responses++;
+      // Never backpressure a request-response conversation: the dispatcher would wait for it and
+      // every other session with it. The group decides in the total order what happens instead.
+      if (this.cache.full) this.events.overflow(false);
+    } else if (this.cache.full && !this.paused && this.conversation) {
+      // A stream's conversation is its own: stop reading it until the client's ack trims the cache.
       this.paused = true;
       this.conversation.pause();
     }
@@ -1524,15 +1604,8 @@ class Dispatcher {
         this.shift();
         continue;
       }
-      // Head-of-line blocking is deliberate: skipping a session whose cache is full would make
-      // the order of application depend on timing, which differs between replicas.
-      if (s.cache.full) {
-        // A capture waiting for this request would wait for an ack ordered after its cut, which
-        // is held behind the capture: let the cache overshoot its bound for requests up to the
-        // cut instead (the order of application is unchanged).
-        if (!this.holds.some((h) => h.drained)) return;
-        s.unpause();
-      }
+      // A full cache never stops the dispatcher (one client that does not read would freeze
+      // every session): the session is closed for overflow in the total order instead.
       this.shift();
       if (item.synthetic) {
         s.output(item.synthetic, item.inSeq);
