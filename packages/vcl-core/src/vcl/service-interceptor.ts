@@ -6,7 +6,7 @@ import type { Logger } from '../contracts/logger';
 import type { MemberId } from '../contracts/network';
 import type { Delivery, OrderingProtocol, View } from '../contracts/ordering';
 import type { SessionsPolicy } from '../config/stack';
-import type { Conversation, Framer, Substrate } from '../contracts/substrate';
+import type { Conversation, Framer, SessionPlanner, Substrate } from '../contracts/substrate';
 import {
   AuthorizationError,
   ExpiredSessionError,
@@ -15,6 +15,7 @@ import {
   SessionLimitError,
   SessionOverflowError,
   StoppedError,
+  UnreplicableRequestError,
   UnavailableError,
   UnknownSessionError,
   UnknownSubstrateError,
@@ -48,7 +49,7 @@ export const silentAuditor: Auditor = { audit: () => undefined };
 /** What the service-side interceptor uses of a substrate. */
 export type ServiceSideSubstrate = Pick<
   Substrate,
-  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'
+  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest' | 'execution'
 >;
 
 /** One substrate a member serves, under the name its sessions carry in OPEN/HELLO. */
@@ -656,11 +657,12 @@ export class ServiceInterceptor implements Startable {
     );
   }
 
-  private submit(l: ClientLink | undefined, event: SessionEvent): void {
+  private submit(l: ClientLink | undefined, event: SessionEvent, failed?: () => void): void {
     this.options.ordering.broadcast(encodeSessionEvent(event)).then(
       () => void this.counters.ordered++,
       (error: unknown) => {
         if (this.stopped) return;
+        failed?.();
         this.log.warn({ session: event.session, event: event.type, err: (error as Error).message }, 'broadcast failed');
         if (l)
           this.refuse(
@@ -1190,13 +1192,18 @@ export class ServiceInterceptor implements Startable {
       { session: id, ackedOut: r.ackedOut, cacheBytes: this.local.get(id)?.cache.bytes, truncated },
       'session output over its bound: closing it (ordered)',
     );
-    this.submit(undefined, {
-      type: 'close',
-      session: id,
-      reason: 'overflow',
-      ifLastEvent: 0,
-      ...(truncated ? {} : { ifAcked: r.ackedOut }),
-    });
+    this.submit(
+      undefined,
+      {
+        type: 'close',
+        session: id,
+        reason: 'overflow',
+        ifLastEvent: 0,
+        ...(truncated ? {} : { ifAcked: r.ackedOut }),
+      },
+      // Not ordered (the group was busy or changing views): the next tick proposes it again.
+      () => this.overflowProposed.delete(id),
+    );
   }
 
   /** The member that proposes ordered decisions for a session: the one it is attached to, else the view's first. */
@@ -1257,8 +1264,13 @@ class LocalSession {
   /** Requests written to the service (request-response) and responses read back. */
   written = 0;
   responses = 0;
-  /** The request number of the request the service is answering now (request-response). */
-  answering: number | undefined;
+  /** The request numbers of the requests written to the service and not answered yet, oldest first. */
+  private readonly answering: (number | undefined)[] = [];
+  /** Consecutive requests may go to the service before the earlier ones are answered (`ExecutionTraits`). */
+  readonly pipelining: boolean;
+  /** Plans this session's requests in the total order (`ExecutionTraits.planner`). */
+  private readonly planner: SessionPlanner | undefined;
+  private readonly refusal: (reason: string) => Uint8Array;
   failed = false;
   /** The cache passed twice its bound: output is no longer kept (the session is being closed). */
   truncated = false;
@@ -1285,6 +1297,11 @@ class LocalSession {
   ) {
     const rr = served?.substrate.pattern === 'request-response';
     this.probe = () => served?.backend.probe?.() ?? Promise.resolve(true);
+    const execution = rr ? served.substrate.execution : undefined;
+    this.pipelining = execution?.pipelining === true;
+    this.planner = execution?.planner?.();
+    this.refusal = (reason) =>
+      served?.substrate.errorResponse?.(new UnreplicableRequestError(reason)) ?? new Uint8Array();
     this.cache = new OutputCache(rr ? 'message' : 'byte', maxCacheBytes);
     this.framer = rr ? served.substrate.responseFramer() : undefined;
     (served
@@ -1304,9 +1321,19 @@ class LocalSession {
     return this.conversation !== undefined || this.failed;
   }
 
-  /** An ordered request (or stream chunk) numbered `inSeq`. */
+  /**
+   * An ordered request (or stream chunk) numbered `inSeq`. A request the substrate's planner
+   * refuses is answered with the substrate's error reply at its place, at every member alike, and
+   * never reaches the service. (`read` plans are applied as writes: see docs/execution.md.)
+   */
   input(bytes: Uint8Array, inSeq?: number): void {
     if (this.requestResponse) {
+      const plan = this.planner?.plan(bytes);
+      if (plan?.kind === 'refuse') {
+        this.log.info({ session: this.id, inSeq, reason: plan.reason }, 'request refused: it cannot be replicated');
+        this.injectResponse(this.refusal(plan.reason), inSeq);
+        return;
+      }
       this.dispatcher.enqueue({ session: this, request: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
       return;
     }
@@ -1335,12 +1362,23 @@ class LocalSession {
     else this.waiters.push(fn);
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array, inSeq: number | undefined): void {
     this.written++;
+    this.answering.push(inSeq);
     this.conversation!.write(bytes);
   }
 
-  output(bytes: Uint8Array, inSeq = this.answering): void {
+  /** Requests written to the service and not answered yet. */
+  get inFlight(): number {
+    return this.answering.length;
+  }
+
+  /** The service's answer to the oldest request written and not answered yet. */
+  private answered(bytes: Uint8Array): void {
+    this.output(bytes, this.answering.shift());
+  }
+
+  output(bytes: Uint8Array, inSeq?: number): void {
     if (this.requestResponse && (this.truncated || this.cache.bytes >= 2 * this.cache.maxBytes)) {
       // Hard cap: the session is being closed for overflow; the service's answers are consumed
       // (the dispatcher goes on) but no longer kept.
@@ -1460,7 +1498,7 @@ class LocalSession {
       this.fail(error as Error);
       return;
     }
-    for (const m of messages) this.output(m);
+    for (const m of messages) this.answered(m);
   }
 
   private fail(error: Error): void {
@@ -1532,7 +1570,7 @@ class Dispatcher {
 
   /** `session` produced a response. */
   responded(session: LocalSession): void {
-    if (this.busy === session && session.responses >= session.written) {
+    if (this.busy === session && session.inFlight === 0) {
       this.busy = undefined;
       this.kick();
     }
@@ -1566,13 +1604,17 @@ class Dispatcher {
 
   private run(): void {
     while (
-      !this.busy &&
       !this.waitingReady &&
       this.head < this.queue.length &&
       (this.holds.length === 0 || this.started < this.holds[0]!.mark)
     ) {
       const item = this.queue[this.head]!;
       const s = item.session;
+      // Pipelining: the next request of the session being answered goes to the service at once
+      // (the protocol answers in order on one conversation); anything else waits for the answers.
+      // Requests of other sessions still wait, so the order of application stays the total order.
+      if (this.busy && !(this.busy === s && s.pipelining && item.request && !s.failed && s.endedAt === undefined))
+        return;
       if (item.close) {
         this.shift();
         s.finish();
@@ -1612,8 +1654,7 @@ class Dispatcher {
         continue;
       }
       this.busy = s;
-      s.answering = item.inSeq;
-      s.write(item.request!);
+      s.write(item.request!, item.inSeq);
     }
   }
 

@@ -36,7 +36,17 @@ it('ten clients alone vs next to one client that never reads', async () => {
         await load.waitFor((l) => l === 'DONE', 120_000, 'all responses');
         rate[phase].push((10 * requests) / ((performance.now() - t0) / 1000));
         if (load.lines.some((l) => l.startsWith('E '))) throw new Error(`errors: ${load.lines.join('\n')}`);
-        if (slow) await slow.waitFor((l) => l.startsWith('CLOSED'), 180_000, 'the slow client closed');
+        if (slow)
+          await slow
+            .waitFor((l) => l.startsWith('CLOSED'), 180_000, 'the slow client closed')
+            .catch((e: unknown) => {
+              for (const m of d.members)
+                console.log(
+                  m.id,
+                  m.proc!.lines.filter((l) => /over its bound|broadcast failed|overflow/.test(l)).slice(-5),
+                );
+              throw e;
+            });
       }
   } finally {
     await d.stop();

@@ -1,6 +1,6 @@
 import type { SessionsPolicy } from '../../config/stack';
 import type { MemberId } from '../../contracts/network';
-import type { Conversation, ExchangePattern } from '../../contracts/substrate';
+import type { Conversation, ExchangePattern, ExecutionTraits, Substrate } from '../../contracts/substrate';
 import type { ServiceBackend } from '../../vcl/backend';
 import { ClientInterceptor, type ClientInterceptorOptions } from '../../vcl/client-interceptor';
 import type { MemberAddress } from '../../vcl/link-frames';
@@ -39,6 +39,8 @@ export interface VclHarnessOptions {
    * per session from `[0, openDelayMs]`. Default 0.
    */
   readonly openDelayMs?: number;
+  /** The test substrate's execution traits (pipelining, planner). Default none. */
+  readonly execution?: ExecutionTraits;
   /** The substrate's sessions policy (`substrates[].sessions`). Default none. */
   readonly sessions?: SessionsPolicy;
 }
@@ -85,7 +87,10 @@ export class VclHarness {
     });
     this.links = new MemoryLinkTransport({ clock: this.sim.clock, delayMs: options.linkDelayMs ?? 1 });
     this.addresses = this.members.map((id, i) => ({ id, host: id, port: 7000 + i }));
-    const substrate = lineSubstrate(options.pattern ?? 'request-response');
+    const substrate: Substrate = {
+      ...lineSubstrate(options.pattern ?? 'request-response'),
+      ...(options.execution ? { execution: options.execution } : {}),
+    };
     for (const [i, id] of this.members.entries()) {
       const replica = options.replica?.(id) ?? new CounterService();
       this.replicas.set(id, replica);
