@@ -26,8 +26,8 @@ it('ten clients alone vs next to one client that never reads', async () => {
             ? spawnNode(`slow-${round}`, [
                 path.join(__dirname, 'fixtures', 'slow-client.cjs'),
                 String(d.clientPort),
-                '600',
-                '16000',
+                '100000', // it keeps sending until its connection is closed on it (a paused socket
+                '16000', // notices the close only when it writes)
               ])
             : undefined;
         if (slow) d.procs.push(slow);

@@ -16,9 +16,10 @@ it('a client that never reads is closed for overflow; ten others get every respo
     const slow = spawnNode('slow-client', [
       path.join(__dirname, 'fixtures', 'slow-client.cjs'),
       String(d.clientPort),
-      // 24 MB of output: more than the kernel's loopback socket buffers hold, so the client-side
-      // interceptor's writes to it back up and it stops acknowledging.
-      '1500',
+      // It keeps sending 16 KB requests whose answers it never reads until its connection is closed
+      // on it (a paused socket notices the close only when it writes): more output than the
+      // kernel's loopback buffers hold, so the client-side interceptor stops acknowledging.
+      '100000',
       '16000',
     ]);
     d.procs.push(slow);
