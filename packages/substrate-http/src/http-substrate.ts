@@ -4,7 +4,9 @@ import {
   type Clock,
   type Conversation,
   type Endpoint,
+  type ExecutionTraits,
   type Framer,
+  type RequestPlan,
   type Listener,
   type Substrate,
 } from '@vcl/core';
@@ -25,12 +27,20 @@ export class HttpSubstrate implements Substrate {
   readonly pattern = 'request-response' as const;
   /** `dial` connects to a host and port. */
   readonly dialTarget = 'endpoint' as const;
+  /**
+   * HTTP/1.1 answers a connection's requests in order, so a session's requests may be pipelined;
+   * the planner marks `readMethods` (default GET, HEAD, OPTIONS) as reads, everything else as writes.
+   */
+  readonly execution: ExecutionTraits;
 
   constructor(
     /** The resolved options. */
     readonly options: ResolvedHttpOptions,
     private readonly clock: Clock = realClock(),
-  ) {}
+  ) {
+    const reads = new Set(options.readMethods.map((m) => m.toUpperCase()));
+    this.execution = { pipelining: true, planner: () => ({ plan: (request) => planHttpRequest(request, reads) }) };
+  }
 
   requestFramer(): Framer {
     return new HttpFramer(requestLimits(this.options));
@@ -55,6 +65,17 @@ export class HttpSubstrate implements Substrate {
   describeRequest(message: Uint8Array): { method: string; path: string } {
     return describeHttpRequest(message);
   }
+}
+
+/** `read` for a request whose method is in `reads`, else `write` (an unreadable request line is a write). */
+export function planHttpRequest(message: Uint8Array, reads: ReadonlySet<string>): RequestPlan {
+  let method: string;
+  try {
+    method = describeHttpRequest(message).method;
+  } catch {
+    return { kind: 'write' };
+  }
+  return reads.has(method.toUpperCase()) ? { kind: 'read' } : { kind: 'write' };
 }
 
 /** The method and path (without the query) of a framed HTTP request, for access policies. */

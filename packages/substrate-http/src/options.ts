@@ -19,6 +19,11 @@ export interface HttpOptions {
   readonly lingerMs?: number;
   /** Whether the internal-API server adds a `Date` header; replicas would answer with different dates. Default false. */
   readonly sendDate?: boolean;
+  /**
+   * Request methods that change no service state: the substrate's planner marks them `read` (see
+   * docs/execution.md). Default `['GET', 'HEAD', 'OPTIONS']`; `[]` makes every request a write.
+   */
+  readonly readMethods?: readonly string[];
 }
 
 /** `HttpOptions` with every default filled in. */
@@ -39,6 +44,9 @@ export const httpOptions = defineOptions({
     .default(8 * 1024 * 1024),
   lingerMs: int(0).max(60_000).default(2000),
   sendDate: z.boolean().default(false),
+  readMethods: z
+    .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP method token, e.g. GET'))
+    .default(['GET', 'HEAD', 'OPTIONS']),
 });
 
 /** The defaults, as documented on `HttpOptions`. */

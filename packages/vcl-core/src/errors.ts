@@ -141,6 +141,30 @@ export class ExpiredSessionError extends UnknownSessionError {
   override readonly code = 'VCL_EXPIRED_SESSION';
 }
 
+/**
+ * A session refused because its stream substrate runs one session at a time (`sessions:
+ * one-at-a-time`) and another one is open; decided in the total order, alike at every member.
+ */
+export class SessionLimitError extends VclError {
+  override readonly code = 'VCL_SESSION_LIMIT';
+}
+
+/**
+ * A session closed because its client left more unacknowledged output than the member's cache
+ * bound (`maxCacheBytes`): it does not read what it asked for (a slow consumer).
+ */
+export class SessionOverflowError extends VclError {
+  override readonly code = 'VCL_SESSION_OVERFLOW';
+}
+
+/**
+ * This member's service failed (its conversation broke or ended unasked while a fresh dial is
+ * refused): the replica cannot follow the total order any more, so the member leaves the group.
+ */
+export class ServiceFailedError extends VclError {
+  override readonly code = 'VCL_SERVICE_FAILED';
+}
+
 /** No member of the group could be reached within the allowed time. */
 export class UnavailableError extends VclError {
   override readonly code = 'VCL_UNAVAILABLE';

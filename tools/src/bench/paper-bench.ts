@@ -164,7 +164,15 @@ export class BenchDeployment {
     const stackFile = path.join(this.dir, `${config.name}.yaml`);
     fs.writeFileSync(
       stackFile,
-      stackYaml({ name: `bench-${config.name}`, members, ordering: config.ordering!, framing: 'raw', clientPort }),
+      // The echo service keeps no state at all, so its stream sessions are isolated.
+      stackYaml({
+        name: `bench-${config.name}`,
+        members,
+        ordering: config.ordering!,
+        framing: 'raw',
+        sessions: 'isolated',
+        clientPort,
+      }),
     );
     await Promise.all(members.map((m) => this.echo(`echo-${config.name}-${m.id}`, m.servicePort)));
     const procs = members.map((m) =>

@@ -26,6 +26,8 @@ export interface LoopbackStack {
   readonly orderingOptions?: Readonly<Record<string, number>>;
   /** TCP substrate framing. */
   readonly framing: 'raw' | 'line' | 'length-prefixed';
+  /** `sessions:` of the substrate (required by a `raw` stream); default none (the key is left out). */
+  readonly sessions?: 'one-at-a-time' | 'isolated';
   /** Where `vcl client` listens. */
   readonly clientPort: number;
   /** `service.recovery`; default none (the key is left out). */
@@ -66,7 +68,7 @@ export function stackYaml(s: LoopbackStack): string {
     'ordering:',
     `  plugin: ${s.ordering}`,
     ...(s.orderingOptions ? [`  options: ${flow(s.orderingOptions)}`] : []),
-    `substrate: { plugin: tcp, options: { framing: ${s.framing} } }`,
+    `substrate: { plugin: tcp, options: { framing: ${s.framing} }${s.sessions ? `, sessions: ${s.sessions}` : ''} }`,
     'service:',
     `  endpoint: { host: 127.0.0.1, port: ${s.members[0]!.servicePort} }`,
     ...(s.recovery ? [`  recovery: ${s.recovery}`] : []),

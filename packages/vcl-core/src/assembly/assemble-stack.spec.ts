@@ -55,9 +55,9 @@ function reg(
   };
 }
 
-const fakeSubstrate = (name: string): Substrate => ({
+const fakeSubstrate = (name: string, pattern: Substrate['pattern'] = 'request-response'): Substrate => ({
   name,
-  pattern: 'request-response',
+  pattern,
   requestFramer: () => ({ push: () => [], buffered: 0 }),
   responseFramer: () => ({ push: () => [], buffered: 0 }),
   listen: (_e: Endpoint) => Promise.reject(new Error('not used')),
@@ -192,6 +192,32 @@ describe('assembleStack', () => {
     await expect(assembleStack(stack, 'n1', options(testRegistry()))).rejects.toThrow(
       'stack kv: 1 problem\n  - ordering.options.windowSise: unknown key "windowSise" (hint: did you mean "windowSize"?)',
     );
+  });
+
+  it('refuses a stream substrate that states no sessions setting, saying why and what to use instead', async () => {
+    const withRaw = (): PluginRegistry => {
+      const r = testRegistry();
+      r.add(reg('substrate', 'raw', (c) => c.register(SUBSTRATE, { useValue: fakeSubstrate('raw', 'stream') })));
+      return r;
+    };
+    const text = stackText('s').replace('substrate: { plugin: tcp }', 'substrate: { plugin: raw }');
+    const error = await assembleStack(parseStack(text, 's.yaml'), 'n1', options(withRaw())).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).issues).toEqual([
+      expect.objectContaining({
+        path: 'substrates[0].sessions',
+        message: expect.stringMatching(/byte stream.*replicas would diverge/),
+        hint: expect.stringMatching(/request-response framing.*one-at-a-time.*isolated/),
+      }),
+    ]);
+    for (const sessions of ['one-at-a-time', 'isolated']) {
+      const ok = text.replace('substrate: { plugin: raw }', `substrate: { plugin: raw, sessions: ${sessions} }`);
+      await expect(assembleStack(parseStack(ok, 's.yaml'), 'n1', options(withRaw()))).resolves.toBeDefined();
+    }
+    // Request-response substrates need no setting.
+    await expect(
+      assembleStack(parseStack(stackText('t'), 't.yaml'), 'n1', options(testRegistry())),
+    ).resolves.toBeDefined();
   });
 
   it('reports an unknown member id with the known ids', async () => {

@@ -4,8 +4,9 @@ import type { Logger } from '../contracts/logger';
 import type { GroupConfig } from '../contracts/ordering';
 import type { Plugin, PluginKind, PluginRegistration } from '../contracts/plugin';
 import type { Random } from '../contracts/random';
-import { resolve, tokenName } from '../contracts/token';
-import { CLOCK, GROUP, LOGGER, MEMBER, ORDERING, RANDOM, STACK } from '../contracts/tokens';
+import type { Substrate } from '../contracts/substrate';
+import { resolve, resolveAll, tokenName } from '../contracts/token';
+import { CLOCK, GROUP, LOGGER, MEMBER, ORDERING, RANDOM, STACK, SUBSTRATE } from '../contracts/tokens';
 import { memberOf } from '../config/load-stack';
 import type { MemberConfig, Stack } from '../config/stack';
 import { ConfigError, joinConfigPath, OptionsError, SlotError, type ConfigIssue } from '../errors';
@@ -202,5 +203,31 @@ export async function assembleStack(
           ? `: ${orderingBy.join(', ')}`
           : ` (ordering plugin ${plugins.find((p) => p.kind === 'ordering')?.name ?? '?'} registered none)`),
     );
+  streamSessionsCheck(stack, resolveAll(child, SUBSTRATE), source);
   return { container: child, plugins, stack, member, group };
+}
+
+/**
+ * A stream substrate cannot be applied deterministically with several sessions open at a shared
+ * service (each member's service interleaves its connections in its own order): the stack must
+ * say under which setting it is safe (`sessions:`), else it is refused here, by `vcl check` and
+ * by every command that assembles it, never left to diverge.
+ */
+function streamSessionsCheck(stack: Stack, substrates: readonly Substrate[], source: string): void {
+  const issues: ConfigIssue[] = [];
+  stack.substrates.forEach((section, i) => {
+    const substrate = substrates[i];
+    if (substrate?.pattern !== 'stream' || section.sessions !== undefined) return;
+    issues.push({
+      path: `substrates[${i}].sessions`,
+      message:
+        `substrate ${section.plugin} is a byte stream here (e.g. tcp framing: raw): request boundaries are unknown, so ` +
+        `the total order cannot decide how each replica's service interleaves concurrent sessions and the replicas would diverge`,
+      hint:
+        'use a request-response framing (tcp framing: line or length-prefixed, http, cli), or state the setting under which ' +
+        'the stream is safe: sessions: one-at-a-time (the group refuses a session while another is open) or ' +
+        'sessions: isolated (you assert the service keeps no state shared between sessions)',
+    });
+  });
+  if (issues.length) throw new ConfigError(source, issues);
 }

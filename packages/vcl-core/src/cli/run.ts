@@ -127,11 +127,16 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
     ...(endpoint ? { serviceEndpoint: parseHostPort('service-endpoint', endpoint) } : {}),
   });
   const evicted = m.evicted.then((report) => ({ report }));
-  const outcome = await Promise.race([io.stopSignal(), evicted, m.failed]);
+  const serviceFailed = m.serviceFailed.then((failure) => ({ failure }));
+  const outcome = await Promise.race([io.stopSignal(), evicted, serviceFailed, m.failed]);
   if (outcome instanceof VclError) {
     // The member refused to join a running group (e.g. service.recovery none): stop and say why.
     await m.stop();
     throw outcome;
+  }
+  if (typeof outcome === 'object' && 'failure' in outcome) {
+    io.err(`vcl service: member ${member} left the group: ${outcome.failure.message}\n`);
+    return EXIT_SERVICE_FAILED;
   }
   if (typeof outcome !== 'string') {
     io.err(
@@ -146,6 +151,9 @@ async function service(config: string, args: ParsedArgs, logger: Logger, io: Cli
 
 /** `vcl service` exit code when the member left the group because its replica diverged (`onDivergence: evict`). */
 export const EXIT_EVICTED = 3;
+
+/** `vcl service` exit code when the member left the group because its service failed (the process is gone). */
+export const EXIT_SERVICE_FAILED = 4;
 
 async function client(config: string, args: ParsedArgs, logger: Logger, io: CliIo): Promise<number> {
   const listen = stringFlag(args, 'listen');

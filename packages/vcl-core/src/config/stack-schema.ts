@@ -115,6 +115,7 @@ const substrate = z
     options: pluginOptions.optional(),
     listen: hostPort.optional(),
     service: substrateService.optional(),
+    sessions: z.enum(['one-at-a-time', 'isolated']).optional(),
   })
   .strict();
 

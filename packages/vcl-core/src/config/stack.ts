@@ -69,7 +69,18 @@ export interface SubstrateSection {
    * here). Exactly one of `endpoint` or `command`. Default the stack's `service` target.
    */
   readonly service?: SubstrateServiceTarget;
+  /**
+   * Required for a `stream` substrate (e.g. `tcp` with `framing: raw`), whose request boundaries
+   * are unknown, so the total order cannot decide how the service interleaves concurrent
+   * sessions: `one-at-a-time` (the group refuses a session while another of this substrate is
+   * open, decided in the total order) or `isolated` (you assert the service's sessions share no
+   * state). Ignored for request-response substrates. See docs/execution.md.
+   */
+  readonly sessions?: SessionsPolicy;
 }
+
+/** How a stream substrate's sessions may run (`substrates[].sessions`). */
+export type SessionsPolicy = 'one-at-a-time' | 'isolated';
 
 /** `substrates[].service`: a per-substrate service target (exactly one field). */
 export interface SubstrateServiceTarget {

@@ -64,6 +64,10 @@ export interface AuditEvent {
     | 'session.hijack'
     /** A connection or frame refused at a resource limit (size, count, timeout). */
     | 'limit.refused'
+    /** A session closed because its client left more unacknowledged output than the cache bound. */
+    | 'session.overflow'
+    /** This member's service is gone; the member leaves the group. */
+    | 'service.failed'
     | 'divergence';
   /** The member that saw it. */
   readonly member: MemberId;

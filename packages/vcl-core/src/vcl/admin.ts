@@ -96,6 +96,11 @@ export class AdminEndpoint {
       'Duplicate or stale requests dropped in the ordered stream',
       () => c.duplicatesDropped,
     );
+    counter(
+      'vcl_sessions_overflowed_total',
+      'Sessions closed (in the total order) because their client left more unacknowledged output than maxCacheBytes',
+      () => c.overflows,
+    );
     counter('vcl_bad_input_total', 'Client links refused for bad frames, unknown sessions or policy', () => c.badInput);
     counter(
       'vcl_limit_refusals_total',

@@ -6,11 +6,30 @@ import type { SessionId } from './session-events';
 export interface ServiceBackend {
   /** Opens the conversation with the local service for a new session. */
   open(session: SessionId, signal?: AbortSignal): Promise<Conversation>;
+  /**
+   * Whether the service still accepts a fresh conversation: asked when a conversation broke or
+   * ended although its client did not close it. False means the service process is gone and this
+   * replica can no longer follow the total order. Absent: the service is taken to be alive.
+   */
+  probe?(): Promise<boolean>;
 }
+
+/** How long a probe dial may take before the service counts as gone. */
+const PROBE_TIMEOUT_MS = 3000;
 
 /** External mode: each session is a real connection to the real service on this node. */
 export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoint): ServiceBackend {
-  return { open: (_session, signal) => substrate.dial(endpoint, signal) };
+  return {
+    open: (_session, signal) => substrate.dial(endpoint, signal),
+    probe: () =>
+      substrate.dial(endpoint, AbortSignal.timeout(PROBE_TIMEOUT_MS)).then(
+        (c) => {
+          c.destroy();
+          return true;
+        },
+        () => false,
+      ),
+  };
 }
 
 /**
@@ -52,6 +71,8 @@ export function handlerBackend(
         });
       chain = chain.catch((error: unknown) => conversation.destroy(error as Error));
     });
+    // Like a typical server: once the client stops sending, answer what it sent, then close.
+    conversation.onInputEnd?.(() => void chain.then(() => conversation.end()));
     conversation.onEnd(() => undefined);
   });
 }

@@ -317,6 +317,8 @@ class ClientSession {
   /** The client half-closed: it sends no more but still reads its responses. */
   private inputDone = false;
   private closeSent = false;
+  /** The half-close went to the current member (stream sessions). */
+  private shutdownSent = false;
   private endAt: number | undefined;
   private lastRecv = 0;
   private lastSend = 0;
@@ -466,12 +468,21 @@ class ClientSession {
   /**
    * Closes the session once the client is gone, or once it half-closed and (request-response) has
    * every response to what it sent; the CLOSE goes out through the member the session is attached
-   * to, or after the next member welcomes it.
+   * to, or after the next member welcomes it. A stream session's half-close is ordered instead
+   * (`shutdown` after the last chunk): every member ends its service's input there and the
+   * service's remaining output and its end still reach the client, which then closes the session.
    */
   private maybeClose(): void {
     if (this.state !== 'open' || this.closeSent) return;
-    if (!this.clientEnded && !(this.inputDone && (!this.rr || this.received >= this.lastIn))) return;
-    this.sendClose();
+    if (this.clientEnded) return this.sendClose();
+    if (!this.inputDone) return;
+    if (this.rr) {
+      if (this.received >= this.lastIn) this.sendClose();
+      return;
+    }
+    if (this.shutdownSent) return;
+    this.shutdownSent = true;
+    this.send({ type: 'shutdown', inSeq: this.lastIn });
   }
 
   private sendClose(): void {
@@ -612,10 +623,10 @@ class ClientSession {
       });
       this.failStart = undefined;
     }
-    if (this.closeSent) {
-      // The CLOSE sent to the failed member may be lost: send it again (a second one is ignored).
-      this.closeSent = false;
-    }
+    // The CLOSE or half-close sent to the failed member may be lost: send it again after the
+    // resent requests (a second copy is ignored).
+    this.closeSent = false;
+    this.shutdownSent = false;
     this.maybeClose();
   }
 
@@ -654,8 +665,9 @@ class ClientSession {
 
   private maybeEnd(): void {
     if (this.endAt === undefined || this.received < this.endAt) return;
-    // The service ended the conversation: end the client's, then close the session everywhere.
-    this.client.end();
+    // The service ended the conversation: close the session everywhere, and end the client's
+    // connection once the close is ordered ('closed'), so a client that connects again right after
+    // opens its next session behind this one's close in the total order (sessions: one-at-a-time).
     this.clientEnded = true;
     this.maybeClose();
   }

@@ -178,7 +178,7 @@ describe('several substrates in one stack (one process)', () => {
     const stack = parseStack(
       stackText(
         ports,
-        '  - { plugin: tcp, options: { framing: line } }\n  - { plugin: cli }\n  - { plugin: tcp, name: side, service: { command: [x] } }',
+        '  - { plugin: tcp, options: { framing: line } }\n  - { plugin: cli }\n  - { plugin: tcp, name: side, options: { framing: line }, service: { command: [x] } }',
       ),
       'multi.yaml',
     );
@@ -194,7 +194,10 @@ describe('several substrates in one stack (one process)', () => {
     );
     // Two names that only clash once the plugins are loaded (a package name and a short name).
     const clash = parseStack(
-      stackText(ports, '  - { plugin: tcp }\n  - { plugin: "@vcl/substrate-tcp" }'),
+      stackText(
+        ports,
+        '  - { plugin: tcp, options: { framing: line } }\n  - { plugin: "@vcl/substrate-tcp", options: { framing: line } }',
+      ),
       'multi.yaml',
     );
     const c = await configError(

@@ -23,7 +23,7 @@ import {
 import { assembleStack } from '../assembly/assemble-stack';
 import { resolveSingle } from '../assembly/resolve-single';
 import type { Stack, SubstrateSection } from '../config/stack';
-import { ConfigError, VclError } from '../errors';
+import { ConfigError, type ServiceFailedError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
 import { createLogger } from '../runtime/logger';
 import { RateLimitedLog } from '../runtime/rate-limited-log';
@@ -100,6 +100,12 @@ export class ServiceMember {
    * diverged under `onDivergence: evict` (`vcl service` then exits non-zero). Never resolves otherwise.
    */
   readonly evicted: Promise<DivergenceReport>;
+  /**
+   * Resolves, after the member has stopped, when its service failed (the process behind it is
+   * gone): the replica cannot follow the order, so the member left the group (`vcl service` then
+   * exits non-zero). Never resolves otherwise.
+   */
+  readonly serviceFailed: Promise<ServiceFailedError>;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -130,6 +136,13 @@ export class ServiceMember {
       );
       await this.stop();
       return report;
+    });
+    // A member whose service is gone leaves likewise: its clients fail over, and the survivors,
+    // which applied everything, go on without it.
+    this.serviceFailed = interceptor.serviceFailed.then(async (failure) => {
+      this.log.error({ err: failure.message }, 'member leaves the group: its service failed; stopping');
+      await this.stop();
+      return failure;
     });
   }
 
@@ -354,7 +367,8 @@ function servedSubstrates(
         hint: 'give each substrate its own name:',
       });
     seen.set(name, i);
-    if (options.backend) return { name, substrate, backend: options.backend };
+    const sessions = section.sessions !== undefined ? { sessions: section.sessions } : {};
+    if (options.backend) return { name, substrate, backend: options.backend, ...sessions };
     const target = serviceTarget(stack, section, options);
     const problem = targetProblem(substrate, target);
     if (problem)
@@ -367,7 +381,7 @@ function servedSubstrates(
             : `give it its own target: substrates[${i}].service: { endpoint: { host, port } }`,
       });
     // (Without a target the member does not start: the issue above is thrown below.)
-    return { name, substrate, backend: dialBackend(substrate, target ?? {}) };
+    return { name, substrate, backend: dialBackend(substrate, target ?? {}), ...sessions };
   });
   if (issues.length) throw new ConfigError(source, issues);
   return served;

@@ -48,6 +48,11 @@ export type ClientFrame =
   | { readonly type: 'ack'; readonly outSeq: number }
   /** The client closed its connection: close the session everywhere. */
   | { readonly type: 'close' }
+  /**
+   * The client half-closed (stream sessions): it sends nothing after request `inSeq` but still
+   * reads. Ordered after that request; every member then ends its service's input.
+   */
+  | { readonly type: 'shutdown'; readonly inSeq: number }
   /** Keep-alive. */
   | { readonly type: 'ping' };
 
@@ -95,6 +100,8 @@ export const InterceptorFrameType = {
   CLOSE: 0x24,
   /** Client -> member: keep-alive. */
   CLIENT_PING: 0x25,
+  /** Client -> member: the client half-closed after a request number. */
+  SHUTDOWN: 0x26,
   /** Member -> client: the session is attached here. */
   WELCOME: 0x30,
   /** Member -> client: requests up to a number are ordered. */
@@ -121,6 +128,7 @@ const CLIENT_TYPES: Record<ClientFrame['type'], number> = {
   ack: T.ACK,
   close: T.CLOSE,
   ping: T.CLIENT_PING,
+  shutdown: T.SHUTDOWN,
 };
 const MEMBER_TYPES: Record<MemberFrame['type'], number> = {
   welcome: T.WELCOME,
@@ -150,6 +158,9 @@ export function encodeClientFrame(f: ClientFrame): Frame {
       break;
     case 'ack':
       w.varint(f.outSeq);
+      break;
+    case 'shutdown':
+      w.varint(f.inSeq);
       break;
   }
   return { type, flags: 0, body: w.finish() };
@@ -189,6 +200,9 @@ export function decodeClientFrame(frame: Frame): ClientFrame {
       break;
     case T.CLIENT_PING:
       f = { type: 'ping' };
+      break;
+    case T.SHUTDOWN:
+      f = { type: 'shutdown', inSeq: r.varint('inSeq') };
       break;
     default:
       throw new MalformedFrameError(`client link frame: unknown type 0x${frame.type.toString(16)}`);

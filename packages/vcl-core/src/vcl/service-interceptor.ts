@@ -5,7 +5,8 @@ import type { Startable } from '../contracts/lifecycle';
 import type { Logger } from '../contracts/logger';
 import type { MemberId } from '../contracts/network';
 import type { Delivery, OrderingProtocol, View } from '../contracts/ordering';
-import type { Conversation, Framer, Substrate } from '../contracts/substrate';
+import type { SessionsPolicy } from '../config/stack';
+import type { Conversation, Framer, SessionPlanner, Substrate } from '../contracts/substrate';
 import {
   AuthorizationError,
   ExpiredSessionError,
@@ -13,9 +14,13 @@ import {
   IntegrityError,
   LimitExceededError,
   MalformedFrameError,
+  ServiceFailedError,
   SessionHijackError,
+  SessionLimitError,
+  SessionOverflowError,
   StoppedError,
   TimeoutError,
+  UnreplicableRequestError,
   UnavailableError,
   UnknownSessionError,
   UnknownSubstrateError,
@@ -52,7 +57,7 @@ export const silentAuditor: Auditor = { audit: () => undefined };
 /** What the service-side interceptor uses of a substrate. */
 export type ServiceSideSubstrate = Pick<
   Substrate,
-  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'
+  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest' | 'execution'
 >;
 
 /** One substrate a member serves, under the name its sessions carry in OPEN/HELLO. */
@@ -63,6 +68,11 @@ export interface ServedSubstrate {
   readonly substrate: ServiceSideSubstrate;
   /** Where this substrate's ordered requests are applied (its own service target). */
   readonly backend: ServiceBackend;
+  /**
+   * A stream substrate's sessions policy (the stack's `substrates[].sessions`): `one-at-a-time`
+   * makes the group refuse an OPEN while another session of it is open. Default none.
+   */
+  readonly sessions?: SessionsPolicy;
 }
 
 /** Options of a `ServiceInterceptor`. */
@@ -100,7 +110,13 @@ export interface ServiceInterceptorOptions {
   readonly authorizer?: Authorizer;
   /** Audit trail. Default: none. */
   readonly auditor?: Auditor;
-  /** Cached output per session at which the service connection stops being read. Default 1 MiB. */
+  /**
+   * Unacknowledged output per session that a client may leave (a slow consumer). Past it a
+   * request-response session is closed with reason `overflow`, decided in the total order (the
+   * dispatcher never waits for a full cache, so one client never stalls the others); its cache
+   * holds at most twice this bound meanwhile. A stream session's service is read no further until
+   * the client acknowledges (its conversation is its own). Default 1 MiB.
+   */
   readonly maxCacheBytes?: number;
   /** Keep-alive interval on client links. Default 200 ms. */
   readonly heartbeatMs?: number;
@@ -187,6 +203,8 @@ export interface ServiceInterceptorCounters {
   badInput: number;
   /** Client links and frames refused at a limit (connections, frame size, handshake time). */
   limitRefusals: number;
+  /** Sessions closed because their client left more unacknowledged output than `maxCacheBytes`. */
+  overflows: number;
 }
 
 /** What `status()` reports. */
@@ -250,14 +268,22 @@ export class ServiceInterceptor implements Startable {
     duplicatesDropped: 0,
     badInput: 0,
     limitRefusals: 0,
+    overflows: 0,
   };
 
-  private readonly table = new SessionTable();
+  private readonly table = new SessionTable({
+    oneAtATime: (name) => {
+      const x = this.servedFor(name);
+      return x?.substrate.pattern === 'stream' && x.sessions === 'one-at-a-time';
+    },
+  });
   private readonly local = new Map<SessionId, LocalSession>();
   private readonly links = new Set<ClientLink>();
   private readonly attachedLinks = new Map<SessionId, ClientLink>();
   private readonly pending = new Map<SessionId, ClientLink>();
   private readonly expiring = new Map<SessionId, number>();
+  /** Overflow closes proposed: the ack they were conditional on (-1: unconditional). */
+  private readonly overflowProposed = new Map<SessionId, number>();
   private readonly dispatcher: Dispatcher;
   private readonly divergence: DivergenceMonitor | undefined;
   private readonly log: Logger;
@@ -346,6 +372,7 @@ export class ServiceInterceptor implements Startable {
             session === STATE_DIGEST_SESSION ? this.table.requestsApplied : this.table.get(session)?.lastInSeq,
         })
       : undefined;
+    this.serviceFailed = new Promise((resolve) => (this.resolveServiceFailed = resolve));
     // Handlers are set at construction so no delivery can happen before the engine sees it.
     options.ordering.onDeliver((d) => this.deliver(d));
     options.ordering.onView((v) => this.installView(v));
@@ -362,6 +389,15 @@ export class ServiceInterceptor implements Startable {
   get evicted(): Promise<DivergenceReport> {
     return this.divergence?.evicted ?? new Promise<DivergenceReport>(() => undefined);
   }
+
+  /**
+   * Resolves once this member's service is gone (a conversation broke or ended unasked and a fresh
+   * dial is refused): the replica cannot follow the total order any more, so the owner stops the
+   * member and its clients fail over. Never resolves otherwise.
+   */
+  readonly serviceFailed: Promise<ServiceFailedError>;
+  private resolveServiceFailed: ((e: ServiceFailedError) => void) | undefined;
+  private serviceDown = false;
 
   /** The address client-side interceptors connect to (after `start`). */
   get address(): { host: string; port: number } | undefined {
@@ -539,6 +575,7 @@ export class ServiceInterceptor implements Startable {
       case 'data':
       case 'ack':
       case 'close':
+      case 'shutdown':
         if (l.state !== 'attached' || l.session === undefined)
           return this.refuse(l, new MalformedFrameError(`${frame.type} before the session is open`), true);
         const session = l.session;
@@ -548,7 +585,9 @@ export class ServiceInterceptor implements Startable {
             ? () => this.request(l, session, frame.inSeq, frame.ackOutSeq, frame.bytes)
             : frame.type === 'ack'
               ? () => this.submit(l, { type: 'ack', session, outSeq: frame.outSeq })
-              : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
+              : frame.type === 'shutdown'
+                ? () => this.submit(l, { type: 'shutdown', session, inSeq: frame.inSeq })
+                : () => this.submit(l, { type: 'close', session, reason: 'client', ifLastEvent: 0 }),
         );
         return;
     }
@@ -599,6 +638,7 @@ export class ServiceInterceptor implements Startable {
     if (l.state !== 'pending') return;
     if (!this.currentView?.primary)
       return this.refuse(l, new UnavailableError(`member ${this.options.self} is not in a primary view`), false);
+    if (this.serviceDown) return this.refuse(l, new UnavailableError(`service on ${this.options.self} failed`), false);
     const known = this.table.get(session);
     if (known && known.principal !== l.principal!.id)
       // Refused before anything is ordered: the owner's link and the session are left alone.
@@ -739,11 +779,12 @@ export class ServiceInterceptor implements Startable {
     );
   }
 
-  private submit(l: ClientLink | undefined, event: SessionEvent): void {
+  private submit(l: ClientLink | undefined, event: SessionEvent, failed?: () => void): void {
     this.options.ordering.broadcast(encodeSessionEvent(event)).then(
       () => void this.counters.ordered++,
       (error: unknown) => {
         if (this.stopped) return;
+        failed?.();
         this.log.warn(
           { session: shortSessionId(event.session), event: event.type, err: (error as Error).message },
           'broadcast failed',
@@ -827,6 +868,8 @@ export class ServiceInterceptor implements Startable {
       } else if (now - l.lastSend >= this.heartbeatMs * 0.9) this.send(l, { type: 'ping' });
     }
     this.expireIdle(now);
+    // Responsibility moves with fail-overs and views: propose again where a cache is still over.
+    for (const [id, s] of this.local) if (s.requestResponse && s.cache.full) this.overflowing(id, s.truncated);
     this.ticker = this.options.clock.setTimer(this.heartbeatMs, () => this.tick());
   }
 
@@ -840,10 +883,7 @@ export class ServiceInterceptor implements Startable {
     if (!view?.primary) return;
     for (const r of this.table.list()) {
       if (this.attachedLinks.has(r.id) || this.pending.has(r.id)) continue;
-      const responsible =
-        r.attached === this.options.self ||
-        (!view.members.includes(r.attached) && view.members[0] === this.options.self);
-      if (!responsible) continue;
+      if (!this.responsibleFor(r)) continue;
       const s = this.local.get(r.id);
       if (!s || now - s.lastActivity < this.sessionTimeoutMs) continue;
       if (this.expiring.get(r.id) === r.lastEventAt) continue;
@@ -985,7 +1025,11 @@ export class ServiceInterceptor implements Startable {
           l,
           a.why === 'expired'
             ? new ExpiredSessionError(`session ${shortSessionId(a.id)} is closed or expired`)
-            : new UnknownSessionError(`session ${shortSessionId(a.id)} is not known to the group`),
+            : a.why === 'busy'
+              ? new SessionLimitError(
+                  `session ${shortSessionId(a.id)} refused: substrate "${l.served?.name}" runs one session at a time (sessions: one-at-a-time) and another one is open`,
+                )
+              : new UnknownSessionError(`session ${shortSessionId(a.id)} is not known to the group`),
           true,
         );
         return;
@@ -1017,10 +1061,25 @@ export class ServiceInterceptor implements Startable {
       case 'acked':
         this.localFor(a.session).trim(a.outSeq);
         return;
+      case 'input-ended':
+        this.log.debug({ session: a.session.id, inSeq: a.session.lastInSeq }, 'client half-closed');
+        this.localFor(a.session).endInput();
+        return;
       case 'closed': {
         const s = this.local.get(a.session.id);
         this.local.delete(a.session.id);
         this.expiring.delete(a.session.id);
+        this.overflowProposed.delete(a.session.id);
+        if (a.reason === 'overflow') {
+          this.counters.overflows++;
+          this.auditOrdered({
+            type: 'session.overflow',
+            member: this.options.self,
+            principal: a.session.principal,
+            reason: `more than ${this.maxCacheBytes} bytes of output unacknowledged`,
+            details: { session: a.session.id, ackedOut: a.session.ackedOut },
+          });
+        }
         this.divergence?.closed(a.session.id);
         s?.close();
         this.auditOrdered({
@@ -1044,8 +1103,13 @@ export class ServiceInterceptor implements Startable {
                       ? 'VCL_EXPIRED_SESSION'
                       : a.reason === 'denied'
                         ? 'VCL_AUTHORIZATION'
-                        : 'VCL_ERROR',
-                  message: `session closed: ${a.reason}`,
+                        : a.reason === 'overflow'
+                          ? new SessionOverflowError('').code
+                          : 'VCL_ERROR',
+                  message:
+                    a.reason === 'overflow'
+                      ? `session closed: its client left more than ${this.maxCacheBytes} bytes of output unread (a slow consumer)`
+                      : `session closed: ${a.reason}`,
                   fatal: true,
                 },
           );
@@ -1197,6 +1261,8 @@ export class ServiceInterceptor implements Startable {
         const l = this.attachedLinks.get(r.id);
         if (l) this.refuse(l, new UnavailableError(`service on ${this.options.self} failed: ${error.message}`), false);
       },
+      serviceGone: (error) => this.serviceGone(r.id, error),
+      overflow: (truncated) => this.overflowing(r.id, truncated),
     });
     s.lastActivity = this.options.clock.now();
     this.local.set(r.id, s);
@@ -1247,6 +1313,73 @@ export class ServiceInterceptor implements Startable {
     }
   }
 
+  /**
+   * This replica's service is gone: it can no longer apply what the group orders, so it must stop
+   * serving at once (its clients fail over to members whose replicas applied everything) and its
+   * owner takes it out of the group.
+   */
+  private serviceGone(session: SessionId, error: Error): void {
+    if (this.serviceDown || this.stopped) return;
+    this.serviceDown = true;
+    const failure = new ServiceFailedError(
+      `member ${this.options.self}: the service is gone (session ${session}: ${error.message}; a fresh dial is refused); this replica can no longer follow the total order`,
+      { cause: error },
+    );
+    this.log.error({ session, err: error.message }, 'service failed: this replica leaves the group');
+    this.auditor.audit({
+      type: 'service.failed',
+      member: this.options.self,
+      reason: error.message,
+      details: { session },
+    });
+    const away = new UnavailableError(`service on ${this.options.self} failed`);
+    for (const l of [...this.links]) this.refuse(l, away, false);
+    this.resolveServiceFailed?.(failure);
+  }
+
+  /**
+   * A session's cache passed its bound here. Caches fill at different times at different members,
+   * so the decision is made in the total order: the responsible member (as for expiry) proposes a
+   * close that applies only if the client acknowledged nothing since (`ifAcked`), so every member
+   * closes the session at the same point, or at none if the client read meanwhile. A member whose
+   * cache passed twice the bound kept no more output and can never serve the session again: it
+   * proposes an unconditional close.
+   */
+  private overflowing(id: SessionId, truncated: boolean): void {
+    if (this.replaying || this.stopped) return;
+    const r = this.table.get(id);
+    if (!r || (!truncated && !this.responsibleFor(r))) return;
+    const key = truncated ? -1 : r.ackedOut;
+    const proposed = this.overflowProposed.get(id);
+    if (proposed === key || proposed === -1) return;
+    this.overflowProposed.set(id, key);
+    this.log.warn(
+      { session: shortSessionId(id), ackedOut: r.ackedOut, cacheBytes: this.local.get(id)?.cache.bytes, truncated },
+      'session output over its bound: closing it (ordered)',
+    );
+    this.submit(
+      undefined,
+      {
+        type: 'close',
+        session: id,
+        reason: 'overflow',
+        ifLastEvent: 0,
+        ...(truncated ? {} : { ifAcked: r.ackedOut }),
+      },
+      // Not ordered (the group was busy or changing views): the next tick proposes it again.
+      () => this.overflowProposed.delete(id),
+    );
+  }
+
+  /** The member that proposes ordered decisions for a session: the one it is attached to, else the view's first. */
+  private responsibleFor(r: SessionRecord): boolean {
+    const view = this.currentView;
+    if (!view?.primary) return false;
+    return (
+      r.attached === this.options.self || (!view.members.includes(r.attached) && view.members[0] === this.options.self)
+    );
+  }
+
   /** The substrate a session named; none named means the first (clients from before the field). */
   private servedFor(name: string | undefined): ServedSubstrate | undefined {
     return name === undefined ? this.served[0] : this.servedByName.get(name);
@@ -1267,6 +1400,16 @@ export class ServiceInterceptor implements Startable {
 }
 
 interface LocalSessionEvents {
+  /**
+   * The service conversation broke or ended although the session did not end it, and a fresh
+   * dial of the service is refused: the service is gone.
+   */
+  serviceGone(error: Error): void;
+  /**
+   * A request-response session's cache passed its bound (`truncated`: passed twice the bound, and
+   * this member stopped caching its output, so it can never serve the session again).
+   */
+  overflow(truncated: boolean): void;
   output(chunk: OutputChunk): void;
   /** `offset`: the output position of `bytes` (stream sessions: bytes since the session opened). */
   produced(inSeq: number | undefined, bytes: Uint8Array, offset: number): void;
@@ -1286,15 +1429,28 @@ class LocalSession {
   /** Requests written to the service (request-response) and responses read back. */
   written = 0;
   responses = 0;
-  /** The request number of the request the service is answering now (request-response). */
-  answering: number | undefined;
+  /** The request numbers of the requests written to the service and not answered yet, oldest first. */
+  private readonly answering: (number | undefined)[] = [];
+  /** Consecutive requests may go to the service before the earlier ones are answered (`ExecutionTraits`). */
+  readonly pipelining: boolean;
+  /** Plans this session's requests in the total order (`ExecutionTraits.planner`). */
+  private readonly planner: SessionPlanner | undefined;
+  private readonly refusal: (reason: string) => Uint8Array;
   failed = false;
+  /** The cache passed twice its bound: output is no longer kept (the session is being closed). */
+  truncated = false;
   private conversation: Conversation | undefined;
   private readonly framer: Framer | undefined;
   private readonly early: Uint8Array[] = [];
   private readonly waiters: (() => void)[] = [];
   private closed = false;
+  /** The ordered half-close was applied (the service's input ends after what precedes it). */
+  private inputEnding = false;
+  /** The conversation's input ended for the session's close; its output is dropped. */
+  private finished = false;
+  private disposed = false;
   private readonly abort = new AbortController();
+  private readonly probe: () => Promise<boolean>;
 
   constructor(
     readonly id: SessionId,
@@ -1305,6 +1461,12 @@ class LocalSession {
     private readonly events: LocalSessionEvents,
   ) {
     const rr = served?.substrate.pattern === 'request-response';
+    this.probe = () => served?.backend.probe?.() ?? Promise.resolve(true);
+    const execution = rr ? served.substrate.execution : undefined;
+    this.pipelining = execution?.pipelining === true;
+    this.planner = execution?.planner?.();
+    this.refusal = (reason) =>
+      served?.substrate.errorResponse?.(new UnreplicableRequestError(reason)) ?? new Uint8Array();
     this.cache = new OutputCache(rr ? 'message' : 'byte', maxCacheBytes);
     this.framer = rr ? served.substrate.responseFramer() : undefined;
     (served
@@ -1326,9 +1488,22 @@ class LocalSession {
     return this.conversation !== undefined || this.failed;
   }
 
-  /** An ordered request (or stream chunk) numbered `inSeq`. */
+  /**
+   * An ordered request (or stream chunk) numbered `inSeq`. A request the substrate's planner
+   * refuses is answered with the substrate's error reply at its place, at every member alike, and
+   * never reaches the service. (`read` plans are applied as writes: see docs/execution.md.)
+   */
   input(bytes: Uint8Array, inSeq?: number): void {
     if (this.requestResponse) {
+      const plan = this.planner?.plan(bytes);
+      if (plan?.kind === 'refuse') {
+        this.log.info(
+          { session: shortSessionId(this.id), inSeq, reason: plan.reason },
+          'request refused: it cannot be replicated',
+        );
+        this.injectResponse(this.refusal(plan.reason), inSeq);
+        return;
+      }
       this.dispatcher.enqueue({ session: this, request: bytes, ...(inSeq !== undefined ? { inSeq } : {}) });
       return;
     }
@@ -1348,15 +1523,7 @@ class LocalSession {
     if (!this.cache.full && this.paused) {
       this.paused = false;
       this.conversation?.resume();
-      this.dispatcher.kick();
     }
-  }
-
-  /** Reads the service again although the cache is full (a capture must see requests up to its cut answered). */
-  unpause(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    this.conversation?.resume();
   }
 
   /** Runs `fn` once the service conversation is open (or failed). */
@@ -1365,16 +1532,42 @@ class LocalSession {
     else this.waiters.push(fn);
   }
 
-  write(bytes: Uint8Array): void {
+  write(bytes: Uint8Array, inSeq: number | undefined): void {
     this.written++;
+    this.answering.push(inSeq);
     this.conversation!.write(bytes);
   }
 
-  output(bytes: Uint8Array, inSeq = this.answering): void {
+  /** Requests written to the service and not answered yet. */
+  get inFlight(): number {
+    return this.answering.length;
+  }
+
+  /** The service's answer to the oldest request written and not answered yet. */
+  private answered(bytes: Uint8Array): void {
+    this.output(bytes, this.answering.shift());
+  }
+
+  output(bytes: Uint8Array, inSeq?: number): void {
+    if (this.requestResponse && (this.truncated || this.cache.bytes >= 2 * this.cache.maxBytes)) {
+      // Hard cap: the session is being closed for overflow; the service's answers are consumed
+      // (the dispatcher goes on) but no longer kept.
+      this.responses++;
+      if (!this.truncated) {
+        this.truncated = true;
+        this.events.overflow(true);
+      }
+      this.dispatcher.responded(this);
+      return;
+    }
     const chunk = this.cache.append(bytes);
-    if (this.requestResponse) this.responses++;
-    // Bounded cache: stop reading the service until the client's ack (ordered) trims it.
-    if (this.cache.full && !this.paused && this.conversation) {
+    if (this.requestResponse) {
+      this.responses++;
+      // Never backpressure a request-response conversation: the dispatcher would wait for it and
+      // every other session with it. The group decides in the total order what happens instead.
+      if (this.cache.full) this.events.overflow(false);
+    } else if (this.cache.full && !this.paused && this.conversation) {
+      // A stream's conversation is its own: stop reading it until the client's ack trims the cache.
       this.paused = true;
       this.conversation.pause();
     }
@@ -1384,48 +1577,86 @@ class LocalSession {
     if (this.requestResponse) this.dispatcher.responded(this);
   }
 
-  /** The ordered CLOSE: ends the service conversation after any queued request, frees the cache. */
+  /**
+   * The ordered half-close: ends the service conversation's input after every request or chunk
+   * ordered before it; the service's output is still read, cached and forwarded until it ends.
+   */
+  endInput(): void {
+    if (this.closed || this.inputEnding) return;
+    this.inputEnding = true;
+    if (this.requestResponse) this.dispatcher.enqueue({ session: this, endInput: true });
+    else this.conversation?.end(); // not open yet: `ready` writes what came early, then ends
+  }
+
+  /**
+   * The ordered CLOSE: ends the service conversation after any queued request or chunk (a stream's
+   * chunks that came before the conversation opened included: the dial is never aborted for a
+   * close, so a client that sends and closes at once loses nothing), and frees the cache.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     if (this.requestResponse) this.dispatcher.enqueue({ session: this, close: true });
-    else this.finish();
+    else if (this.conversation) this.finish();
   }
 
+  /** Ends the service's input after what was written; later output is read and dropped. */
   finish(): void {
+    this.finished = true;
     this.cache.clear();
-    this.abort.abort();
+    this.conversation?.end();
+  }
+
+  /** The dispatcher reached this session's ordered half-close: the service has every earlier request. */
+  endServiceInput(): void {
     this.conversation?.end();
   }
 
   dispose(): void {
     this.closed = true;
+    this.disposed = true;
     this.abort.abort();
     this.conversation?.destroy();
     this.cache.clear();
   }
 
   private ready(c: Conversation): void {
-    if (this.closed && !this.requestResponse) {
-      c.end();
+    if (this.disposed) {
+      c.destroy();
       return;
     }
     this.conversation = c;
     c.onData((bytes) => this.read(bytes));
     c.onEnd((error) => {
-      if (error) this.fail(error);
-      else if (this.endedAt === undefined && !this.closed) {
-        this.endedAt = this.cache.produced;
-        this.log.info({ session: shortSessionId(this.id), outSeq: this.endedAt }, 'service ended the conversation');
-        this.events.ended(this.endedAt);
-        this.dispatcher.gone(this);
-      }
+      if (this.closed || this.failed || this.endedAt !== undefined) return;
+      // After the client's ordered half-close the service ending is the expected answer.
+      if (this.inputEnding && !error) return this.ended();
+      // Unasked: a service that closes a conversation on purpose still accepts new ones; one
+      // whose process is gone refuses them, and then this replica cannot follow the order.
+      void this.probe().then((alive) => {
+        if (this.closed || this.disposed) return;
+        if (!alive)
+          this.events.serviceGone(error ?? new Error('the service ended a conversation its client did not close'));
+        else if (error) this.fail(error);
+        else this.ended();
+      });
     });
     for (const b of this.early.splice(0)) c.write(b);
+    if (!this.requestResponse && this.closed) this.finish();
+    else if (!this.requestResponse && this.inputEnding) c.end();
     for (const w of this.waiters.splice(0)) w();
   }
 
+  private ended(): void {
+    if (this.endedAt !== undefined) return;
+    this.endedAt = this.cache.produced;
+    this.log.info({ session: shortSessionId(this.id), outSeq: this.endedAt }, 'service ended the conversation');
+    this.events.ended(this.endedAt);
+    this.dispatcher.gone(this);
+  }
+
   private read(bytes: Uint8Array): void {
+    if (this.finished) return;
     if (!this.framer) {
       this.output(bytes);
       return;
@@ -1437,7 +1668,7 @@ class LocalSession {
       this.fail(error as Error);
       return;
     }
-    for (const m of messages) this.output(m);
+    for (const m of messages) this.answered(m);
   }
 
   private fail(error: Error): void {
@@ -1459,6 +1690,8 @@ interface DispatchItem {
   readonly request?: Uint8Array;
   readonly synthetic?: Uint8Array;
   readonly close?: true;
+  /** The session's ordered half-close: end the service's input here. */
+  readonly endInput?: true;
   /** The request number it answers. */
   readonly inSeq?: number;
 }
@@ -1507,7 +1740,7 @@ class Dispatcher {
 
   /** `session` produced a response. */
   responded(session: LocalSession): void {
-    if (this.busy === session && session.responses >= session.written) {
+    if (this.busy === session && session.inFlight === 0) {
       this.busy = undefined;
       this.kick();
     }
@@ -1541,16 +1774,33 @@ class Dispatcher {
 
   private run(): void {
     while (
-      !this.busy &&
       !this.waitingReady &&
       this.head < this.queue.length &&
       (this.holds.length === 0 || this.started < this.holds[0]!.mark)
     ) {
       const item = this.queue[this.head]!;
       const s = item.session;
+      // Pipelining: the next request of the session being answered goes to the service at once
+      // (the protocol answers in order on one conversation); anything else waits for the answers.
+      // Requests of other sessions still wait, so the order of application stays the total order.
+      if (this.busy && !(this.busy === s && s.pipelining && item.request && !s.failed && s.endedAt === undefined))
+        return;
       if (item.close) {
         this.shift();
         s.finish();
+        continue;
+      }
+      if (item.endInput) {
+        if (!s.isReady) {
+          this.waitingReady = true;
+          s.whenReady(() => {
+            this.waitingReady = false;
+            this.kick();
+          });
+          return;
+        }
+        this.shift();
+        s.endServiceInput();
         continue;
       }
       if (!s.isReady) {
@@ -1566,23 +1816,15 @@ class Dispatcher {
         this.shift();
         continue;
       }
-      // Head-of-line blocking is deliberate: skipping a session whose cache is full would make
-      // the order of application depend on timing, which differs between replicas.
-      if (s.cache.full) {
-        // A capture waiting for this request would wait for an ack ordered after its cut, which
-        // is held behind the capture: let the cache overshoot its bound for requests up to the
-        // cut instead (the order of application is unchanged).
-        if (!this.holds.some((h) => h.drained)) return;
-        s.unpause();
-      }
+      // A full cache never stops the dispatcher (one client that does not read would freeze
+      // every session): the session is closed for overflow in the total order instead.
       this.shift();
       if (item.synthetic) {
         s.output(item.synthetic, item.inSeq);
         continue;
       }
       this.busy = s;
-      s.answering = item.inSeq;
-      s.write(item.request!);
+      s.write(item.request!, item.inSeq);
     }
   }
 

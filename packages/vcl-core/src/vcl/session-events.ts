@@ -6,8 +6,11 @@ import { readId as id } from './fields';
 /** The id of a client session, chosen by the client-side interceptor; survives fail-overs. */
 export type SessionId = string;
 
-/** Why a session was closed. */
-export type CloseReason = 'client' | 'expired' | 'denied' | 'error';
+/**
+ * Why a session was closed. `overflow`: its client left more unacknowledged output than the
+ * member's cache bound (a slow consumer).
+ */
+export type CloseReason = 'client' | 'expired' | 'denied' | 'error' | 'overflow';
 
 /**
  * The events of the VCL session protocol that travel through the total order. Every member
@@ -57,10 +60,26 @@ export type SessionEvent =
   /** A request refused by policy before it reached the service; keeps the input numbering gap-free. */
   | { readonly type: 'deny'; readonly session: SessionId; readonly inSeq: number; readonly reason: string }
   /**
+   * The client half-closed after request `inSeq` (stream sessions): every member ends its service
+   * conversation's input after that request and keeps reading the service's output until the
+   * service ends. Applied only right after request `inSeq` (a stale or early copy is ignored).
+   */
+  | { readonly type: 'shutdown'; readonly session: SessionId; readonly inSeq: number }
+  /**
    * Ends the session. `ifLastEvent`, when non-zero, makes the close conditional: it applies only
    * if the session's last event is still that one (session expiry races with a fail-over).
    */
-  | { readonly type: 'close'; readonly session: SessionId; readonly reason: CloseReason; readonly ifLastEvent: number }
+  | {
+      readonly type: 'close';
+      readonly session: SessionId;
+      readonly reason: CloseReason;
+      readonly ifLastEvent: number;
+      /**
+       * When set, the close applies only if the client's acknowledged output is still this one
+       * (an `overflow` close: the client read nothing since the member saw its cache over the bound).
+       */
+      readonly ifAcked?: number;
+    }
   /**
    * Outbound (dependent services): the caller of an exclusive dependency is about to send call
    * `index` of outbound connection `session`; ordered before the call leaves, so a taking-over
@@ -96,10 +115,11 @@ const TYPES = [
   'dep-response',
   'dep-failed',
   'digest',
+  'shutdown',
 ] as const;
 const MAX_DIGEST_HASHES = 4096;
 const MAX_HASH_BYTES = 64;
-const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
+const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error', 'overflow'];
 
 /** Encodes a session event as an ordered-message payload (the link codec's body fields). */
 export function encodeSessionEvent(event: SessionEvent): Uint8Array {
@@ -132,6 +152,11 @@ export function encodeSessionEvent(event: SessionEvent): Uint8Array {
       break;
     case 'close':
       w.u8(REASONS.indexOf(event.reason)).varint(event.ifLastEvent);
+      // Optional trailing field: a close without it encodes as before.
+      if (event.ifAcked !== undefined) w.varint(event.ifAcked);
+      break;
+    case 'shutdown':
+      w.varint(event.inSeq);
       break;
     case 'dep-call':
       w.varint(event.index).string(event.caller);
@@ -186,8 +211,12 @@ export function decodeSessionEvent(payload: Uint8Array): SessionEvent {
       const reason = REASONS[rc];
       if (reason === undefined) throw new MalformedFrameError(`session event: unknown close reason ${rc}`);
       event = { type, session, reason, ifLastEvent: r.varint('ifLastEvent') };
+      if (r.remaining > 0) event = { ...event, ifAcked: r.varint('ifAcked') };
       break;
     }
+    case 'shutdown':
+      event = { type, session, inSeq: r.varint('inSeq') };
+      break;
     case 'dep-call':
       event = { type, session, index: r.varint('index'), caller: id(r, 'caller') };
       break;

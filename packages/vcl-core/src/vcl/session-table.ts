@@ -19,6 +19,8 @@ export interface SessionRecord {
   readonly openedAt: number;
   /** Delivery sequence number of its latest event. */
   lastEventAt: number;
+  /** The client half-closed (an ordered `shutdown`): no request follows. */
+  inputEnded?: boolean;
 }
 
 /** What applying one ordered event did; the same at every member for the same delivery. */
@@ -39,9 +41,10 @@ export type Applied =
       readonly attempt: number;
       /**
        * `expired`: the session existed and was closed; `unknown`: never seen; `hijack`: it belongs
-       * to another principal than the one that asked to open or attach it.
+       * to another principal than the one that asked to open or attach it; `busy`: its substrate
+       * runs one session at a time and another one is open.
        */
-      readonly why: 'unknown' | 'expired' | 'hijack';
+      readonly why: 'unknown' | 'expired' | 'hijack' | 'busy';
       /** For `hijack`: the principal that asked, and the session's owner. */
       readonly principal?: string;
       readonly owner?: string;
@@ -65,6 +68,7 @@ export type Applied =
       readonly ack?: number;
     }
   | { readonly kind: 'acked'; readonly session: SessionRecord; readonly outSeq: number }
+  | { readonly kind: 'input-ended'; readonly session: SessionRecord }
   | { readonly kind: 'closed'; readonly session: SessionRecord; readonly reason: CloseReason }
   | { readonly kind: 'ignored'; readonly id: SessionId; readonly why: string };
 
@@ -72,6 +76,12 @@ export type Applied =
 export interface SessionTableOptions {
   /** How many closed session ids to remember, so a late HELLO gets "expired" rather than "unknown". Default 10000. */
   readonly closedMemory?: number;
+  /**
+   * Whether sessions of a substrate (the name an OPEN carries; undefined: the first substrate)
+   * run one at a time: an OPEN while another session of it is open is refused (`busy`). Must be
+   * the same function at every member (it comes from the stack). Default: none is.
+   */
+  readonly oneAtATime?: (substrate: string | undefined) => boolean;
 }
 
 /**
@@ -85,8 +95,11 @@ export class SessionTable {
   private readonly closedMemory: number;
   private requests = 0;
 
+  private readonly oneAtATime: (substrate: string | undefined) => boolean;
+
   constructor(options: SessionTableOptions = {}) {
     this.closedMemory = options.closedMemory ?? 10_000;
+    this.oneAtATime = options.oneAtATime ?? (() => false);
   }
 
   /** The open sessions, in the order they were opened. */
@@ -153,6 +166,8 @@ export class SessionTable {
         if (s) return this.attach(s, event.origin, event.attempt, seq, event.principal);
         if (this.closed.has(event.session))
           return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'expired' };
+        if (this.oneAtATime(event.substrate) && this.list().some((o) => o.substrate === event.substrate))
+          return { kind: 'refused', id: event.session, origin: event.origin, attempt: event.attempt, why: 'busy' };
         const created: SessionRecord = {
           id: event.session,
           principal: event.principal,
@@ -182,8 +197,9 @@ export class SessionTable {
         const ack = this.ack(s, event.ackOutSeq);
         // The first ordered copy of each inSeq wins at every member alike; a copy that would leave a
         // hole (a resend from a stale member ordered before the current member's) is dropped too,
-        // because the attached member's own contiguous stream always fills the hole later.
-        if (event.inSeq !== s.lastInSeq + 1)
+        // because the attached member's own contiguous stream always fills the hole later. After
+        // the client's half-close nothing follows: a later number can only be bad input.
+        if (event.inSeq !== s.lastInSeq + 1 || s.inputEnded)
           return {
             kind: 'dropped',
             session: s,
@@ -222,8 +238,25 @@ export class SessionTable {
           ? { kind: 'ignored', id: s.id, why: `stale ack ${event.outSeq} <= ${s.ackedOut}` }
           : { kind: 'acked', session: s, outSeq: ack };
       }
+      case 'shutdown': {
+        if (!s) return { kind: 'ignored', id: event.session, why: 'shutdown for a session that is not open' };
+        // Only right after its last request: a copy sent before a fail-over's resends were ordered
+        // is early (the client sends it again after them), a second copy is stale.
+        if (s.inputEnded) return { kind: 'ignored', id: s.id, why: 'input already ended' };
+        if (event.inSeq !== s.lastInSeq)
+          return { kind: 'ignored', id: s.id, why: `shutdown after ${event.inSeq}, applied ${s.lastInSeq}` };
+        s.inputEnded = true;
+        s.lastEventAt = seq;
+        return { kind: 'input-ended', session: s };
+      }
       case 'close': {
         if (!s) return { kind: 'ignored', id: event.session, why: 'close for a session that is not open' };
+        if (event.ifAcked !== undefined && event.ifAcked !== s.ackedOut)
+          return {
+            kind: 'ignored',
+            id: s.id,
+            why: `conditional close at ack ${event.ifAcked}, client acknowledged ${s.ackedOut}`,
+          };
         if (event.ifLastEvent !== 0 && event.ifLastEvent !== s.lastEventAt)
           return {
             kind: 'ignored',

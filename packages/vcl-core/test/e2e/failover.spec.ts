@@ -94,6 +94,33 @@ describe.each(['external', 'internal'] as const)('%s mode, 3 replicas', (mode) =
   });
 });
 
+describe('external mode, 3 replicas: a failed service is a failed replica', () => {
+  it('the service behind the member a client is attached to is killed (SIGKILL) mid-stream: that member leaves the group (exit 4), the client sees every response once, in order, no error, and the survivors agree', async () => {
+    const d = new Deployment({ mode: 'external', members: 3 });
+    await d.start();
+    try {
+      const n = 200;
+      const load = d.loadClient('k', 1, n, 4);
+      await load.waitFor((l) => l.startsWith('R k0 k0:50 '), 30_000, 'response 50');
+      const victim = await d.attachedMember();
+      victim.service!.signal('SIGKILL'); // the service only: its member lives on
+      await load.waitFor((l) => l === 'DONE', 60_000, 'all responses');
+      expect(load.lines.filter((l) => l.startsWith('E '))).toEqual([]);
+      expect(responses(load, 'k0')).toEqual(expected('k0', n));
+      expect(await victim.proc!.exited).toBe('4');
+      expect(
+        victim.proc!.lines.some((l) => logLine(l)?.['msg'] === 'service failed: this replica leaves the group'),
+      ).toBe(true);
+      const digests = await survivorDigests(d, [victim.id], n);
+      expect(digests).toHaveLength(2);
+      expect(new Set(digests).size).toBe(1);
+      expect(digests[0]).toMatch(new RegExp(`^${(n * (n + 1)) / 2}:${n}:0:`));
+    } finally {
+      await d.stop();
+    }
+  });
+});
+
 describe('external mode, 5 replicas, 20 concurrent clients', () => {
   it('survives two successive member failures with identical replica states equal to what the requests imply', async () => {
     const d = new Deployment({ mode: 'external', members: 5 });

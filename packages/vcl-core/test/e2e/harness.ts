@@ -111,6 +111,8 @@ export interface DeploymentOptions {
   readonly extraYaml?: string;
   /** The `vcl` command line's main.js (another build, to measure it side by side). Default this repository's. */
   readonly cli?: string;
+  /** The stack's `substrate:` value (flow YAML). Default `{ plugin: tcp, options: { framing: line } }`. */
+  readonly substrate?: string;
 }
 
 /** A replicated counter service on loopback: members, their services, and a client-side interceptor. */
@@ -276,7 +278,7 @@ ${members}
 ordering:
   plugin: sequencer
   options: { heartbeatMs: 50, suspectTimeoutMs: 300 }
-substrate: { plugin: tcp, options: { framing: line } }
+substrate: ${this.options.substrate ?? '{ plugin: tcp, options: { framing: line } }'}
 service: { endpoint: { host: 127.0.0.1, port: ${this.members[0]!.servicePort} }${this.stateDigestYaml()} }
 client:
   listen: { host: 127.0.0.1, port: ${this.clientPort} }

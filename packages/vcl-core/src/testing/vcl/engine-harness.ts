@@ -1,5 +1,7 @@
+import type { SessionsPolicy } from '../../config/stack';
 import type { MemberId } from '../../contracts/network';
-import type { Conversation, ExchangePattern } from '../../contracts/substrate';
+import type { Conversation, ExchangePattern, ExecutionTraits, Substrate } from '../../contracts/substrate';
+import type { ServiceBackend } from '../../vcl/backend';
 import { ClientInterceptor, type ClientInterceptorOptions } from '../../vcl/client-interceptor';
 import type { MemberAddress } from '../../vcl/link-frames';
 import { ServiceInterceptor, type ServiceInterceptorOptions } from '../../vcl/service-interceptor';
@@ -32,6 +34,15 @@ export interface VclHarnessOptions {
   readonly logger?: RecordingLogger;
   /** The service replica for a member (default: a new `CounterService`), e.g. a non-deterministic one. */
   readonly replica?: (member: MemberId) => CounterService;
+  /**
+   * Virtual time a member takes to open its conversation with the service (a slow dial), drawn
+   * per session from `[0, openDelayMs]`. Default 0.
+   */
+  readonly openDelayMs?: number;
+  /** The test substrate's execution traits (pipelining, planner). Default none. */
+  readonly execution?: ExecutionTraits;
+  /** The substrate's sessions policy (`substrates[].sessions`). Default none. */
+  readonly sessions?: SessionsPolicy;
 }
 
 /**
@@ -60,6 +71,8 @@ export class VclHarness {
   /** Everything logged. */
   readonly logger: RecordingLogger;
   private readonly down = new Set<MemberId>();
+  private readonly deadServices = new Set<MemberId>();
+  private readonly serviceConversations = new Map<MemberId, Set<Conversation>>();
 
   constructor(readonly options: VclHarnessOptions) {
     const n = options.members ?? 3;
@@ -74,17 +87,42 @@ export class VclHarness {
     });
     this.links = new MemoryLinkTransport({ clock: this.sim.clock, delayMs: options.linkDelayMs ?? 1 });
     this.addresses = this.members.map((id, i) => ({ id, host: id, port: 7000 + i }));
-    const substrate = lineSubstrate(options.pattern ?? 'request-response');
+    const substrate: Substrate = {
+      ...lineSubstrate(options.pattern ?? 'request-response'),
+      ...(options.execution ? { execution: options.execution } : {}),
+    };
     for (const [i, id] of this.members.entries()) {
       const replica = options.replica?.(id) ?? new CounterService();
       this.replicas.set(id, replica);
+      const node = this.sim.node(id);
+      const direct = replica.backend(substrate);
+      const delay = options.openDelayMs ?? 0;
+      const opened = new Set<Conversation>();
+      this.serviceConversations.set(id, opened);
+      const open = (session: string, signal?: AbortSignal): Promise<Conversation> => {
+        if (this.deadServices.has(id)) return Promise.reject(new Error(`service of ${id} is gone`));
+        return direct.open(session, signal).then((c) => {
+          opened.add(c); // (a destroy of an ended conversation does nothing)
+          return c;
+        });
+      };
+      const backend: ServiceBackend = {
+        open: (session, signal) =>
+          delay > 0
+            ? new Promise<void>((resolve) => node.clock.setTimer(Math.floor(node.random.next() * delay), resolve)).then(
+                () => open(session, signal),
+              )
+            : open(session, signal),
+        probe: async () => !this.deadServices.has(id),
+      };
       this.services.set(
         id,
         new ServiceInterceptor({
           self: id,
           ordering: this.order.member(id),
-          substrate,
-          backend: replica.backend(substrate),
+          ...(options.sessions
+            ? { substrates: [{ name: substrate.name, substrate, backend, sessions: options.sessions }] }
+            : { substrate, backend }),
           transport: this.links,
           listen: { host: id, port: 7000 + i },
           members: this.addresses,
@@ -133,6 +171,20 @@ export class VclHarness {
     this.links.crash(id, 7000 + i);
     this.order.crash(id);
     this.sim.crash(id);
+  }
+
+  /**
+   * Kills member `id`'s service process (not the member): every conversation with it ends as a
+   * dying process's sockets do, and new dials and probes are refused.
+   */
+  killService(id: MemberId): void {
+    this.deadServices.add(id);
+    for (const c of [...(this.serviceConversations.get(id) ?? [])]) c.destroy();
+  }
+
+  /** The conversations member `id` opened with its service (some may have ended). */
+  serviceConversationsOf(id: MemberId): Conversation[] {
+    return [...(this.serviceConversations.get(id) ?? [])];
   }
 
   /** Breaks member `id`'s client links (and refuses new ones) while it stays in the group. */

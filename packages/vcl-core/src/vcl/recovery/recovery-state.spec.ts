@@ -55,6 +55,20 @@ describe('recovery state', () => {
     expect(t.get('a')).toMatchObject({ lastInSeq: 1, ackedOut: 1, lastEventAt: 6 });
   });
 
+  it('carries the half-close and substrate of a session and an overflow close (version 3)', () => {
+    const t = new SessionTable();
+    t.apply({ type: 'open', session: 'a', origin: 'n1', attempt: 1, principal: 'p', substrate: 'raw' }, 1);
+    t.apply({ type: 'data', session: 'a', inSeq: 1, ackOutSeq: 0, bytes: bytes('x') }, 2);
+    t.apply({ type: 'shutdown', session: 'a', inSeq: 1 }, 3);
+    t.apply({ type: 'open', session: 'b', origin: 'n1', attempt: 2, principal: 'p' }, 4);
+    t.apply({ type: 'close', session: 'b', reason: 'overflow', ifLastEvent: 0, ifAcked: 0 }, 5);
+    const s: RecoveryState = { mode: 'snapshot', cut: 5, base: 5, table: t.exportState(), caches: [], log: [] };
+    const back = decodeRecoveryState(encodeRecoveryState(s));
+    expect(back.table.sessions[0]).toMatchObject({ id: 'a', substrate: 'raw', inputEnded: true });
+    expect(back.table.closed).toEqual([['b', 'overflow']]);
+    expect(back).toEqual(s);
+  });
+
   it('round-trips a replay-mode state whose log is the raw on-disk records', () => {
     const log = [1, 2, 3].map((seq) => ({
       seq,
@@ -147,7 +161,7 @@ describe('recovery state', () => {
     const cases: [Uint8Array, RegExp][] = [
       [new Uint8Array(0), /magic/],
       [Uint8Array.of(0x00, 1), /bad magic 0x0/],
-      [Uint8Array.of(0x52, 9), /version 9, this build reads 1 and 2/],
+      [Uint8Array.of(0x52, 9), /version 9, this build reads 1 to 3/],
       [Uint8Array.of(0x52, 1, 7), /unknown mode 7/],
       [good.subarray(0, good.length - 5), /recovery state/],
       [Uint8Array.from([...good, 0]), /trailing/],

@@ -74,10 +74,13 @@ export interface RecoveryState {
 }
 
 const MAGIC = 0x52; // 'R'
-// Version 2 adds the table's request count after the closed sessions; version 1 still decodes.
-const VERSION = 2;
+// Version 2 adds the table's request count after the closed sessions; version 3 a flags byte per
+// session (its input ended; it names a substrate, which follows). Versions 1 and 2 still decode.
+const VERSION = 3;
 const MODES: readonly RecoveryMode[] = ['none', 'replay', 'snapshot'];
-const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error'];
+const REASONS: readonly CloseReason[] = ['client', 'expired', 'denied', 'error', 'overflow'];
+const INPUT_ENDED = 1;
+const HAS_SUBSTRATE = 2;
 
 /** Encodes one replay-log record (`seq`, payload): the unit of the on-disk log and of `log` in a state. */
 export function encodeLogRecord(event: LoggedEvent): Uint8Array {
@@ -90,14 +93,17 @@ export function encodeRecoveryState(state: RecoveryState, rawLog?: Uint8Array): 
   const w = new BodyWriter(1024 + logBytes.length + (state.service?.length ?? 0));
   w.u8(MAGIC).u8(VERSION).u8(MODES.indexOf(state.mode)).varint(state.cut).varint(state.base);
   w.varint(state.table.sessions.length);
-  for (const s of state.table.sessions)
+  for (const s of state.table.sessions) {
     w.string(s.id)
       .string(s.principal)
       .string(s.attached)
       .varint(s.lastInSeq)
       .varint(s.ackedOut)
       .varint(s.openedAt)
-      .varint(s.lastEventAt);
+      .varint(s.lastEventAt)
+      .u8((s.inputEnded ? INPUT_ENDED : 0) | (s.substrate !== undefined ? HAS_SUBSTRATE : 0));
+    if (s.substrate !== undefined) w.string(s.substrate);
+  }
   w.varint(state.table.closed.length);
   for (const [sid, reason] of state.table.closed) w.string(sid).u8(REASONS.indexOf(reason));
   w.varint(state.table.requests ?? 0);
@@ -153,8 +159,8 @@ function decode(bytes: Uint8Array): RecoveryState {
   const magic = r.u8('magic');
   if (magic !== MAGIC) throw new RecoveryStateError(`recovery state: bad magic 0x${magic.toString(16)}`);
   const version = r.u8('version');
-  if (version !== VERSION && version !== 1)
-    throw new RecoveryStateError(`recovery state: version ${version}, this build reads 1 and ${VERSION}`);
+  if (version < 1 || version > VERSION)
+    throw new RecoveryStateError(`recovery state: version ${version}, this build reads 1 to ${VERSION}`);
   const modeCode = r.u8('mode');
   const mode = MODES[modeCode];
   if (mode === undefined) throw new RecoveryStateError(`recovery state: unknown mode ${modeCode}`);
@@ -163,7 +169,7 @@ function decode(bytes: Uint8Array): RecoveryState {
   if (base > cut) throw new RecoveryStateError(`recovery state: base ${base} is after the cut ${cut}`);
   const sessions: SessionRecord[] = [];
   for (let i = r.varint('sessions'); i > 0; i--) {
-    const s: SessionRecord = {
+    let s: SessionRecord = {
       id: id(r, 'session'),
       principal: id(r, 'principal'),
       attached: id(r, 'attached'),
@@ -172,6 +178,11 @@ function decode(bytes: Uint8Array): RecoveryState {
       openedAt: r.varint('openedAt'),
       lastEventAt: r.varint('lastEventAt'),
     };
+    if (version >= 3) {
+      const flags = r.u8('session flags');
+      if (flags & HAS_SUBSTRATE) s = { ...s, substrate: id(r, 'substrate') };
+      if (flags & INPUT_ENDED) s.inputEnded = true;
+    }
     if (s.openedAt > base || s.lastEventAt > base || s.lastEventAt < s.openedAt)
       throw new RecoveryStateError(
         `recovery state: session ${s.id} has events at ${s.openedAt}..${s.lastEventAt}, outside 1..${base}`,

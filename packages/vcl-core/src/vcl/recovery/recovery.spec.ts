@@ -319,10 +319,10 @@ describe('Recovery at the interceptor', () => {
     expect(donor.counter.applied).toHaveLength(6);
   });
 
-  it('snapshot: a capture does not wait for an ack ordered after its cut when a cache is full (the cache overshoots instead)', async () => {
+  it('snapshot: a cache over its bound never holds back the requests up to the cut (the dispatcher never waits for an ack)', async () => {
     const sim = new Simulator({ seed: 7, members: ['n1', 'n2'] });
     const links = new MemoryLinkTransport({ clock: sim.clock, delayMs: 1 });
-    const donor = member(sim, links, 'n1', 'snapshot', new RecordingLogger(), os.tmpdir(), 0, 4);
+    const donor = member(sim, links, 'n1', 'snapshot', new RecordingLogger(), os.tmpdir(), 0, 8);
     await donor.service.start();
     donor.order.install({ id: 1, members: ['n1'], primary: true, cut: 0 });
     const events = [
@@ -337,8 +337,12 @@ describe('Recovery at the interceptor', () => {
     await new Promise((r) => setImmediate(r));
     await sim.runUntil(() => donor.counter.applied.length > 0, 1000);
     await sim.runFor(200);
-    // The first response filled the 4-byte cache: the other two requests wait for an ack.
-    expect(donor.counter.applied).toEqual(['a:1']);
+    // The second response passed the 8-byte bound: the third request still ran (the session is
+    // closed for overflow in the total order instead; this test's order never delivers that).
+    expect(donor.counter.applied).toEqual(['a:1', 'a:2', 'a:3']);
+    expect(donor.order.sent.map((p) => decodeSessionEvent(p))).toContainEqual(
+      expect.objectContaining({ type: 'close', session: 'a', reason: 'overflow', ifAcked: 0 }),
+    );
     let state: Uint8Array | undefined;
     void Promise.resolve(donor.order.hook!.capture(4)).then((b) => (state = b));
     expect(await sim.runUntil(() => state !== undefined, 10_000)).toBe(true);
