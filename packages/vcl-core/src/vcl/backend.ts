@@ -1,3 +1,4 @@
+import type { Clock } from '../contracts/clock';
 import type { Conversation, Endpoint, Framer, Substrate } from '../contracts/substrate';
 import { conversationPair } from './conversation-pair';
 import type { SessionId } from './session-events';
@@ -8,9 +9,45 @@ export interface ServiceBackend {
   open(session: SessionId, signal?: AbortSignal): Promise<Conversation>;
 }
 
-/** External mode: each session is a real connection to the real service on this node. */
-export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoint): ServiceBackend {
-  return { open: (_session, signal) => substrate.dial(endpoint, signal) };
+/** How `dialBackend` waits for a local service that refuses connections (not up yet, restarting). */
+export interface DialRetry {
+  /** How long a session's dial keeps retrying a refused connection, in ms (`timeouts.connectMs`). */
+  readonly forMs: number;
+  /** Time for the backoff. */
+  readonly clock: Clock;
+  /** Told of every failed attempt that will be retried, with the pause before the next. */
+  readonly onRetry?: (error: Error, delayMs: number) => void;
+}
+
+/**
+ * External mode: each session is a real connection to the real service on this node. With `retry`,
+ * a refused dial is retried with backoff for `retry.forMs`, so a member started a moment before its
+ * service does not fail its first sessions; past that the session fails and its client moves on.
+ */
+export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoint, retry?: DialRetry): ServiceBackend {
+  return {
+    open: async (_session, signal) => {
+      const started = retry?.clock.now() ?? 0;
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+        try {
+          return await substrate.dial(endpoint, signal);
+        } catch (error) {
+          const left = retry ? started + retry.forMs - retry.clock.now() : 0;
+          if (!retry || left <= 0 || signal?.aborted || !refused(error)) throw error;
+          const pause = Math.min(delay, left);
+          retry.onRetry?.(error as Error, pause);
+          await new Promise<void>((resolve) => retry.clock.setTimer(pause, resolve));
+        }
+      }
+    },
+  };
+}
+
+/** Whether a dial failed because nothing accepts at the endpoint yet (somewhere in its cause chain). */
+function refused(error: unknown): boolean {
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined; e; e = e.cause as typeof e)
+    if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') return true;
+  return false;
 }
 
 /**

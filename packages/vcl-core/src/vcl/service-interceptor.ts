@@ -1054,6 +1054,10 @@ export class ServiceInterceptor implements Startable {
         ),
         true,
       );
+    // This replica's service already failed the session (e.g. it was down when the session opened):
+    // it can never answer, so send the client on instead of leaving it waiting.
+    if (s.failed)
+      return this.refuse(l, new UnavailableError(`service on ${this.options.self} failed for session ${r.id}`), false);
     this.pending.delete(r.id);
     l.state = 'attached';
     this.attachedLinks.set(r.id, l);
