@@ -15,6 +15,7 @@ module.exports = {
   testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/test/**/*.spec.ts'],
   moduleNameMapper: {
     '^@vcl/core/testing$': path.join(src('packages/vcl-core'), 'testing/index.ts'),
+    '^@vcl/core/errors$': path.join(src('packages/vcl-core'), 'errors.ts'),
     '^@vcl/core$': path.join(src('packages/vcl-core'), 'index.ts'),
     '^@vcl/gcs-sequencer$': path.join(src('packages/gcs-sequencer'), 'index.ts'),
     '^@vcl/gcs-tokenring$': path.join(src('packages/gcs-tokenring'), 'index.ts'),

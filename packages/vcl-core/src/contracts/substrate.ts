@@ -73,6 +73,10 @@ export interface Endpoint {
   readonly port?: number;
   /** Command and arguments (command-line substrates). */
   readonly command?: readonly string[];
+  /** Working directory of `command` (the member's own, `{member}` already expanded); default the interceptor's. */
+  readonly cwd?: string;
+  /** Environment added for `command`: `VCL_MEMBER`, `VCL_DATA_DIR` when set, then the stack's `service.env`. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** One client<->service conversation as a substrate sees it (a TCP connection, an HTTP exchange). */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
 import type { Clock } from '../contracts/clock';
 import type { LinkSecurity } from '../contracts/link-security';
@@ -41,6 +41,7 @@ import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
 import { recoveryFor } from './recovery/setup';
+import { commandEnv, expandMember } from './recovery/service-state';
 import { stateDigestFor } from './state-digest';
 import { resolveDependencies } from './outbound/dependencies';
 import { splitOrdering } from './outbound/ordering-split';
@@ -370,6 +371,9 @@ function servedSubstrates(
             : `give it its own target: substrates[${i}].service: { endpoint: { host, port } }`,
       });
     // (Without a target the member does not start: the issue above is thrown below.)
+    // A member's own working and data directories exist before its first command runs.
+    for (const dir of [target?.command ? target.cwd : undefined, target?.env?.['VCL_DATA_DIR']])
+      if (dir) mkdirSync(dir, { recursive: true });
     const field = targetField(section, i, options);
     return {
       name,
@@ -404,12 +408,18 @@ function targetField(section: SubstrateSection, index: number, options: ServiceM
 function serviceTarget(stack: Stack, section: SubstrateSection, options: ServiceMemberOptions): Endpoint | undefined {
   const own = section.service;
   if (own?.endpoint) return own.endpoint;
-  if (own?.command) return { command: own.command };
-  return (
-    options.serviceEndpoint ??
-    stack.service.endpoint ??
-    (stack.service.command ? { command: stack.service.command } : undefined)
-  );
+  const command =
+    own?.command ?? (options.serviceEndpoint || stack.service.endpoint ? undefined : stack.service.command);
+  if (!command) return options.serviceEndpoint ?? stack.service.endpoint;
+  // A command runs with the member's own arguments, working directory and environment, so one
+  // stack file serves every member (three sqlite3 replicas on one host each get their directory).
+  const member = options.member;
+  const svc = stack.service;
+  return {
+    command: command.map((a) => expandMember(a, member)),
+    ...(svc.cwd ? { cwd: expandMember(svc.cwd, member) } : {}),
+    env: { ...commandEnv(stack, member), ...svc.env },
+  };
 }
 
 function targetProblem(substrate: Substrate, target: Endpoint | undefined): string | undefined {
