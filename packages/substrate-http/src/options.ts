@@ -19,10 +19,25 @@ export interface HttpOptions {
   readonly lingerMs?: number;
   /** Whether the internal-API server adds a `Date` header; replicas would answer with different dates. Default false. */
   readonly sendDate?: boolean;
+  /**
+   * What divergence detection leaves out when it compares the replicas' responses (the client
+   * still gets every byte). Default `{ ignoreHeaders: ['date'], ignoreJsonFields: [] }`.
+   */
+  readonly compare?: HttpCompareOptions;
+}
+
+/** `compare`: the parts of a response that may differ between replicas without being divergence. */
+export interface HttpCompareOptions {
+  /** Header names (any case) not compared, e.g. `etag`, `last-modified`, `server`. Default `['date']`. */
+  readonly ignoreHeaders?: readonly string[];
+  /** For JSON bodies: fields not compared, as dotted paths from the top (`meta.generatedAt`). Default none. */
+  readonly ignoreJsonFields?: readonly string[];
 }
 
 /** `HttpOptions` with every default filled in. */
-export type ResolvedHttpOptions = Required<HttpOptions>;
+export type ResolvedHttpOptions = Required<Omit<HttpOptions, 'compare'>> & {
+  readonly compare: Required<HttpCompareOptions>;
+};
 
 const int = (min: number) => z.number().int().min(min);
 
@@ -39,6 +54,13 @@ export const httpOptions = defineOptions({
     .default(8 * 1024 * 1024),
   lingerMs: int(0).max(60_000).default(2000),
   sendDate: z.boolean().default(false),
+  compare: z
+    .object({
+      ignoreHeaders: z.array(z.string().min(1)).default(['date']),
+      ignoreJsonFields: z.array(z.string().min(1)).default([]),
+    })
+    .strict()
+    .default({}),
 });
 
 /** The defaults, as documented on `HttpOptions`. */

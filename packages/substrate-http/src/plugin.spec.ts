@@ -28,6 +28,7 @@ describe('http plugin', () => {
       maxResponseBodyBytes: 8 * 1024 * 1024,
       lingerMs: 2000,
       sendDate: false,
+      compare: { ignoreHeaders: ['date'], ignoreJsonFields: [] },
     });
   });
 

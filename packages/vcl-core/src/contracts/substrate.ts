@@ -153,6 +153,13 @@ export interface Substrate {
    * cannot read; the interceptor then authorizes the request without these fields.
    */
   describeRequest?(message: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'>;
+  /**
+   * The part of one response that divergence detection hashes and compares (request-response
+   * substrates); default the whole response. Leaves out what legitimately differs between
+   * replicas (an HTTP `Date` header). A pure function of the response; what the client gets is
+   * never changed.
+   */
+  digestView?(response: Uint8Array): Uint8Array;
 }
 
 /** A substrate instance that also has a life (e.g. a spawned helper process). */

@@ -44,7 +44,7 @@ export const silentAuditor: Auditor = { audit: () => undefined };
 /** What the service-side interceptor uses of a substrate. */
 export type ServiceSideSubstrate = Pick<
   Substrate,
-  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest'
+  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest' | 'digestView'
 >;
 
 /** One substrate a member serves, under the name its sessions carry in OPEN/HELLO. */
@@ -1023,7 +1023,10 @@ export class ServiceInterceptor implements Startable {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
       produced: (inSeq, bytes, offset) => {
-        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes, offset);
+        // A response is compared through the substrate's view of it (HTTP leaves out `Date`).
+        const view = inSeq !== undefined ? served?.substrate.digestView : undefined;
+        if (!this.replaying)
+          this.divergence?.produced(r.id, inSeq, view ? view.call(served!.substrate, bytes) : bytes, offset);
       },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
