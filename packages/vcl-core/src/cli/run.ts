@@ -9,6 +9,7 @@ import type { MemberStatus } from '../vcl/admin';
 import { startClientInterceptors, startServiceMember } from '../vcl/deployment';
 import { divergencePoint } from '../vcl/divergence';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
+import { runLocal } from './local';
 import { COMMANDS, usage } from './usage';
 
 /** The usage text of `vcl` (every command; `usage(command)` gives one command's). */
@@ -52,7 +53,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
   }
   let args: ParsedArgs;
   try {
-    args = parseArgs(argv.map((a) => (a === '-h' ? '--help' : a)));
+    args = parseArgs(
+      argv.map((a) => (a === '-h' ? '--help' : a)),
+      ['json', 'help', 'only-members'],
+    );
   } catch (error) {
     io.err(`${(error as Error).message}\n\n${usage(COMMANDS[argv[0]!] ? argv[0] : undefined)}`);
     return 2;
@@ -82,6 +86,17 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return await service(config, args, logger(), io);
       case 'client':
         return await client(config, args, logger(), io);
+      case 'local':
+        return await runLocal({
+          config,
+          stack: await loadStack(config),
+          ...optionalFlag('serviceEndpoints', stringFlag(args, 'service-endpoints')),
+          ...optionalFlag('logLevel', stringFlag(args, 'log-level')),
+          onlyMembers: args.flags['only-members'] === true,
+          out: io.out,
+          stopSignal: io.stopSignal,
+          colour: process.stdout.isTTY === true,
+        });
       default:
         throw new UsageError(`unknown command "${args.command}"`);
     }
@@ -93,6 +108,10 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     io.err(`vcl ${args.command}: ${error instanceof VclError ? error.message : (error as Error).stack}\n`);
     return 1;
   }
+}
+
+function optionalFlag<K extends string>(key: K, value: string | undefined): { [k in K]?: string } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: string });
 }
 
 function stringFlag(args: ParsedArgs, name: string): string | undefined {

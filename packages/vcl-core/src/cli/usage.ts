@@ -37,6 +37,14 @@ export const COMMANDS: Readonly<Record<string, CommandUsage>> = {
     summary: "validate the stack file and its plugins' options, start nothing",
     flags: [],
   },
+  local: {
+    synopsis: 'vcl local --config stack.yaml [--service-endpoints n1=host:port,...] [--only-members]',
+    summary: 'start every member of an all-local stack and its vcl client, with one merged log',
+    flags: [
+      '--service-endpoints <list>     per member, the local service it dials (n1=127.0.0.1:7401,...)',
+      '--only-members                 start the members but no vcl client',
+    ],
+  },
   help: { synopsis: 'vcl help [command]', summary: "this text, or one command's", flags: [] },
 };
 
