@@ -16,6 +16,7 @@ module.exports = {
   moduleNameMapper: {
     '^@vcl/substrate-resp$': path.join(src('packages/substrate-resp'), 'index.ts'),
     '^@vcl/core/testing$': path.join(src('packages/vcl-core'), 'testing/index.ts'),
+    '^@vcl/core/errors$': path.join(src('packages/vcl-core'), 'errors.ts'),
     '^@vcl/core$': path.join(src('packages/vcl-core'), 'index.ts'),
     '^@vcl/gcs-sequencer$': path.join(src('packages/gcs-sequencer'), 'index.ts'),
     '^@vcl/gcs-tokenring$': path.join(src('packages/gcs-tokenring'), 'index.ts'),

@@ -63,7 +63,14 @@ export class CliSubstrate implements Substrate {
       throw new ConfigError('cli substrate', [
         { path: 'service.command', message: 'the command-line substrate needs the command to run (service.command)' },
       ]);
-    return new CommandConversation(endpoint.command, this.options, this.clock);
+    // The member's target carries its own directory and VCL_MEMBER/VCL_DATA_DIR (the stack's
+    // service.cwd/env with {member} expanded); the plugin options apply to every member alike.
+    const options: ResolvedCliOptions = {
+      ...this.options,
+      ...(endpoint.cwd ? { cwd: endpoint.cwd } : {}),
+      env: { ...endpoint.env, ...this.options.env },
+    };
+    return new CommandConversation(endpoint.command, options, this.clock);
   }
 
   errorResponse(error: Error): Uint8Array {

@@ -1,4 +1,6 @@
-import { FramingError, MessageTooLargeError, type Framer } from '@vcl/core';
+// The errors entry only: vcl-exec loads this file and must not load the whole of @vcl/core.
+import type { Framer } from '@vcl/core';
+import { FramingError, MessageTooLargeError } from '@vcl/core/errors';
 
 // The command-line substrate's wire format. Every message is one frame:
 //

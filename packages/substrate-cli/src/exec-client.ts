@@ -1,5 +1,6 @@
 import * as net from 'node:net';
-import { UnavailableError, type Endpoint } from '@vcl/core';
+import type { Endpoint } from '@vcl/core';
+import { UnavailableError } from '@vcl/core/errors';
 import { CommandFramer, decodeResponse, encodeRequest, type CommandRequest, type CommandResult } from './codec';
 
 /** Options of `execRemote`. */

@@ -32,4 +32,4 @@ export {
 } from './codec';
 export { execRemote, type ExecRemoteOptions } from './exec-client';
 export { vclExec, type ExecIo } from './vcl-exec';
-export { cliEndpointOf } from './vcl-exec';
+export { cliEndpointOf, endpointFromStack } from './exec-config';

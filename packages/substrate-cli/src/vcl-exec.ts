@@ -1,4 +1,5 @@
-import { ConfigError, loadStack, VclError, type Stack } from '@vcl/core';
+// Only what `--connect` needs is loaded up front (net and the codec): vcl-exec runs once per
+// command, so its start-up is most of a short command's latency. `--config` loads the stack loader.
 import { execRemote } from './exec-client';
 
 /** Where `vcl-exec` reads its input and writes its output. */
@@ -21,38 +22,6 @@ exiting with its exit code.
   --substrate name     which cli substrate, when the stack has several (substrates[].name)
   --no-stdin           send no standard input (default: read it unless it is a terminal)
 `;
-
-const CLI_PLUGINS = new Set(['cli', '@vcl/substrate-cli']);
-
-/**
- * Where the `vcl client` of `stack` accepts `vcl-exec`: the listen address of its cli substrate
- * (the one named `substrate`, or the only cli one), or `client.listen` when it is the stack's only
- * substrate. Throws `VclError` saying what is missing.
- */
-export function cliEndpointOf(stack: Stack, substrate?: string): string {
-  const cli = stack.substrates
-    .map((section, index) => ({
-      section,
-      index,
-      name: section.name ?? (CLI_PLUGINS.has(section.plugin) ? 'cli' : section.plugin),
-    }))
-    .filter((s) => (substrate === undefined ? CLI_PLUGINS.has(s.section.plugin) : s.name === substrate));
-  if (cli.length === 0)
-    throw new VclError(
-      substrate === undefined
-        ? `the stack has no cli substrate (it has ${stack.substrates.map((s) => s.plugin).join(', ')})`
-        : `the stack has no substrate named "${substrate}"`,
-    );
-  if (cli.length > 1)
-    throw new VclError(
-      `the stack has ${cli.length} cli substrates (${cli.map((s) => s.name).join(', ')}): give --substrate <name>`,
-    );
-  const { section, index } = cli[0]!;
-  const listen = section.listen ?? (stack.substrates.length === 1 ? stack.client.listen : undefined);
-  if (!listen) throw new VclError(`substrates[${index}] (${cli[0]!.name}) has no listen address in the stack`);
-  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
-  return host.includes(':') ? `[${host}]:${listen.port}` : `${host}:${listen.port}`;
-}
 
 function readAll(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
@@ -102,9 +71,11 @@ export async function vclExec(args: readonly string[], io: ExecIo): Promise<numb
   }
   if (config !== undefined) {
     try {
-      connect = cliEndpointOf(await loadStack(config), substrate);
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { endpointFromStack } = require('./exec-config') as typeof import('./exec-config');
+      connect = await endpointFromStack(config, substrate);
     } catch (e) {
-      io.stderr.write(`vcl-exec: ${e instanceof ConfigError ? e.message : `${config}: ${(e as Error).message}`}\n`);
+      io.stderr.write(`vcl-exec: ${(e as Error).message}\n`);
       return 64;
     }
   } else if (substrate !== undefined) {

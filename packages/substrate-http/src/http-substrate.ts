@@ -14,6 +14,7 @@ import { HttpServiceConversation } from './dial';
 import { httpErrorResponse } from './error-response';
 import { HttpFramer, requestLimits, responseLimits } from './framers';
 import { listenHttp } from './listen';
+import { httpDigestView } from './digest-view';
 import type { ResolvedHttpOptions } from './options';
 
 /**
@@ -48,6 +49,11 @@ export class HttpSubstrate implements Substrate {
 
   responseFramer(): Framer {
     return new HttpFramer(responseLimits(this.options));
+  }
+
+  /** What divergence detection compares: the response without the `compare` option's headers and JSON fields. */
+  digestView(response: Uint8Array): Uint8Array {
+    return httpDigestView(response, this.options.compare);
   }
 
   listen(endpoint: Endpoint, onConversation: (conversation: Conversation) => void): Promise<Listener> {

@@ -24,10 +24,25 @@ export interface HttpOptions {
    * docs/execution.md). Default `['GET', 'HEAD', 'OPTIONS']`; `[]` makes every request a write.
    */
   readonly readMethods?: readonly string[];
+  /**
+   * What divergence detection leaves out when it compares the replicas' responses (the client
+   * still gets every byte). Default `{ ignoreHeaders: ['date'], ignoreJsonFields: [] }`.
+   */
+  readonly compare?: HttpCompareOptions;
+}
+
+/** `compare`: the parts of a response that may differ between replicas without being divergence. */
+export interface HttpCompareOptions {
+  /** Header names (any case) not compared, e.g. `etag`, `last-modified`, `server`. Default `['date']`. */
+  readonly ignoreHeaders?: readonly string[];
+  /** For JSON bodies: fields not compared, as dotted paths from the top (`meta.generatedAt`). Default none. */
+  readonly ignoreJsonFields?: readonly string[];
 }
 
 /** `HttpOptions` with every default filled in. */
-export type ResolvedHttpOptions = Required<HttpOptions>;
+export type ResolvedHttpOptions = Required<Omit<HttpOptions, 'compare'>> & {
+  readonly compare: Required<HttpCompareOptions>;
+};
 
 const int = (min: number) => z.number().int().min(min);
 
@@ -47,6 +62,13 @@ export const httpOptions = defineOptions({
   readMethods: z
     .array(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP method token, e.g. GET'))
     .default(['GET', 'HEAD', 'OPTIONS']),
+  compare: z
+    .object({
+      ignoreHeaders: z.array(z.string().min(1)).default(['date']),
+      ignoreJsonFields: z.array(z.string().min(1)).default([]),
+    })
+    .strict()
+    .default({}),
 });
 
 /** The defaults, as documented on `HttpOptions`. */

@@ -29,6 +29,7 @@ describe('http plugin', () => {
       lingerMs: 2000,
       sendDate: false,
       readMethods: ['GET', 'HEAD', 'OPTIONS'],
+      compare: { ignoreHeaders: ['date'], ignoreJsonFields: [] },
     });
   });
 

@@ -9,24 +9,11 @@ import type { MemberStatus } from '../vcl/admin';
 import { checkStack, startClientInterceptors, startServiceMember } from '../vcl/deployment';
 import { divergencePoint } from '../vcl/divergence';
 import { parseArgs, parseHostPort, UsageError, type ParsedArgs } from './args';
+import { runLocal } from './local';
+import { COMMANDS, usage } from './usage';
 
-/** The usage text of `vcl`. */
-export const USAGE = `usage: vcl <command> --config stack.yaml [flags]
-
-commands:
-  service --member <id>   run one service-side interceptor (a group member)
-          [--service-endpoint host:port]   dial the local service here instead of service.endpoint
-  client                  run the client-side interceptors: one per substrate, each on its listen
-          [--substrate <name>]             only this substrate (substrates[].name, default its plugin's)
-          [--listen host:port]             accept clients here instead of client.listen (one substrate)
-          [--token-file <file>]            this client's token instead of aaa.client.tokenFile
-  status [--json]         view, sequencer or token holder, sessions and cache sizes of every member
-  check                   validate the stack file and its plugins' options, start nothing
-
-flags for every command:
-  --config <file>         the stack file (required)
-  --log-level <level>     trace, debug, info, warn, error or silent (default: VCL_LOG_LEVEL or info)
-`;
+/** The usage text of `vcl` (every command; `usage(command)` gives one command's). */
+export const USAGE = usage();
 
 /** Where the command writes its human-readable output. */
 export interface CliIo {
@@ -50,15 +37,36 @@ const processIo: CliIo = {
 
 /** Runs `vcl` with `argv`; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  // `vcl`, `vcl --help`, `vcl -h`: the overview; `vcl help <command>`: that command's usage.
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h') {
+    io.out(USAGE);
+    return 0;
+  }
+  if (argv[0] === 'help') {
+    const topic = argv[1];
+    if (topic !== undefined && !COMMANDS[topic]) {
+      io.err(`unknown command "${topic}"\n\n${USAGE}`);
+      return 2;
+    }
+    io.out(usage(topic));
+    return 0;
+  }
   let args: ParsedArgs;
   try {
-    args = parseArgs(argv);
+    args = parseArgs(
+      argv.map((a) => (a === '-h' ? '--help' : a)),
+      ['json', 'help', 'only-members'],
+    );
   } catch (error) {
-    io.err(`${(error as Error).message}\n\n${USAGE}`);
+    io.err(`${(error as Error).message}\n\n${usage(COMMANDS[argv[0]!] ? argv[0] : undefined)}`);
     return 2;
   }
-  if (args.command === 'help' || args.flags['help']) {
-    io.out(USAGE);
+  if (args.flags['help']) {
+    if (!COMMANDS[args.command]) {
+      io.err(`unknown command "${args.command}"\n\n${USAGE}`);
+      return 2;
+    }
+    io.out(usage(args.command));
     return 0;
   }
   try {
@@ -78,17 +86,32 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return await service(config, args, logger(), io);
       case 'client':
         return await client(config, args, logger(), io);
+      case 'local':
+        return await runLocal({
+          config,
+          stack: await loadStack(config),
+          ...optionalFlag('serviceEndpoints', stringFlag(args, 'service-endpoints')),
+          ...optionalFlag('logLevel', stringFlag(args, 'log-level')),
+          onlyMembers: args.flags['only-members'] === true,
+          out: io.out,
+          stopSignal: io.stopSignal,
+          colour: process.stdout.isTTY === true,
+        });
       default:
         throw new UsageError(`unknown command "${args.command}"`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.err(`${error.message}\n\n${USAGE}`);
+      io.err(`${error.message}\n\n${usage(COMMANDS[args.command] ? args.command : undefined)}`);
       return 2;
     }
     io.err(`vcl ${args.command}: ${error instanceof VclError ? error.message : (error as Error).stack}\n`);
     return 1;
   }
+}
+
+function optionalFlag<K extends string>(key: K, value: string | undefined): { [k in K]?: string } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: string });
 }
 
 function stringFlag(args: ParsedArgs, name: string): string | undefined {

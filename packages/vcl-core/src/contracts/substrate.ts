@@ -73,6 +73,10 @@ export interface Endpoint {
   readonly port?: number;
   /** Command and arguments (command-line substrates). */
   readonly command?: readonly string[];
+  /** Working directory of `command` (the member's own, `{member}` already expanded); default the interceptor's. */
+  readonly cwd?: string;
+  /** Environment added for `command`: `VCL_MEMBER`, `VCL_DATA_DIR` when set, then the stack's `service.env`. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** One client<->service conversation as a substrate sees it (a TCP connection, an HTTP exchange). */
@@ -154,6 +158,13 @@ export interface Substrate {
    * cannot read; the interceptor then authorizes the request without these fields.
    */
   describeRequest?(message: Uint8Array): Pick<AccessRequest, 'method' | 'path' | 'command'>;
+  /**
+   * The part of one response that divergence detection hashes and compares (request-response
+   * substrates); default the whole response. Leaves out what legitimately differs between
+   * replicas (an HTTP `Date` header). A pure function of the response; what the client gets is
+   * never changed.
+   */
+  digestView?(response: Uint8Array): Uint8Array;
 }
 
 /** A substrate instance that also has a life (e.g. a spawned helper process). */

@@ -18,6 +18,28 @@ export interface MemberStatus extends ServiceInterceptorStatus {
   readonly ordering: OrderingStatus;
 }
 
+/** What a member's `/readyz` returns: whether a load balancer may send it clients, and why not. */
+export interface Readiness {
+  /** Live (accepting client-side interceptors), caught up (not installing state) and in a primary view. */
+  readonly ready: boolean;
+  /** Why it is not ready, one line each (empty when ready). */
+  readonly reasons: readonly string[];
+}
+
+/** The readiness of a member from its status: every reason it would refuse or delay a new client. */
+export function readiness(status: MemberStatus, listening: boolean): Readiness {
+  const reasons: string[] = [];
+  if (!listening) reasons.push('not accepting client-side interceptors (stopped or not started)');
+  if (!status.view) reasons.push('no view installed yet (joining the group)');
+  else if (!status.view.primary)
+    reasons.push(`in a minority view #${status.view.id} [${status.view.members.join(' ')}]`);
+  const phase = status.recovery?.phase;
+  if (phase === 'catching-up') reasons.push('catching up with the group (installing its state)');
+  if (phase === 'refused')
+    reasons.push(`refused to join the running group${status.recovery?.error ? `: ${status.recovery.error}` : ''}`);
+  return { ready: reasons.length === 0, reasons };
+}
+
 /** Options of an `AdminEndpoint`. */
 export interface AdminEndpointOptions {
   /** Address to bind. */
@@ -52,7 +74,9 @@ export function memberStatus(group: string, interceptor: ServiceInterceptor, ord
 
 /**
  * A member's admin endpoint: `GET /status` (JSON) and `GET /metrics` (Prometheus text format) with
- * ordered messages, deliveries, view changes, fail-overs served, cache bytes and sessions.
+ * ordered messages, deliveries, view changes, fail-overs served, cache bytes and sessions;
+ * `GET /healthz` (200 while the process answers: a liveness probe) and `GET /readyz` (200 when
+ * `readiness` says ready, else 503 with the reasons: a readiness probe or load-balancer check).
  */
 export class AdminEndpoint {
   /** This endpoint's metrics (a registry of its own, so several members can share a process). */
@@ -111,6 +135,9 @@ export class AdminEndpoint {
       'vcl_cache_bytes',
       'Output cached for unacknowledged client output, all sessions',
       () => interceptor.status().cacheBytes,
+    );
+    gauge('vcl_ready', 'Whether /readyz answers 200: live, caught up and in a primary view', () =>
+      this.readiness().ready ? 1 : 0,
     );
     gauge('vcl_sessions', 'Open sessions', () => interceptor.status().sessions.length);
     gauge('vcl_client_links', 'Client-side interceptors connected to this member', () => interceptor.status().links);
@@ -228,17 +255,30 @@ export class AdminEndpoint {
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
+  /** This member's readiness now (what `/readyz` answers). */
+  readiness(): Readiness {
+    const { group, interceptor, ordering } = this.options;
+    return readiness(memberStatus(group, interceptor, ordering), interceptor.address !== undefined);
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     try {
       if (req.method === 'GET' && path === '/status') {
         const body = JSON.stringify(memberStatus(this.options.group, this.options.interceptor, this.options.ordering));
         res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      } else if (req.method === 'GET' && path === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      } else if (req.method === 'GET' && path === '/readyz') {
+        const r = this.readiness();
+        res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(r)}\n`);
       } else if (req.method === 'GET' && path === '/metrics') {
         const body = await this.registry.metrics();
         res.writeHead(200, { 'content-type': this.registry.contentType }).end(body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /status or /metrics\n');
+        res
+          .writeHead(404, { 'content-type': 'text/plain' })
+          .end('not found: try /status, /metrics, /healthz or /readyz\n');
       }
     } catch (error) {
       this.options.logger.warn({ err: (error as Error).message, path }, 'admin request failed');

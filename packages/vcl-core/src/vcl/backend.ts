@@ -1,3 +1,4 @@
+import type { Clock } from '../contracts/clock';
 import type { Conversation, Endpoint, Framer, Substrate } from '../contracts/substrate';
 import { conversationPair } from './conversation-pair';
 import type { SessionId } from './session-events';
@@ -17,10 +18,39 @@ export interface ServiceBackend {
 /** How long a probe dial may take before the service counts as gone. */
 const PROBE_TIMEOUT_MS = 3000;
 
-/** External mode: each session is a real connection to the real service on this node. */
-export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoint): ServiceBackend {
+/** How `dialBackend` waits for a local service that refuses connections (not up yet, restarting). */
+export interface DialRetry {
+  /** How long a session's dial keeps retrying a refused connection, in ms (`timeouts.connectMs`). */
+  readonly forMs: number;
+  /** Time for the backoff. */
+  readonly clock: Clock;
+  /** Told of every failed attempt that will be retried, with the pause before the next. */
+  readonly onRetry?: (error: Error, delayMs: number) => void;
+}
+
+/**
+ * External mode: each session is a real connection to the real service on this node. With `retry`,
+ * a refused dial is retried with backoff for `retry.forMs`, so a member started a moment before its
+ * service does not fail its first sessions; past that the session fails and its client moves on.
+ * `probe` dials once, without retry: a conversation that broke while the service refuses new ones
+ * means the service is gone.
+ */
+export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoint, retry?: DialRetry): ServiceBackend {
   return {
-    open: (_session, signal) => substrate.dial(endpoint, signal),
+    open: async (_session, signal) => {
+      const started = retry?.clock.now() ?? 0;
+      for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+        try {
+          return await substrate.dial(endpoint, signal);
+        } catch (error) {
+          const left = retry ? started + retry.forMs - retry.clock.now() : 0;
+          if (!retry || left <= 0 || signal?.aborted || !refused(error)) throw error;
+          const pause = Math.min(delay, left);
+          retry.onRetry?.(error as Error, pause);
+          await new Promise<void>((resolve) => retry.clock.setTimer(pause, resolve));
+        }
+      }
+    },
     probe: () =>
       substrate.dial(endpoint, AbortSignal.timeout(PROBE_TIMEOUT_MS)).then(
         (c) => {
@@ -30,6 +60,13 @@ export function dialBackend(substrate: Pick<Substrate, 'dial'>, endpoint: Endpoi
         () => false,
       ),
   };
+}
+
+/** Whether a dial failed because nothing accepts at the endpoint yet (somewhere in its cause chain). */
+function refused(error: unknown): boolean {
+  for (let e = error as (Error & { code?: string; cause?: unknown }) | undefined; e; e = e.cause as typeof e)
+    if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT' || e.code === 'ECONNRESET') return true;
+  return false;
 }
 
 /**

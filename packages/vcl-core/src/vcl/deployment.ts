@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { container as rootContainer } from 'tsyringe';
+import type { Clock } from '../contracts/clock';
 import type { LinkSecurity } from '../contracts/link-security';
 import type { Logger } from '../contracts/logger';
 import type { Network } from '../contracts/network';
@@ -25,6 +26,7 @@ import { resolveSingle } from '../assembly/resolve-single';
 import type { Stack, SubstrateSection } from '../config/stack';
 import { ConfigError, type ServiceFailedError, VclError } from '../errors';
 import { pluginRegistry, type PluginRegistry } from '../registry/plugin-registry';
+import { bindOrExplain } from '../runtime/listen-error';
 import { createLogger } from '../runtime/logger';
 import { RateLimitedLog } from '../runtime/rate-limited-log';
 import { realClock, realRandom } from '../runtime/real-clock';
@@ -40,10 +42,12 @@ import { TcpLinkTransport } from './tcp-link';
 import type { Recovery } from './recovery/recovery';
 import type { SnapshotCallbacks } from './recovery/service-state';
 import { recoveryFor } from './recovery/setup';
+import { commandEnv, expandMember } from './recovery/service-state';
 import { stateDigestFor } from './state-digest';
 import { resolveDependencies } from './outbound/dependencies';
 import { splitOrdering } from './outbound/ordering-split';
 import { OutboundInterceptor } from './outbound/outbound-interceptor';
+import { probeService, type ServiceProbe } from './service-probe';
 
 /** Client addresses of a stack's members (where client-side interceptors connect). */
 export function memberAddresses(stack: Stack): MemberAddress[] {
@@ -126,6 +130,8 @@ export class ServiceMember {
     readonly recovery?: Recovery,
     /** Settles with the reason if the member cannot go on (it refused to join a running group); never otherwise. */
     readonly failed: Promise<VclError> = new Promise(() => undefined),
+    /** The probes that wait for the local service to come up (stopped with the member). */
+    private readonly probes: readonly ServiceProbe[] = [],
   ) {
     // The diverged member leaves: its clients fail over to the others, the group installs a view
     // without it, and a supervisor may restart it to rejoin.
@@ -153,6 +159,7 @@ export class ServiceMember {
   }
 
   private async stopAll(): Promise<void> {
+    for (const p of this.probes) p.stop();
     await this.admin?.stop();
     await this.outbound?.stop();
     await this.interceptor.stop();
@@ -200,7 +207,7 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
   const split = dependencies.length > 0 ? splitOrdering(baseOrdering) : undefined;
   const ordering = split?.service ?? baseOrdering;
   const substrates = resolveAll(c, SUBSTRATE);
-  const served = servedSubstrates(stack, substrates, options);
+  const served = servedSubstrates(stack, substrates, options, clock, log);
   let fatal: (error: VclError) => void = () => undefined;
   const failed = new Promise<VclError>((resolve) => (fatal = resolve));
   const recovery = recoveryFor({
@@ -319,16 +326,47 @@ export async function startServiceMember(options: ServiceMemberOptions): Promise
         requestTimeoutMs: limits.adminRequestTimeoutMs,
       })
     : undefined;
-  await network.start();
-  await ordering.start();
-  await interceptor.start();
-  await outbound?.start();
-  await admin?.start();
+  // What started is stopped again when a later part cannot start (a port in use), so a failed start
+  // leaves nothing listening or dialling behind it.
+  const started: { stop(): Promise<void> }[] = [];
+  const index = stack.group.members.findIndex((m) => m.id === member.id);
+  const field = (name: string): string => `group.members[${index}].${name}`;
+  const who = `member ${member.id}`;
+  try {
+    await bindOrExplain(() => network.start(), who, field('port'), { host: member.host, port: member.port });
+    started.push(network);
+    await ordering.start();
+    started.push(ordering);
+    await bindOrExplain(() => interceptor.start(), `${who} (client links)`, field('clientPort'), {
+      host: member.host,
+      port: member.clientPort,
+    });
+    started.push(interceptor);
+    if (outbound) {
+      await bindOrExplain(() => outbound.start(), `${who} (dependencies)`, 'dependencies[].listen', {});
+      started.push(outbound);
+    }
+    if (admin) {
+      await bindOrExplain(() => admin.start(), `${who} (admin)`, `${field('adminPort')} on admin.host`, {
+        host: stack.admin.host,
+        port: member.adminPort!,
+      });
+      started.push(admin);
+    }
+  } catch (error) {
+    for (const part of started.reverse()) await part.stop().catch(() => undefined);
+    recovery?.stop();
+    throw error;
+  }
+  // Say what the member waits for when its service is not up yet (once per address).
+  const probes = [
+    ...new Map(served.flatMap((x) => (x.probe ? [[`${x.probe.host}:${x.probe.port}`, x.probe]] : []))).values(),
+  ].map((p) => probeService({ ...p, clock, logger: log.child({ component: 'service-probe' }) }));
   log.info(
     { mode: options.backend ? 'internal' : 'external', substrates: served.map((x) => x.name) },
     'member started',
   );
-  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound, recovery, failed);
+  return new ServiceMember(member.id, interceptor, ordering, network, admin, log, outbound, recovery, failed, probes);
 }
 
 /** The name sessions of `section`'s substrate carry: its `name`, else the substrate's own. */
@@ -345,7 +383,11 @@ function servedSubstrates(
   stack: Stack,
   substrates: readonly Substrate[],
   options: ServiceMemberOptions,
-): ServedSubstrate[] {
+  clock: Clock,
+  log: Logger,
+  /** Whether to create each member's working and data directories (not for `vcl check`). */
+  prepare = true,
+): ServedWithProbe[] {
   const source = options.source ?? 'stack';
   if (substrates.length !== stack.substrates.length)
     throw new ConfigError(source, [
@@ -356,7 +398,7 @@ function servedSubstrates(
     ]);
   const issues: { path: string; message: string; hint?: string }[] = [];
   const seen = new Map<string, number>();
-  const served = stack.substrates.map((section, i): ServedSubstrate => {
+  const served = stack.substrates.map((section, i): ServedWithProbe => {
     const substrate = substrates[i]!;
     const name = substrateName(section, substrate);
     const first = seen.get(name);
@@ -381,22 +423,57 @@ function servedSubstrates(
             : `give it its own target: substrates[${i}].service: { endpoint: { host, port } }`,
       });
     // (Without a target the member does not start: the issue above is thrown below.)
-    return { name, substrate, backend: dialBackend(substrate, target ?? {}), ...sessions };
+    // A member's own working and data directories exist before its first command runs.
+    if (prepare)
+      for (const dir of [target?.command ? target.cwd : undefined, target?.env?.['VCL_DATA_DIR']])
+        if (dir) mkdirSync(dir, { recursive: true });
+    const field = targetField(section, i, options);
+    return {
+      name,
+      substrate,
+      backend: dialBackend(substrate, target ?? {}, {
+        forMs: stack.timeouts.connectMs,
+        clock,
+        onRetry: (error, delayMs) =>
+          log.debug(
+            { substrate: name, field, err: error.message, retryInMs: delayMs },
+            'service refused a session; retrying',
+          ),
+      }),
+      ...(target?.port !== undefined ? { probe: { host: target.host ?? '127.0.0.1', port: target.port, field } } : {}),
+      ...sessions,
+    };
   });
   if (issues.length) throw new ConfigError(source, issues);
   return served;
+}
+
+/** A served substrate and, for a TCP service target, the address the member probes at start. */
+type ServedWithProbe = ServedSubstrate & { readonly probe?: { host: string; port: number; field: string } };
+
+/** The stack field (or flag) that sets `section`'s service target, for messages to the operator. */
+function targetField(section: SubstrateSection, index: number, options: ServiceMemberOptions): string {
+  if (section.service) return `substrates[${index}].service`;
+  if (options.serviceEndpoint) return 'the --service-endpoint flag';
+  return 'service.endpoint';
 }
 
 /** Where `section`'s sessions reach the replica: its own target, else the member's override or the stack's. */
 function serviceTarget(stack: Stack, section: SubstrateSection, options: ServiceMemberOptions): Endpoint | undefined {
   const own = section.service;
   if (own?.endpoint) return own.endpoint;
-  if (own?.command) return { command: own.command };
-  return (
-    options.serviceEndpoint ??
-    stack.service.endpoint ??
-    (stack.service.command ? { command: stack.service.command } : undefined)
-  );
+  const command =
+    own?.command ?? (options.serviceEndpoint || stack.service.endpoint ? undefined : stack.service.command);
+  if (!command) return options.serviceEndpoint ?? stack.service.endpoint;
+  // A command runs with the member's own arguments, working directory and environment, so one
+  // stack file serves every member (three sqlite3 replicas on one host each get their directory).
+  const member = options.member;
+  const svc = stack.service;
+  return {
+    command: command.map((a) => expandMember(a, member)),
+    ...(svc.cwd ? { cwd: expandMember(svc.cwd, member) } : {}),
+    env: { ...commandEnv(stack, member), ...svc.env },
+  };
 }
 
 function targetProblem(substrate: Substrate, target: Endpoint | undefined): string | undefined {
@@ -621,8 +698,34 @@ export async function startClientInterceptor(options: ClientOptions): Promise<Cl
   const chosen = chooseSubstrates(all, options);
   const [listen] = listenAddresses(chosen, all, options);
   const client = clientInterceptor(chosen[0]!, listen, options, logger, await clientLinkSetup(options));
-  await client.start();
+  await startClient(client, chosen[0]!, all, options, listen);
   return client;
+}
+
+/**
+ * Starts `client` (stopping it again if it cannot); a listen address in use is reported with the
+ * stack field (or flag) that chose it.
+ */
+async function startClient(
+  client: ClientInterceptor,
+  s: ClientSubstrate,
+  all: ClientSubstrate[],
+  options: ClientOptions,
+  listen: Endpoint | undefined,
+): Promise<void> {
+  const field = options.listen
+    ? 'the --listen flag'
+    : all.length === 1 && !s.section.listen
+      ? 'client.listen'
+      : `substrates[${s.index}].listen`;
+  try {
+    await (listen
+      ? bindOrExplain(() => client.start(), `vcl client (substrate ${s.name})`, field, listen)
+      : client.start());
+  } catch (error) {
+    await client.stop();
+    throw error;
+  }
 }
 
 /** The client-side interceptors of one `vcl client` process: one per substrate. */
@@ -653,7 +756,7 @@ export async function startClientInterceptors(options: ClientOptions): Promise<C
   try {
     for (const [i, s] of chosen.entries()) {
       const client = clientInterceptor(s, listen[i], options, logger, setup);
-      await client.start();
+      await startClient(client, s, all, options, listen[i]);
       started.set(s.name, client);
     }
   } catch (error) {
@@ -677,7 +780,13 @@ export async function checkStack(
   const silent: Logger = { debug: noop, info: noop, warn: noop, error: noop, child: () => silent };
   for (const m of stack.group.members) {
     const assembly = await assembleStack(stack, m.id, { source, logger: silent, registry });
-    servedSubstrates(stack, resolveAll(assembly.container, SUBSTRATE), { stack, member: m.id, source });
+    servedSubstrates(
+      stack,
+      resolveAll(assembly.container, SUBSTRATE),
+      { stack, member: m.id, source },
+      realClock(),
+      silent,
+    );
     await resolveDependencies(stack, m.id, source);
   }
   const options: ClientOptions = { stack, registry, source };

@@ -57,7 +57,7 @@ export const silentAuditor: Auditor = { audit: () => undefined };
 /** What the service-side interceptor uses of a substrate. */
 export type ServiceSideSubstrate = Pick<
   Substrate,
-  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest' | 'execution'
+  'name' | 'pattern' | 'responseFramer' | 'errorResponse' | 'describeRequest' | 'execution' | 'digestView'
 >;
 
 /** One substrate a member serves, under the name its sessions carry in OPEN/HELLO. */
@@ -1250,7 +1250,10 @@ export class ServiceInterceptor implements Startable {
       output: (chunk) => this.forward(r.id, chunk),
       // Hashed after the output is on its way to the client, so detection never delays it.
       produced: (inSeq, bytes, offset) => {
-        if (!this.replaying) this.divergence?.produced(r.id, inSeq, bytes, offset);
+        // A response is compared through the substrate's view of it (HTTP leaves out `Date`).
+        const view = inSeq !== undefined ? served?.substrate.digestView : undefined;
+        if (!this.replaying)
+          this.divergence?.produced(r.id, inSeq, view ? view.call(served!.substrate, bytes) : bytes, offset);
       },
       ended: (outSeq) => {
         const l = this.attachedLinks.get(r.id);
@@ -1283,6 +1286,10 @@ export class ServiceInterceptor implements Startable {
         ),
         true,
       );
+    // This replica's service already failed the session (e.g. it was down when the session opened):
+    // it can never answer, so send the client on instead of leaving it waiting.
+    if (s.failed)
+      return this.refuse(l, new UnavailableError(`service on ${this.options.self} failed for session ${r.id}`), false);
     this.pending.delete(r.id);
     l.state = 'attached';
     // Authenticated and open: frames up to the stack's message bound from now on.

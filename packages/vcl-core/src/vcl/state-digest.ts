@@ -1,7 +1,7 @@
 import type { Endpoint } from '../contracts/substrate';
 import type { Stack } from '../config/stack';
 import { ConfigError } from '../errors';
-import { commandEnv, runCommand } from './recovery/service-state';
+import { commandEnv, expandMember, runCommand } from './recovery/service-state';
 import type { StateDigestOptions } from './service-interceptor';
 
 /** Requests between two state digests when neither the stack nor the program says. */
@@ -81,7 +81,7 @@ export function stateDigestFor(setup: StateDigestSetup): StateDigestOptions | un
     digest: () =>
       runCommand('service.stateDigest.command', argv, {
         env,
-        ...(svc.cwd ? { cwd: svc.cwd } : {}),
+        ...(svc.cwd ? { cwd: expandMember(svc.cwd, setup.member) } : {}),
         timeoutMs: setup.timeoutMs,
       }),
   };

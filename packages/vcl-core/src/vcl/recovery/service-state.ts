@@ -19,6 +19,14 @@ export function commandEnv(stack: Stack, member: string, endpoint?: Endpoint): R
   };
 }
 
+/**
+ * `text` with every `{member}` replaced by the member id, so one stack file gives each member its
+ * own command arguments and working directory (three replicas of a file-based service on one host).
+ */
+export function expandMember(text: string, member: string): string {
+  return text.split('{member}').join(member);
+}
+
 /** `<service.dataDir>/<member>`: a member's own files (several members may share a host and a stack file). */
 export function memberDataDir(stack: Stack, member: string): string | undefined {
   return stack.service.dataDir ? path.join(stack.service.dataDir, member) : undefined;

@@ -7,6 +7,7 @@ import { EventLog } from './event-log';
 import { Recovery } from './recovery';
 import {
   commandEnv,
+  expandMember,
   commandStateAccess,
   memberDataDir,
   type ServiceStateAccess,
@@ -93,7 +94,7 @@ export function recoveryFor(setup: RecoverySetup): Recovery {
         ...(svc.snapshot ? { save: svc.snapshot.save, load: svc.snapshot.load } : {}),
         ...(svc.resetCommand ? { reset: svc.resetCommand } : {}),
         env,
-        ...(svc.cwd ? { cwd: svc.cwd } : {}),
+        ...(svc.cwd ? { cwd: expandMember(svc.cwd, setup.member) } : {}),
       });
   // Compaction keeps the log under its bound; without snapshot access the bound is only a warning.
   const compactAtBytes =
