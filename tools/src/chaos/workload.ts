@@ -28,12 +28,21 @@ export interface Planned {
 }
 
 /** The shared objects every client uses. */
-export const SHARED = { registers: ['s0', 's1', 's2'], counter: 'c0', set: 'set0', queue: 'q0' } as const;
+export const SHARED = { registers: ['s0', 's1', 's2'], counter: 'c0' } as const;
+
+/**
+ * The set and the queue a request uses: a new one every 100 requests of the client. Clients move
+ * on at about the same pace, so they share each one while it is in use, and no object grows with
+ * the length of the run (the checker's memoised states hold the whole set or queue).
+ */
+export const setKey = (seq: number): string => `set${Math.floor(seq / 100)}`;
+/** See `setKey`. */
+export const queueKey = (seq: number): string => `q${Math.floor(seq / 100)}`;
 
 /**
  * Draws the next request of client `id` (`x`, `y` uniform in [0, 1)): 30 % increments of its own
  * counter, 30 % register writes and reads (half on its own register, half on a shared one), 10 %
- * shared-counter adds, 14 % set adds and reads, 16 % queue operations.
+ * shared-counter adds, 14 % set adds and reads, 16 % queue operations (on the current set and queue).
  */
 export function planRequest(id: string, seq: number, x: number, y: number): Planned {
   const value = `${id}.${seq}`;
@@ -42,10 +51,10 @@ export function planRequest(id: string, seq: number, x: number, y: number): Plan
   if (x < 0.45) return { op: 'w', key: register, value };
   if (x < 0.6) return { op: 'r', key: register, value: '' };
   if (x < 0.7) return { op: 'add', key: SHARED.counter, value: '' };
-  if (x < 0.77) return { op: 'sadd', key: SHARED.set, value };
-  if (x < 0.84) return { op: 'smembers', key: SHARED.set, value: '' };
-  if (x < 0.92) return { op: 'enq', key: SHARED.queue, value };
-  return { op: 'deq', key: SHARED.queue, value: '' };
+  if (x < 0.77) return { op: 'sadd', key: setKey(seq), value };
+  if (x < 0.84) return { op: 'smembers', key: setKey(seq), value: '' };
+  if (x < 0.92) return { op: 'enq', key: queueKey(seq), value };
+  return { op: 'deq', key: queueKey(seq), value: '' };
 }
 
 /** The request line a client sends. */
@@ -93,9 +102,9 @@ function modelFor(key: string): Model<unknown, unknown, unknown> {
   const m =
     key === SHARED.counter
       ? counterModel
-      : key === SHARED.set
+      : key.startsWith('set')
         ? setModel
-        : key === SHARED.queue
+        : /^q\d/.test(key)
           ? queueModel
           : registerModel('0');
   return m as unknown as Model<unknown, unknown, unknown>;
