@@ -134,7 +134,10 @@ describe('cliEndpointOf', () => {
 
   it('picks the one cli substrate, by plugin or by --substrate name', () => {
     expect(cliEndpointOf(stack('  - { plugin: cli }'))).toBe('127.0.0.1:9');
-    expect(cliEndpointOf(stack('  - { plugin: cli }', '{ listen: { host: 0.0.0.0, port: 8 } }'))).toBe('127.0.0.1:8');
+    // Listening on every interface is off loopback: the stack must say its links run without security.
+    const anyAddress =
+      '{ listen: { host: 0.0.0.0, port: 8 } }\naaa: { link: { mode: none }, allowInsecureNetwork: true }';
+    expect(cliEndpointOf(stack('  - { plugin: cli }', anyAddress))).toBe('127.0.0.1:8');
     const two = stack(`  - { plugin: tcp, listen: { host: 127.0.0.1, port: 5 } }
   - { plugin: "@vcl/substrate-cli", listen: { host: 127.0.0.2, port: 6 } }`);
     expect(cliEndpointOf(two)).toBe('127.0.0.2:6');
