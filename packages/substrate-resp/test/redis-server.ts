@@ -1,69 +1,20 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { freePorts, type RunningService } from '@vcl/core/testing';
+import { describeWhenInstalled, freePorts, type RunningService } from '@vcl/core/testing';
 import { RespClient, until } from './support';
 
 // Real redis-server replicas for the specs, and the rule for machines without one: the specs that
 // need it do not run, and say so plainly (and fail under CI, which installs redis-server).
 
-/** Whether `program` is on the PATH. */
-export function onPath(program: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${program}`], { encoding: 'utf8' }).status === 0;
-}
-
-/**
- * `describe` when redis-server and redis-cli are on the PATH. Otherwise one test in its place that
- * logs which tests did not run and why, and fails when `CI=true` (CI installs redis-server, so a
- * missing one there is a broken setup, not a reason to pass).
- */
+/** `describe` when redis-server, redis-cli and redis-benchmark are installed (see `describeWhenInstalled`). */
 export function describeWithRedis(name: string, body: () => void): void {
-  const missing = ['redis-server', 'redis-cli', 'redis-benchmark'].filter((p) => !onPath(p));
-  if (!missing.length) {
-    describe(name, body);
-    return;
-  }
-  const titles = testTitles(body);
-  describe(name, () => {
-    it(`did not run: ${missing.join(', ')} not on the PATH`, () => {
-      const line =
-        `NOT RUN (${missing.join(', ')} not on the PATH; apt-get install redis-server redis-tools): ` +
-        titles.map((t) => `"${name} ${t}"`).join(', ');
-      console.log(line);
-      if (process.env['CI'] === 'true') throw new Error(line);
-    });
-  });
-}
-
-/** The titles of the tests `body` would register, without running any of it (for the NOT RUN line). */
-function testTitles(body: () => void): string[] {
-  const g = globalThis as unknown as Record<string, unknown>;
-  const saved = ['describe', 'it', 'test', 'beforeAll', 'afterAll', 'beforeEach', 'afterEach'].map(
-    (k) => [k, g[k]] as const,
+  describeWhenInstalled(
+    { programs: ['redis-server', 'redis-cli', 'redis-benchmark'], install: 'apt-get install redis-server redis-tools' },
+    name,
+    body,
   );
-  const titles: string[] = [];
-  const prefix: string[] = [];
-  const noop = (): void => undefined;
-  Object.assign(g, {
-    describe: (title: string, inner: () => void) => {
-      prefix.push(title);
-      inner();
-      prefix.pop();
-    },
-    it: (title: string) => titles.push([...prefix, title].join(' ')),
-    test: (title: string) => titles.push([...prefix, title].join(' ')),
-    beforeAll: noop,
-    afterAll: noop,
-    beforeEach: noop,
-    afterEach: noop,
-  });
-  try {
-    body();
-  } finally {
-    for (const [k, v] of saved) g[k] = v;
-  }
-  return titles;
 }
 
 /** One redis-server replica the spec started (its own child, killed by pid). */

@@ -1,5 +1,3 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { processFailoverHarness, type ProcessStackHandle } from '@vcl/core/testing';
 import { startKvService, type KvService } from './kv-service';
 import {
@@ -19,31 +17,6 @@ import {
 jest.setTimeout(180_000);
 
 const stacks: ProcessStackHandle[] = [];
-
-/**
- * Refusals are the engine's to apply (it calls `Substrate.execution.planner`, issue 16, built on
- * another branch); until the engine does, every request is applied as a write and refused commands
- * reach the service. These tests then do not run, and say so; the planner's decisions themselves
- * are covered by src/commands.spec.ts either way.
- */
-function describeWhenEnginePlans(name: string, body: () => void): void {
-  const engine = path.resolve(__dirname, '../../vcl-core/src');
-  // Any engine code (not the contract, not a spec) that mentions the planner: it calls it.
-  const plans = (fs.readdirSync(engine, { recursive: true }) as string[]).some(
-    (f) =>
-      f.endsWith('.ts') &&
-      !f.endsWith('.spec.ts') &&
-      !f.startsWith('contracts') &&
-      /\bplanner\b/.test(fs.readFileSync(path.join(engine, f), 'utf8')),
-  );
-  if (plans) describe(name, body);
-  else
-    describe(name, () =>
-      it('did not run: the engine on this branch does not plan requests yet (Substrate.execution.planner, issue 16)', () => {
-        console.log(`NOT RUN: ${name}: the engine does not call Substrate.execution.planner yet (issue 16)`);
-      }),
-    );
-}
 
 async function startStack(): Promise<ProcessStackHandle> {
   const stack = await processFailoverHarness({ plugin: 'resp', failoverTimeoutMs: 20_000 }).start({
@@ -119,7 +92,7 @@ describe('resp substrate behind vcl service x3 + vcl client (real processes, in-
       if (!m.killed) expect(store(stack, i).executed.slice(before[i]!, before[i]! + 3)).toEqual(['SET', 'INCR', 'GET']);
   });
 
-  describeWhenEnginePlans('refused commands through the stack', () => {
+  describe('refused commands through the stack', () => {
     it('a refused command gets -ERR VCL: ... cannot be replicated at its place in a pipeline, and no replica sees it', async () => {
       const client = await RespClient.connect(stack.endpoint.port!);
       const before = stack.members.map((_, i) => store(stack, i).executed.length);

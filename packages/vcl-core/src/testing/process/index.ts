@@ -7,3 +7,4 @@ export * from './member-log';
 export * from './member-process';
 export * from './payload';
 export * from './scenarios';
+export * from './requires';
