@@ -52,18 +52,18 @@ export class RateLimitedLog {
   }
 
   /** An info line of kind `msg` that a peer can cause (a client link dropped). */
-  info(fields: object, msg: string): void {
-    this.write('info', fields, msg);
+  info(fields: object, msg: string, kind = msg): void {
+    this.write('info', fields, msg, kind);
   }
 
-  /** A warning of kind `msg` (the kind is the message; fields vary freely). */
-  warn(fields: object, msg: string): void {
-    this.write('warn', fields, msg);
+  /** A warning of kind `kind` (default the message; fields vary freely). */
+  warn(fields: object, msg: string, kind = msg): void {
+    this.write('warn', fields, msg, kind);
   }
 
-  /** An error of kind `msg`. */
-  error(fields: object, msg: string): void {
-    this.write('error', fields, msg);
+  /** An error of kind `kind` (default the message: give a kind when the message names a member or place). */
+  error(fields: object, msg: string, kind = msg): void {
+    this.write('error', fields, msg, kind);
   }
 
   /** Writes every pending summary now (on stop). */
@@ -74,11 +74,17 @@ export class RateLimitedLog {
     }
   }
 
-  private write(level: 'info' | 'warn' | 'error', fields: object, msg: string): void {
-    const key = `${level}\u0000${msg}`;
+  private write(level: 'info' | 'warn' | 'error', fields: object, msg: string, kind: string): void {
+    const key = `${level}\u0000${kind}`;
     let w = this.windows.get(key);
     if (!w) {
-      w = { level, msg, written: 0, suppressed: 0, timer: this.clock.setTimer(this.windowMs, () => this.close(key)) };
+      w = {
+        level,
+        msg: kind,
+        written: 0,
+        suppressed: 0,
+        timer: this.clock.setTimer(this.windowMs, () => this.close(key)),
+      };
       this.windows.set(key, w);
     }
     if (w.written < this.burst) {

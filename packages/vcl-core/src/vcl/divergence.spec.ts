@@ -295,6 +295,30 @@ describe('DivergenceMonitor', () => {
     hashes: hs.map((h) => outputHash(new TextEncoder().encode(h))),
   });
 
+  it('logs each undecided session once and at most a burst per 10 s, with a count of the rest; audit and metric count all', () => {
+    const { m, logger, audits } = monitor('n1', 'report');
+    const on = (session: string, first: number, h: string): Digest => ({ ...digest(first, h), session });
+    for (let i = 0; i < 20; i++)
+      for (const [member, h] of [
+        ['n1', 'a'],
+        ['n2', 'b'],
+        ['n3', 'c'],
+      ] as const)
+        m.deliver(member, on(`s${i}`, 1, h), i * 3 + 1);
+    // A second undecided request of a session already reported goes to debug only.
+    for (const [member, h] of [
+      ['n1', 'a'],
+      ['n2', 'b'],
+      ['n3', 'c'],
+    ] as const)
+      m.deliver(member, on('s0', 2, h), 100);
+    expect(m.counters.undecided).toBe(21);
+    expect(audits.filter((a) => a.type === 'divergence')).toHaveLength(21);
+    expect(logger.find('error', 'replicas disagree')).toHaveLength(5);
+    m.stop();
+    expect(logger.find('error', '… and 15 more in the last 10 s')).toHaveLength(1);
+  });
+
   it('reports a diverged member once per session (error log, audit) and shows it in status', () => {
     const { m, logger, audits } = monitor('n1', 'report');
     m.deliver('n1', digest(7, 'x', 'y'), 1);

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Auditor } from '../contracts/aaa';
 import type { Logger } from '../contracts/logger';
+import { RateLimitedLog } from '../runtime/rate-limited-log';
 import type { MemberId } from '../contracts/network';
 import type { View } from '../contracts/ordering';
 import type { SessionEvent, SessionId } from './session-events';
@@ -441,12 +442,20 @@ export class DivergenceMonitor {
   private readonly disagreements: Disagreement[] = [];
   private readonly policy: 'report' | 'evict';
   private readonly log: Logger;
+  /**
+   * Reports in the log: each diverged member once per session, each undecided session once, and
+   * at most a burst of those per 10 s with a count of the rest (a service whose responses always
+   * differ would otherwise write a line per request); the metrics and the audit count every one.
+   */
+  private readonly rateLog: RateLimitedLog;
+  private readonly undecidedSessions = new Set<SessionId>();
   private resolveEvicted!: (report: DivergenceReport) => void;
   private leaving = false;
 
   constructor(private readonly options: DivergenceMonitorOptions) {
     this.policy = options.policy ?? 'report';
     this.log = options.logger.child({ component: 'divergence' });
+    this.rateLog = new RateLimitedLog(this.log);
     this.detector = new DivergenceDetector(options.members, options.maxOpen);
     this.outbox = new DigestOutbox(options.broadcast, options.maxBatch ?? 256, this.counters);
     this.evicted = new Promise((resolve) => (this.resolveEvicted = resolve));
@@ -512,6 +521,7 @@ export class DivergenceMonitor {
   /** The session closed here: its partial stream block is never compared. */
   closed(session: SessionId): void {
     this.streams.delete(session);
+    this.undecidedSessions.delete(session);
   }
 
   /** An ordered digest event from `sender`, delivered at `seq`. */
@@ -533,6 +543,7 @@ export class DivergenceMonitor {
   stop(): void {
     this.leaving = true;
     this.outbox.close();
+    this.rateLog.flush();
   }
 
   /** A snapshot for `vcl status`. */
@@ -575,9 +586,10 @@ export class DivergenceMonitor {
     if (!this.diverged.has(report.member)) this.diverged.set(report.member, report);
     const { member: diverged, ...where } = report;
     // `member` is the reporting member in every log line of this logger; the culprit is `diverged`.
-    this.log.error(
+    this.rateLog.error(
       { diverged, ...where, appliedInSession: applied, policy: this.policy },
       `replica ${report.member} diverged from the majority at ${divergencePoint(report)}`,
+      'replica diverged from the majority',
     );
     this.options.auditor.audit({
       type: 'divergence',
@@ -598,10 +610,12 @@ export class DivergenceMonitor {
   private undecided(d: Disagreement): void {
     this.disagreements.push(d);
     if (this.disagreements.length > (this.options.keepDisagreements ?? 16)) this.disagreements.shift();
-    this.log.error(
-      { session: d.session, inSeq: d.inSeq, unit: this.unitOf(d.session), groups: d.groups, seq: d.seq },
-      'replicas disagree and no majority decides which is right; nobody is evicted',
-    );
+    const fields = { session: d.session, inSeq: d.inSeq, unit: this.unitOf(d.session), groups: d.groups, seq: d.seq };
+    if (this.undecidedSessions.has(d.session)) this.log.debug(fields, 'further undecided output');
+    else {
+      this.undecidedSessions.add(d.session);
+      this.rateLog.error(fields, 'replicas disagree and no majority decides which is right; nobody is evicted');
+    }
     this.options.auditor.audit({
       type: 'divergence',
       member: this.options.self,
