@@ -29,9 +29,9 @@ describe('chaos workload history check', () => {
   it('decides 10 clients × 400 requests on own and shared objects: linearizable', () => {
     const r = checkWorkload(run(10, 400, 11));
     expect(r.verdict).toBe('yes');
-    // Own registers, shared registers, the counter, and a set and a queue per 100 requests
-    // (requests 1-99, 100-199, ..., 400: five of each).
-    expect(r.keys).toBe(10 + 3 + 1 + 2 * 5);
+    // Own registers, shared registers, the counter, and a set and a queue per group of clients
+    // (three) and per 100 requests of a client (1-99, 100-199, ...: four or five).
+    expect(r.keys).toBeGreaterThanOrEqual(10 + 3 + 1 + 2 * 3 * 4);
     expect(r.operations).toBeGreaterThan(2500);
   });
 
@@ -52,7 +52,7 @@ describe('chaos workload history check', () => {
         const first = deq[0]!;
         r.push({ ...first, label: 'c9:1', call: 2e6, ret: 2e6 + 1 });
       },
-      /^key q\d/,
+      /^key q\./,
     ],
     [
       'a stale read of a shared register after everything returned',
@@ -71,7 +71,7 @@ describe('chaos workload history check', () => {
         const members = (read.result ?? '').split(',');
         r.push({ ...read, result: members.slice(1).join(',') || '-', call: 4e6, ret: 4e6 + 1, label: 'c9:3' });
       },
-      /^key set\d/,
+      /^key set\./,
     ],
   ])('not linearizable: %s, named by key', (_, corrupt, where) => {
     const r = checkWorkload(run(10, 400, 11, corrupt));

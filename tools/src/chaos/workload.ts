@@ -31,13 +31,22 @@ export interface Planned {
 export const SHARED = { registers: ['s0', 's1', 's2'], counter: 'c0' } as const;
 
 /**
- * The set and the queue a request uses: a new one every 100 requests of the client. Clients move
- * on at about the same pace, so they share each one while it is in use, and no object grows with
- * the length of the run (the checker's memoised states hold the whole set or queue).
+ * The set and the queue a request of client `id` uses: one of three groups of clients shares them
+ * (each client always in the same group), and a group starts a new set and queue every 100
+ * requests of a client, so they are shared while in use but neither grows with the run nor sees
+ * many concurrent operations: the checker's search over a queue grows with the number of
+ * concurrent enqueues (each order of them is a different queue), which with ten clients on one
+ * queue ran the harness out of memory.
  */
-export const setKey = (seq: number): string => `set${Math.floor(seq / 100)}`;
+export const setKey = (id: string, seq: number): string => `set.${group(id)}.${Math.floor(seq / 100)}`;
 /** See `setKey`. */
-export const queueKey = (seq: number): string => `q${Math.floor(seq / 100)}`;
+export const queueKey = (id: string, seq: number): string => `q.${group(id)}.${Math.floor(seq / 100)}`;
+
+function group(id: string): number {
+  let h = 7;
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) >>> 0;
+  return h % 3;
+}
 
 /**
  * Draws the next request of client `id` (`x`, `y` uniform in [0, 1)): 30 % increments of its own
@@ -51,10 +60,10 @@ export function planRequest(id: string, seq: number, x: number, y: number): Plan
   if (x < 0.45) return { op: 'w', key: register, value };
   if (x < 0.6) return { op: 'r', key: register, value: '' };
   if (x < 0.7) return { op: 'add', key: SHARED.counter, value: '' };
-  if (x < 0.77) return { op: 'sadd', key: setKey(seq), value };
-  if (x < 0.84) return { op: 'smembers', key: setKey(seq), value: '' };
-  if (x < 0.92) return { op: 'enq', key: queueKey(seq), value };
-  return { op: 'deq', key: queueKey(seq), value: '' };
+  if (x < 0.77) return { op: 'sadd', key: setKey(id, seq), value };
+  if (x < 0.84) return { op: 'smembers', key: setKey(id, seq), value: '' };
+  if (x < 0.92) return { op: 'enq', key: queueKey(id, seq), value };
+  return { op: 'deq', key: queueKey(id, seq), value: '' };
 }
 
 /** The request line a client sends. */
@@ -102,9 +111,9 @@ function modelFor(key: string): Model<unknown, unknown, unknown> {
   const m =
     key === SHARED.counter
       ? counterModel
-      : key.startsWith('set')
+      : key.startsWith('set.')
         ? setModel
-        : /^q\d/.test(key)
+        : key.startsWith('q.')
           ? queueModel
           : registerModel('0');
   return m as unknown as Model<unknown, unknown, unknown>;
@@ -114,9 +123,18 @@ function modelFor(key: string): Model<unknown, unknown, unknown> {
 export function checkWorkload(
   requests: readonly Recorded[],
   t0 = 0,
+  maxStepsPerKey = 2_000_000,
 ): LinearizabilityResult & { readonly operations: number; readonly keys: number; readonly violation?: string } {
   const ops = requests.map(operation).filter((o): o is AnyOp => o !== undefined);
-  const r = checkKeyed(ops, modelFor);
+  // A bound on each key's search keeps the harness's memory bounded: past it the verdict is
+  // `unknown` and names the key, instead of the process running out of heap.
+  const r = checkKeyed(ops, modelFor, maxStepsPerKey);
+  if (r.verdict === 'unknown')
+    return {
+      ...r,
+      operations: ops.length,
+      violation: `key ${r.key}: search budget of ${maxStepsPerKey} steps ran out`,
+    };
   if (r.verdict !== 'no' || r.key === undefined) return { ...r, operations: ops.length };
   const onKey = requests.filter((q) => q.key === r.key && q.op !== 'inc');
   const what = `key ${r.key} (${onKey.length} operations)`;
