@@ -35,6 +35,22 @@ async function check(text: string): Promise<{ code: number; out: string; err: st
 }
 
 describe('vcl check', () => {
+  it('creates no member directories (vcl service creates service.cwd and the data directory at start; a check changes nothing)', async () => {
+    const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'vcl-check-dirs-'));
+    try {
+      const stack = BASE.replace(
+        'substrate: { plugin: tcp, options: { framing: line } }\nservice: { endpoint: { host: 127.0.0.1, port: 9000 } }',
+        `substrate: { plugin: cli }\nservice: { command: [sqlite3, db], cwd: '${scratch}/replica-{member}', dataDir: '${scratch}/data' }`,
+      );
+      const r = await check(stack);
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(await fs.readdir(scratch)).toEqual([]);
+    } finally {
+      await fs.rm(scratch, { recursive: true, force: true });
+    }
+  });
+
   it('accepts a good stack', async () => {
     const r = await check(BASE);
     expect(r.err).toBe('');

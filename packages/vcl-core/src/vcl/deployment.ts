@@ -786,6 +786,7 @@ export async function checkStack(
       { stack, member: m.id, source },
       realClock(),
       silent,
+      false,
     );
     await resolveDependencies(stack, m.id, source);
   }
